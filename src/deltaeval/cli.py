@@ -94,6 +94,18 @@ TrustOpt = Annotated[
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Make missing or repeated ids an error.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace a stored run of that name.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+JsonOutOpt = Annotated[
+    Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here.")
+]
+MdOutOpt = Annotated[
+    Path | None, typer.Option("--md", metavar="FILE", help="Write the Markdown report here.")
+]
+HtmlOutOpt = Annotated[
+    Path | None, typer.Option("--html", metavar="FILE", help="Write the HTML report here.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Bootstrap seed.")]
+NBootOpt = Annotated[int, typer.Option("--n-boot", metavar="N", help="Bootstrap resamples per interval.")]
+LevelOpt = Annotated[float, typer.Option("--level", metavar="LEVEL", help="Confidence level of intervals.")]
 
 
 def _mapping(
@@ -285,22 +297,12 @@ def compare_cmd(
         list[str] | None,
         typer.Option("--by", metavar="TAG", help="Tag to slice on (repeatable); BH-controlled."),
     ] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here.")
-    ] = None,
-    md_out: Annotated[
-        Path | None, typer.Option("--md", metavar="FILE", help="Write the Markdown report here.")
-    ] = None,
-    html_out: Annotated[
-        Path | None, typer.Option("--html", metavar="FILE", help="Write the HTML report here.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Bootstrap seed.")] = 0,
-    n_boot: Annotated[
-        int, typer.Option("--n-boot", metavar="N", help="Bootstrap resamples per interval.")
-    ] = 1000,
-    level: Annotated[
-        float, typer.Option("--level", metavar="LEVEL", help="Confidence level of intervals.")
-    ] = 0.95,
+    json_out: JsonOutOpt = None,
+    md_out: MdOutOpt = None,
+    html_out: HtmlOutOpt = None,
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
+    level: LevelOpt = 0.95,
     alpha: Annotated[
         float, typer.Option("--alpha", metavar="ALPHA", help="Significance / false discovery rate.")
     ] = 0.05,
@@ -622,6 +624,497 @@ def demo_cmd(
         run_classic_demo(out, console=_console(quiet))
     else:
         run_llm_demo(out, console=_console(quiet), quiet=quiet)
+
+
+# -- pairwise judging -------------------------------------------------------------------------
+
+JudgeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--judge",
+        metavar="SPEC",
+        help="Judge (repeatable for a panel): a model spec (openai:MODEL@URL, gguf:PATH, smollm2, hf:PATH), "
+        "python:module:function, or a recorded judgment file.",
+    ),
+]
+SingleOrderOpt = Annotated[
+    bool, typer.Option("--single-order", help="Show each pair once (old/baseline first), not in both orders.")
+]
+PriceInOpt = Annotated[
+    float | None,
+    typer.Option("--price-in", metavar="X", help="Price of judge prompt tokens, per million."),
+]
+PriceOutOpt = Annotated[
+    float | None,
+    typer.Option("--price-out", metavar="Y", help="Price of judge completion tokens, per million."),
+]
+JudgeTemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--judge-template",
+        metavar="JINJA",
+        help="Judge user message; variables: input, output_a, output_b, reference, id, tags.",
+    ),
+]
+JudgeSystemOpt = Annotated[
+    str | None,
+    typer.Option("--judge-system", metavar="TEXT", help="Judge system prompt (default: built in)."),
+]
+MaxRetriesOpt = Annotated[
+    int,
+    typer.Option("--max-retries", metavar="N", help="Re-asks after a judge reply without a verdict."),
+]
+JudgeMaxTokensOpt = Annotated[
+    int, typer.Option("--judge-max-tokens", metavar="N", help="Most tokens a judge reply may have.")
+]
+PreferenceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preference",
+        metavar="COL",
+        help="Preference column of a recorded CSV/JSONL judgment file "
+        "(labels A>>B…, or numbers: 1 = A better).",
+    ),
+]
+
+
+def _prices(price_in: float | None, price_out: float | None):  # -> Prices | None
+    from deltaeval.judging import Prices
+
+    if price_in is None and price_out is None:
+        return None
+    return Prices(price_in or 0.0, price_out or 0.0)
+
+
+def _progress_factory(console: Console, quiet: bool):
+    """A progress hook for the judging protocol: a rich bar on stderr (silent when quiet)."""
+    from deltaeval.runner import make_progress
+
+    progress = make_progress(console, quiet=quiet)
+    state = {"started": False}
+
+    def start(total: int):
+        if not state["started"]:
+            progress.start()
+            state["started"] = True
+        task = progress.add_task("judging", total=total)
+        return lambda n: progress.advance(task, n)
+
+    return progress, start
+
+
+def _judge_options(
+    template: str | None,
+    system: str | None,
+    max_retries: int,
+    max_tokens: int,
+    preference: str | None,
+    id_column: str | None,
+    concurrency: int | None,
+    timeout: float | None,
+    api_key_env: str | None,
+) -> dict[str, object]:
+    options: dict[str, object] = {
+        "template": template,
+        "system": system,
+        "max_retries": max_retries,
+        "max_tokens": max_tokens,
+        "preference": preference,
+        "id_column": id_column,
+    }
+    options.update(
+        {k: v for k, v in _backend_options(concurrency, timeout, api_key_env, False).items() if v is not None}
+    )
+    return options
+
+
+@app.command("judge")
+def judge_cmd(
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="Old run: a results file, FILE::RUN, or a stored run.")
+    ],
+    new: Annotated[
+        str, typer.Argument(metavar="NEW", help="New run: a results file, FILE::RUN, or a stored run.")
+    ],
+    judge: JudgeOpt = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", metavar="RUN", help="Judge OLD and NEW each against this run (AlpacaEval style)."
+        ),
+    ] = None,
+    single_order: SingleOrderOpt = False,
+    aggregate: Annotated[
+        str, typer.Option("--aggregate", metavar="RULE", help="Panel rule: majority or mean.")
+    ] = "majority",
+    adaptive: Annotated[
+        bool,
+        typer.Option(
+            "--adaptive", help="Judge in random order; stop once the win rate is separated from 50%."
+        ),
+    ] = False,
+    budget: Annotated[
+        int | None,
+        typer.Option("--budget", metavar="N", help="With --adaptive: at most N judge requests."),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", metavar="TAG", help="Win rate per value of a tag (repeatable); BH-controlled."),
+    ] = None,
+    json_out: JsonOutOpt = None,
+    md_out: MdOutOpt = None,
+    html_out: HtmlOutOpt = None,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of the bootstrap and the adaptive order.")
+    ] = 0,
+    n_boot: NBootOpt = 1000,
+    level: LevelOpt = 0.95,
+    alpha: Annotated[
+        float,
+        typer.Option("--alpha", metavar="ALPHA", help="Significance level (tests, tags, adaptive stop)."),
+    ] = 0.05,
+    max_examples: Annotated[
+        int, typer.Option("--max-examples", metavar="N", help="Strongest wins and losses kept in the report.")
+    ] = 5,
+    price_in: PriceInOpt = None,
+    price_out: PriceOutOpt = None,
+    judge_template: JudgeTemplateOpt = None,
+    judge_system: JudgeSystemOpt = None,
+    max_retries: MaxRetriesOpt = 2,
+    judge_max_tokens: JudgeMaxTokensOpt = 1024,
+    preference: PreferenceOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    timeout: TimeoutOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    format: FormatOpt = None,
+    id: IdOpt = None,
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    reference: ReferenceOpt = None,
+    tag: TagOpt = None,
+    strict: StrictOpt = False,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Judge NEW against OLD pairwise: win rate, position bias, panels, adaptive stops, cost.
+
+    Each example is shown to every judge in both orders; judge calls are cached in the store, so
+    a rerun resumes without repeating finished calls.
+    """
+    from deltaeval.judging.report import judge as run_judging
+    from deltaeval.resolve import resolve_run
+
+    if not judge:
+        raise UsageError("judge needs at least one --judge SPEC", hint="e.g. --judge openai:MODEL@URL")
+    mapping = _mapping(id, input, output, reference, None, None, tag)
+    console = _console(quiet)
+    with _store(store) as db:
+        old_run = resolve_run(old, db, format=format, mapping=mapping, strict=strict)
+        new_run = resolve_run(new, db, format=format, mapping=mapping, strict=strict)
+        base_run = None
+        if baseline is not None:
+            base_run = resolve_run(baseline, db, format=format, mapping=mapping, strict=strict)
+        progress, start = _progress_factory(Console(stderr=True, quiet=quiet), quiet)
+        try:
+            report = run_judging(
+                old_run,
+                new_run,
+                list(judge),
+                baseline=base_run,
+                store=db,
+                both_orders=not single_order,
+                aggregate=aggregate,
+                adaptive=adaptive,
+                budget=budget,
+                by=tuple(by or ()),
+                seed=seed,
+                n_boot=n_boot,
+                confidence_level=level,
+                alpha=alpha,
+                max_examples=max_examples,
+                prices=_prices(price_in, price_out),
+                strict=strict,
+                progress=start,
+                judge_options=_judge_options(
+                    judge_template,
+                    judge_system,
+                    max_retries,
+                    judge_max_tokens,
+                    preference,
+                    id,
+                    concurrency,
+                    timeout,
+                    api_key_env,
+                ),
+            )
+        finally:
+            progress.stop()
+    report.print(console)
+    for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
+        if target is not None:
+            _save_as(report, target, suffix)
+            console.print(f"wrote {target}", markup=False)
+
+
+@app.command("rank")
+def rank_cmd(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RUN...", help="Runs to rank (files or stored runs), or judgment files with --from."
+        ),
+    ],
+    judge: JudgeOpt = None,
+    from_files: Annotated[
+        bool,
+        typer.Option(
+            "--from",
+            help="The arguments are recorded judgment files (AlpacaEval annotations, Arena-Hard judgments, "
+            "or tables with --preference).",
+        ),
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the ratings as JSON.")
+    ] = None,
+    seed: SeedOpt = 0,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", metavar="N", help="Bootstrap rounds for the intervals.")
+    ] = 100,
+    level: LevelOpt = 0.95,
+    strong_weight: Annotated[
+        float, typer.Option("--strong-weight", metavar="W", help="Battles a strong verdict (A>>B) counts as.")
+    ] = 3.0,
+    l2: Annotated[
+        float, typer.Option("--l2", metavar="X", help="Gaussian prior precision on ratings (0: plain MLE).")
+    ] = 0.0,
+    baseline_name: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-name", metavar="NAME", help="Baseline of Arena-Hard records that name none."
+        ),
+    ] = None,
+    single_order: SingleOrderOpt = False,
+    price_in: PriceInOpt = None,
+    price_out: PriceOutOpt = None,
+    judge_template: JudgeTemplateOpt = None,
+    judge_system: JudgeSystemOpt = None,
+    max_retries: MaxRetriesOpt = 2,
+    judge_max_tokens: JudgeMaxTokensOpt = 1024,
+    preference: PreferenceOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    timeout: TimeoutOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    format: FormatOpt = None,
+    id: IdOpt = None,
+    strict: StrictOpt = False,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rate three or more runs with Bradley–Terry (plain and style-controlled), with intervals.
+
+    Judges every pair of runs with --judge, or reads recorded judgments with --from FILE...
+    """
+    from deltaeval.judging.rank import rank_recorded, rank_runs
+
+    console = _console(quiet)
+    if from_files:
+        if judge:
+            raise UsageError("give either --judge SPEC or --from (recorded judgments), not both")
+        ranking = rank_recorded(
+            runs,
+            preference=preference,
+            id_column=id,
+            baseline=baseline_name,
+            n_boot=n_boot,
+            level=level,
+            seed=seed,
+            strong_weight=strong_weight,
+            l2=l2,
+        )
+    else:
+        if not judge:
+            raise UsageError(
+                "rank needs --judge SPEC, or --from with recorded judgment files",
+                hint="deltaeval rank RUN1 RUN2 RUN3 --judge openai:MODEL@URL",
+            )
+        from deltaeval.judging import get_judge
+        from deltaeval.resolve import resolve_run
+
+        options = _judge_options(
+            judge_template,
+            judge_system,
+            max_retries,
+            judge_max_tokens,
+            preference,
+            id,
+            concurrency,
+            timeout,
+            api_key_env,
+        )
+        mapping = _mapping(id, None, None, None, None, None, None)
+        with _store(store) as db:
+            resolved = [resolve_run(ref, db, format=format, mapping=mapping, strict=strict) for ref in runs]
+            judges = [get_judge(spec, **options) for spec in judge]
+            progress, start = _progress_factory(Console(stderr=True, quiet=quiet), quiet)
+            try:
+                ranking = rank_runs(
+                    resolved,
+                    judges,
+                    store=db,
+                    both_orders=not single_order,
+                    n_boot=n_boot,
+                    level=level,
+                    seed=seed,
+                    strong_weight=strong_weight,
+                    l2=l2,
+                    prices=_prices(price_in, price_out),
+                    progress=start,
+                )
+            finally:
+                progress.stop()
+                for j in judges:
+                    j.close()
+    _print_ranking(ranking.data, console)
+    if json_out is not None:
+        from deltaeval.report import write_report
+
+        write_report(ranking.data, json_out)
+        console.print(f"wrote {json_out}", markup=False)
+
+
+def _print_ranking(data: dict, console: Console) -> None:
+    from rich.text import Text
+
+    level = data["settings"]["confidence_level"]
+    style = data.get("style") is not None
+    table = Table(title=f"Bradley–Terry ratings ({level:.0%} bootstrap intervals)", title_justify="left")
+    table.add_column("run", overflow="fold")
+    for name in ("rating", "interval") + (("style", "interval") if style else ()) + ("battles",):
+        table.add_column(name, justify="right", no_wrap=True)
+
+    def ci(value) -> str:
+        return "—" if not value or value[0] is None else f"[{value[0]:.0f}, {value[1]:.0f}]"
+
+    for row in data["runs"]:
+        cells = [Text(str(row["name"])), f"{row['rating']:.0f}", ci(row["ci"])]
+        if style:
+            rating = row.get("style_rating")
+            cells += ["—" if rating is None else f"{rating:.0f}", ci(row.get("style_ci"))]
+        cells.append(f"{row['n_battles']:,}")
+        table.add_row(*cells)
+    console.print(table)
+    console.print(
+        f"{data['n_battles']:,} battles from {data['n_judgments']:,} judgments"
+        f" ({data['n_without_verdict']:,} without a verdict); strong verdicts count"
+        f" {data['settings']['strong_weight']:g}×; judges: {', '.join(data['judges'])}",
+        markup=False,
+    )
+    if style:
+        coefficients = ", ".join(f"{k} {v:+.2f}" for k, v in data["style"]["coefficients"].items())
+        console.print(
+            f"style: ratings with style held equal; coefficients (log-odds per sd): {coefficients}",
+            markup=False,
+        )
+    cost = data.get("cost")
+    if cost:
+        line = f"judge requests: {cost['requests']:,} ({cost['cached']:,} from the cache)"
+        if cost.get("cost") is not None:
+            line += f"; cost {cost['cost']:.4f}"
+        console.print(line, markup=False)
+    for note in data.get("notes", []):
+        console.print(f"note: {note}", markup=False)
+
+
+@app.command("winrate")
+def winrate_cmd(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="AlpacaEval annotations.json files.")
+    ],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the figures as JSON.")
+    ] = None,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", metavar="N", help="Bootstrap rounds for the LC standard error.")
+    ] = 200,
+    seed: SeedOpt = 0,
+    level: LevelOpt = 0.95,
+    leaderboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--leaderboard",
+            metavar="CSV",
+            help="Published leaderboard to compare with (default: leaderboard_subset.csv next to the files).",
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """AlpacaEval-style win rates and length-controlled win rates from recorded annotations.
+
+    Instruction difficulty for the length-controlled figure is estimated jointly from all the
+    files given.
+    """
+    from deltaeval.judging.winrate import alpaca_winrates
+
+    if n_boot < 0:
+        raise UsageError("the number of bootstrap rounds must be >= 0")
+    table = alpaca_winrates(files, n_boot=n_boot, seed=seed, level=level, leaderboard=leaderboard)
+    console = _console(quiet)
+    _print_winrates(table.data, console)
+    if json_out is not None:
+        from deltaeval.report import write_report
+
+        write_report(table.data, json_out)
+        console.print(f"wrote {json_out}", markup=False)
+
+
+def _print_winrates(data: dict, console: Console) -> None:
+    from rich.text import Text
+
+    published = data.get("published") or {}
+    ours_only = not published
+    table = Table(
+        title=f"AlpacaEval win rates against {data.get('baseline')} (percent)", title_justify="left"
+    )
+    table.add_column("model")
+    columns = ["n", "win rate", "SE", "discrete", "LC", "LC SE"]
+    if not ours_only:
+        columns += ["published WR", "published LC", "LC − published"]
+    for name in columns:
+        table.add_column(name, justify="right")
+
+    def fmt(value, digits: int = 2) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    for name, row in data["runs"].items():
+        cells = [
+            Text(name),
+            f"{row['n_total']:,}",
+            fmt(row["win_rate"]),
+            fmt(row["standard_error"]),
+            fmt(row["discrete_win_rate"]),
+            fmt(row["length_controlled_winrate"]),
+            fmt(row["lc_standard_error"]),
+        ]
+        if not ours_only:
+            ref = published["runs"].get(name, {})
+            lc, ref_lc = row["length_controlled_winrate"], ref.get("length_controlled_winrate")
+            diff = None if lc is None or ref_lc is None else lc - ref_lc
+            cells += [fmt(ref.get("win_rate")), fmt(ref_lc), "—" if diff is None else f"{diff:+.2f}"]
+        table.add_row(*cells)
+    console.print(table)
+    if published:
+        console.print(
+            f"published figures: {published['path']} (found next to the files or given with --leaderboard)",
+            markup=False,
+        )
+    settings = data["settings"]
+    console.print(
+        f"LC: AlpacaEval's length-controlled GLM, lengths in characters, {settings['n_boot']} bootstrap"
+        f" rounds (seed {settings['seed']}) for its SE",
+        markup=False,
+    )
+    for note in data.get("notes", []):
+        console.print(f"note: {note}", markup=False)
 
 
 @app.callback(invoke_without_command=True)

@@ -16,6 +16,9 @@ from deltaeval.analysis.continuous import ContinuousStats, continuous_stats, is_
 from deltaeval.analysis.flips import FlipStats, cell_codes, cell_counts, flip_stats_from_counts
 from deltaeval.analysis.slices import SliceTable, slice_stats
 from deltaeval.errors import UsageError
+from deltaeval.jsonable import interval as _ci
+from deltaeval.jsonable import num as _num
+from deltaeval.jsonable import run_block as _run_block
 from deltaeval.types import Run, input_text
 
 SCHEMA = "deltaeval.report"
@@ -261,27 +264,6 @@ def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
         "continuous": _continuous_block(continuous) if continuous else None,
         "slices": [_slice_block(s) for s in slices],
         "examples": _examples_block(alignment, correct_old, correct_new, settings.max_examples),
-    }
-
-
-def _num(value: float | None) -> float | None:
-    if value is None or not np.isfinite(value):
-        return None
-    return round(float(value), 12)
-
-
-def _ci(interval: tuple[float, float] | None) -> list[float | None] | None:
-    return None if interval is None else [_num(interval[0]), _num(interval[1])]
-
-
-def _run_block(run: Run) -> dict[str, Any]:
-    return {
-        "name": run.name,
-        "model": run.model,
-        "source": run.source,
-        "n": len(run),
-        "content_hash": run.content_hash,
-        "created_at": run.created_at,
     }
 
 

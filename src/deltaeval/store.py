@@ -1,4 +1,4 @@
-"""The run store: SQLite (WAL) holding runs, their outputs, and a cache of model/judge calls."""
+"""The run store: SQLite (WAL) holding runs, their outputs, judgments, and a cache of model/judge calls."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from deltaeval.errors import StoreError
-from deltaeval.types import Example, Output, Run
+from deltaeval.types import Example, Judgment, Output, Run
 
 DEFAULT_DIR = ".deltaeval"
 DB_NAME = "store.sqlite"
@@ -60,6 +60,24 @@ CREATE TABLE IF NOT EXISTS calls (
     request TEXT NOT NULL,
     response TEXT NOT NULL,
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS judgments (
+    judge TEXT NOT NULL,
+    run_a TEXT NOT NULL,
+    run_b TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    judge_order TEXT NOT NULL,
+    label TEXT,
+    raw TEXT,
+    explanation TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    prompt_tokens INTEGER,
+    tokens INTEGER,
+    latency_s REAL,
+    cost REAL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (judge, run_a, run_b, example_id, judge_order)
 );
 """
 
@@ -296,3 +314,75 @@ class Store:
                     datetime.now(UTC).isoformat(timespec="seconds"),
                 ),
             )
+
+    # judgments --------------------------------------------------------------------------
+
+    def save_judgments(self, judgments: list[Judgment]) -> None:
+        """Record judgments (committed at once); a judgment of the same judge, runs, example and
+        order replaces the one stored before."""
+        if not judgments:
+            return
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    (
+                        j.judge,
+                        j.run_a,
+                        j.run_b,
+                        j.example_id,
+                        j.order,
+                        None if j.label is None else json.dumps(j.label),
+                        j.raw,
+                        j.explanation,
+                        j.error,
+                        j.attempts,
+                        j.prompt_tokens,
+                        j.tokens,
+                        j.latency_s,
+                        j.cost,
+                        now,
+                    )
+                    for j in judgments
+                ),
+            )
+
+    def load_judgments(
+        self, *, judge: str | None = None, run_a: str | None = None, run_b: str | None = None
+    ) -> list[Judgment]:
+        """Stored judgments, optionally only those of one judge and/or run pair (in insertion order)."""
+        where, args = [], []
+        for column, value in (("judge", judge), ("run_a", run_a), ("run_b", run_b)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        query = (
+            "SELECT example_id, judge, run_a, run_b, judge_order, label, raw, explanation, error, "
+            "attempts, prompt_tokens, tokens, latency_s, cost FROM judgments"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY rowid"
+        )
+        return [
+            Judgment(
+                example_id=r[0],
+                judge=r[1],
+                run_a=r[2],
+                run_b=r[3],
+                order=r[4],
+                label=None if r[5] is None else json.loads(r[5]),
+                raw=r[6],
+                explanation=r[7],
+                error=r[8],
+                attempts=r[9],
+                prompt_tokens=r[10],
+                tokens=r[11],
+                latency_s=r[12],
+                cost=r[13],
+            )
+            for r in self._db.execute(query, args)
+        ]
+
+    def count_judgments(self) -> int:
+        """How many judgments are stored."""
+        return int(self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])

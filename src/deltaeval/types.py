@@ -1,4 +1,4 @@
-"""The nouns of deltaeval: Example, Output, Run (see DESIGN.md)."""
+"""The nouns of deltaeval: Example, Output, Run, Judgment (see DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -146,6 +146,95 @@ class Run:
         }
         fields.update(changes)
         return Run(**fields)
+
+
+#: The two orders of a pairwise judgment: ``ab`` shows run_a's output first (as "A"), ``ba``
+#: shows run_b's output first.
+JUDGMENT_ORDERS = ("ab", "ba")
+
+
+@dataclass(frozen=True, slots=True)
+class Judgment:
+    """One verdict of one judge on one example, for an ordered pair of runs.
+
+    ``run_a`` and ``run_b`` name the two runs compared; ``order`` says which one the judge saw
+    first: ``ab`` — run_a's output was shown as "A" and run_b's as "B"; ``ba`` — the reverse.
+    ``label`` is **relative to what the judge saw** ("A" = the output shown first): one of the
+    five levels ``A>>B``, ``A>B``, ``A=B``, ``B>A``, ``B>>A``, or a number in [0, 1], the
+    probability that the output shown first is better. ``label`` is ``None`` when the judge gave
+    no usable verdict; ``error`` then says why. ``raw`` keeps the judge's text as returned (the
+    last attempt's), ``explanation`` its reasoning, ``attempts`` how many requests it took,
+    ``prompt_tokens``/``tokens`` what they consumed (summed over attempts), ``cost`` their price
+    when prices were given, and ``cached`` whether every attempt came from the call cache.
+
+    Use :meth:`outcome_for` for the outcome of one run in [0, 1] (1 = that run better).
+    """
+
+    example_id: str
+    judge: str
+    run_a: str = "A"
+    run_b: str = "B"
+    order: str = "ab"
+    label: str | float | None = None
+    raw: str | None = None
+    explanation: str | None = None
+    error: str | None = None
+    attempts: int = 1
+    prompt_tokens: int | None = None
+    tokens: int | None = None
+    latency_s: float | None = None
+    cost: float | None = None
+    cached: bool = False
+
+    def __post_init__(self) -> None:
+        if self.order not in JUDGMENT_ORDERS:
+            raise InputError(
+                f"judgment order {self.order!r} for example {self.example_id!r} is not 'ab' or 'ba'",
+                hint="'ab' when run_a was shown first, 'ba' when run_b was",
+            )
+        number = isinstance(self.label, float | int) and not isinstance(self.label, bool)
+        if number and not 0.0 <= float(self.label) <= 1.0:  # type: ignore[arg-type]
+            raise InputError(
+                f"judgment probability {self.label!r} for example {self.example_id!r} is outside [0, 1]",
+                hint="give the probability that the output shown first is better",
+            )
+
+    @property
+    def shown_first(self) -> str:
+        """Name of the run whose output the judge saw first (as "A")."""
+        return self.run_a if self.order == "ab" else self.run_b
+
+    @property
+    def outcome_first(self) -> float | None:
+        """Outcome in [0, 1] for the output shown first (1 = better, 0.5 = tie); None without a label."""
+        if self.label is None:
+            return None
+        if isinstance(self.label, str):
+            from deltaeval.analysis.preference import verdict_outcomes
+
+            return float(verdict_outcomes([self.label])[0])
+        return float(self.label)
+
+    def outcome_for(self, run: str) -> float | None:
+        """Outcome in [0, 1] for ``run`` (``run_a`` or ``run_b``): 1 = ``run`` better, 0.5 = tie."""
+        if run not in (self.run_a, self.run_b):
+            raise InputError(
+                f"run {run!r} is not part of this judgment ({self.run_a!r} vs {self.run_b!r})",
+                hint="ask for the outcome of run_a or run_b",
+            )
+        first = self.outcome_first
+        if first is None:
+            return None
+        return first if run == self.shown_first else 1.0 - first
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Judgment:
+        """The judgment a :meth:`to_dict` dict describes (unknown keys are ignored)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def input_text(value: Input) -> str:

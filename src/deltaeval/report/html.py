@@ -74,6 +74,57 @@ def _flip_view(index: int, flip: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _preference_example_view(index: int, example: Mapping[str, Any]) -> dict[str, Any]:
+    tags = example.get("tags")
+    verdicts = []
+    for v in example.get("verdicts") or []:
+        if not isinstance(v, Mapping):
+            continue
+        verdicts.append(
+            {
+                "judge": _text(v.get("judge")),
+                "shown_first": _text(v.get("shown_first")),
+                "says": _text(v.get("says")) if v.get("says") is not None else None,
+                "explanation": _text(v.get("explanation")) if v.get("explanation") is not None else None,
+                "error": _text(v.get("error")) if v.get("error") is not None else None,
+            }
+        )
+    return {
+        "index": index,
+        "id": _text(example.get("id")),
+        "tags": [(str(k), _text(v)) for k, v in sorted(tags.items())] if isinstance(tags, Mapping) else [],
+        "input": _text(example.get("input")),
+        "old_output": _text(example.get("old_output")),
+        "new_output": _text(example.get("new_output")),
+        "baseline_output": _text(example.get("baseline_output")) if "baseline_output" in example else None,
+        "outcome": example.get("outcome"),
+        "position_bias": bool(example.get("position_bias")),
+        "verdicts": verdicts,
+    }
+
+
+def _preference_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``preference`` section with its examples' texts made displayable (None when absent)."""
+    p = report.get("preference")
+    if not isinstance(p, Mapping):
+        return None
+    examples = p.get("examples") or {}
+    agreement = p.get("agreement")
+    return {
+        **p,
+        "agreement": agreement if isinstance(agreement, Mapping) else None,
+        "agreement_name": "Cohen's kappa"
+        if isinstance(agreement, Mapping) and agreement.get("method") == "cohen"
+        else "Fleiss' kappa",
+        "judge_names": ", ".join(_text(j.get("name")) for j in p.get("judges") or []),
+        "wins": [_preference_example_view(i, e) for i, e in enumerate(examples.get("wins") or [], 1)],
+        "losses": [_preference_example_view(i, e) for i, e in enumerate(examples.get("losses") or [], 1)],
+        "n_wins": examples.get("n_wins"),
+        "n_losses": examples.get("n_losses"),
+        "notes": [_text(n) for n in p.get("notes") or []],
+    }
+
+
 def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the template shows, with absent optional blocks filled with empties."""
     examples = report.get("examples") or {}
@@ -83,6 +134,10 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     n_negative = flips.get("negative")
     n_positive = examples.get("n_positive_flips", flips.get("positive"))
     verdict = str(flips.get("verdict") or "")
+    has_flips = isinstance(report.get("flips"), Mapping)
+    preference = _preference_view(report)
+    if not has_flips and preference is not None:  # a `deltaeval judge` report
+        verdict = str((preference.get("win_rate") or {}).get("verdict") or "")
     continuous = report.get("continuous")
     return {
         "csp": CONTENT_SECURITY_POLICY,
@@ -95,7 +150,14 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "accuracy": report.get("accuracy") or {},
         "flips": flips,
         "verdict": verdict,
-        "verdict_class": {"regressed": "bad", "improved": "good"}.get(verdict, "neutral"),
+        "verdict_class": {
+            "regressed": "bad",
+            "improved": "good",
+            "old better": "bad",
+            "new better": "good",
+        }.get(verdict, "neutral"),
+        "has_flips": has_flips,
+        "preference": preference,
         "continuous": continuous if isinstance(continuous, Mapping) else None,
         "slices": report.get("slices") or [],
         "warnings": fmt.alignment_warnings(report, max_ids=25),
@@ -112,7 +174,11 @@ def render_html(report: Mapping[str, Any]) -> str:
     The page has the summary (verdict, accuracy and flip rates with intervals, McNemar p, the
     confidence level), alignment warnings, the continuous block, the slice tables with the
     multiple-testing method, every negative flip with old and new output side by side, and the
-    positive flips the report holds. It loads nothing from the network (a Content-Security-Policy
-    forbids it) and its only script sorts tables and filters examples using text, never HTML.
+    positive flips the report holds; and the ``preference`` section of a judging (win/tie/loss,
+    win rate with interval and p-value, position bias, length control, agreement, adaptive stop,
+    cost, per-tag win rates, the strongest wins and losses with the judges' explanations). A
+    report without flips shows only the latter. It loads nothing from the network (a
+    Content-Security-Policy forbids it) and its only script sorts tables and filters examples
+    using text, never HTML.
     """
     return _environment().get_template(TEMPLATE).render(**_view(report))

@@ -226,13 +226,17 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
 
     Holds a one-line verdict heading, the summary table, alignment warnings, the continuous
     block, one table per slice tag and, folded in ``<details>``, the first ``max_examples``
-    negative flips. The result stays under GitHub's 65,536-character comment limit: examples
-    (and, if needed, slice rows) are left out, and the text says so.
+    negative flips; then, when the report has a ``preference`` section, its tables and the
+    strongest wins and losses with the judges' explanations. The result stays under GitHub's
+    65,536-character comment limit: examples (and, if needed, slice rows) are left out, and the
+    text says so.
     """
-    head = [_heading(report), _summary(report)]
+    has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
+    head = [_heading(report), _summary(report)] if has_flips else [_judge_heading(report)]
     for extra in (_alignment(report), _continuous(report)):
         if extra:
             head.append(extra)
+    head += _preference_blocks(report)
     budget = GITHUB_COMMENT_LIMIT - _RESERVE
     slices = _slices(report, None)
     if len("\n\n".join(head + slices)) > budget // 2:
@@ -271,8 +275,215 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
             body = "\n\n".join(rendered) + note
             text += f"\n\n<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
 
+    if isinstance(report.get("preference"), Mapping):
+        text += _preference_examples_md(report, max_examples, budget - len(text) - len(footer))
+
     text += f"\n\n{footer}\n"
     if len(text) > GITHUB_COMMENT_LIMIT:
         cut_note = "\n\n*(report cut to fit GitHub's comment limit)*\n"
         text = text[: GITHUB_COMMENT_LIMIT - len(cut_note)] + cut_note
+    return text
+
+
+# -- the preference section (pairwise judging) ---------------------------------------------------
+
+
+def _wtl(row: Mapping[str, Any]) -> str:
+    return " / ".join(fmt.count(row.get(k)) for k in ("wins", "ties", "losses"))
+
+
+def _judge_heading(report: Mapping[str, Any]) -> str:
+    """Heading of a report without flips (written by `deltaeval judge`)."""
+    old, new = _names(report)
+    p = report.get("preference") or {}
+    w = p.get("win_rate") or {}
+    settings = report.get("settings") or {}
+    word = fmt.verdict_word(w.get("verdict"))
+    lead = (
+        f"Win rate of {new} against {old}: **{fmt.pct(w.get('win_rate'))}**"
+        f" ({fmt.level(settings.get('confidence_level'))} CI {fmt.pct_ci(w.get('win_rate_ci'))};"
+        f" {fmt.count(w.get('wins'))} wins, {fmt.count(w.get('ties'))} ties,"
+        f" {fmt.count(w.get('losses'))} losses),"
+        f" {md_inline(w.get('test'))} test p = {fmt.pval(w.get('p_value'))}."
+    )
+    return f"### {word}: {new} vs {old}\n\n{lead}"
+
+
+def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
+    p = report.get("preference")
+    if not isinstance(p, Mapping):
+        return []
+    settings = report.get("settings") or {}
+    conf = fmt.level(settings.get("confidence_level"))
+    w = p.get("win_rate") or {}
+    bias = p.get("position_bias") or {}
+    proto = p.get("protocol") or {}
+    n = w.get("n") or 0
+
+    def share(key: str) -> str:
+        return fmt.pct((w.get(key) or 0) / n) if n else fmt.MISSING
+
+    rows = [
+        ["New wins", f"{fmt.count(w.get('wins'))} ({share('wins')})", ""],
+        ["Ties", f"{fmt.count(w.get('ties'))} ({share('ties')})", ""],
+        ["Old wins", f"{fmt.count(w.get('losses'))} ({share('losses')})", ""],
+        [
+            "**Win rate of new** (ties count half)",
+            f"**{fmt.pct(w.get('win_rate'))}**",
+            fmt.pct_ci(w.get("win_rate_ci")),
+        ],
+        [f"p-value ({md_inline(w.get('test'))} test, two-sided)", fmt.pval(w.get("p_value")), ""],
+        [
+            "Position bias (winner changes with the order)",
+            f"{fmt.pct(bias.get('rate'))} ({fmt.count(bias.get('n_bias'))} of {fmt.count(bias.get('n'))})",
+            f"first shown wins {fmt.pct(bias.get('first_position_win_rate'))}",
+        ],
+    ]
+    lc = p.get("length_control")
+    if isinstance(lc, Mapping) and lc.get("lc_win_rate") is not None:
+        rows.append(
+            [
+                "Length-controlled win rate",
+                fmt.pct(lc.get("lc_win_rate")),
+                fmt.pct_ci(lc.get("lc_win_rate_ci")),
+            ]
+        )
+    elif isinstance(lc, Mapping) and lc.get("lc_difference") is not None:
+        rows.append(["LC win rate vs baseline, new − old", fmt.pp(lc.get("lc_difference")), ""])
+    agreement = p.get("agreement")
+    if isinstance(agreement, Mapping):
+        method = "Cohen's" if agreement.get("method") == "cohen" else "Fleiss'"
+        rows.append(
+            [
+                f"Judge agreement ({method} kappa)",
+                fmt.num(agreement.get("kappa"), 2),
+                f"all agree on {fmt.pct(agreement.get('all_agree_rate'))}",
+            ]
+        )
+    judges = ", ".join(md_inline(j.get("name"), 80) for j in p.get("judges") or [])
+    notes = [
+        f"Judges: {judges}; {'both orders' if proto.get('both_orders') else 'one order'},"
+        f" panel rule {md_inline(proto.get('aggregate'))}; {fmt.count(p.get('n_judged'))} examples judged,"
+        f" {fmt.count(p.get('n_no_verdict'))} without a verdict."
+    ]
+    adaptive = p.get("adaptive")
+    if isinstance(adaptive, Mapping):
+        notes.append(
+            f"Adaptive judging stopped after {fmt.count(adaptive.get('n_examples'))} examples"
+            f" ({fmt.count(adaptive.get('n_requests'))} judge requests): {md_inline(adaptive.get('reason'))};"
+            f" verdict {md_inline(adaptive.get('verdict'))},"
+            f" confidence sequence {fmt.pct_ci(adaptive.get('interval'))}."
+        )
+    cost = (p.get("cost") or {}).get("total") or {}
+    line = (
+        f"Judge requests: {fmt.count(cost.get('requests'))} ({fmt.count(cost.get('cached'))} from the cache)"
+    )
+    if cost.get("prompt_tokens") is not None or cost.get("completion_tokens") is not None:
+        tokens_in, tokens_out = fmt.count(cost.get("prompt_tokens")), fmt.count(cost.get("completion_tokens"))
+        line += f", tokens {tokens_in} in / {tokens_out} out"
+    if cost.get("cost") is not None:
+        line += f", cost {cost['cost']:.4f}"
+    notes.append(line + ".")
+    notes += [f"Note: {md_inline(note, 500)}" for note in p.get("notes") or []]
+    blocks = [
+        "#### Pairwise preference\n\n"
+        + _table(["", "Value", f"{conf} CI"], rows, "lrr")
+        + "\n\n"
+        + " ".join(notes)
+    ]
+
+    judge_rows = [
+        [
+            md_inline(j.get("name"), 80),
+            fmt.pct(j.get("win_rate")),
+            _wtl(j),
+            f"{fmt.pct((j.get('position_bias') or {}).get('rate'))}",
+            fmt.count(j.get("n_errors")),
+        ]
+        for j in p.get("judges") or []
+    ]
+    if len(judge_rows) > 1:
+        blocks.append(
+            "#### Judges\n\n"
+            + _table(["Judge", "Win rate", "W / T / L", "Position bias", "Errors"], judge_rows, "lrrrr")
+        )
+
+    b = p.get("baseline")
+    if isinstance(b, Mapping):
+        base_rows = [
+            [
+                md_inline(name, 80),
+                fmt.num(row.get("win_rate"), 2),
+                fmt.num(row.get("standard_error"), 2),
+                fmt.num(row.get("discrete_win_rate"), 2),
+                fmt.num(row.get("length_controlled_winrate"), 2),
+                fmt.count(row.get("n_total")),
+            ]
+            for name, row in (b.get("runs") or {}).items()
+        ]
+        blocks.append(
+            f"#### Against the baseline {md_inline(b.get('name'), 80)} (percent)\n\n"
+            + _table(["Run", "Win rate", "SE", "Discrete", "LC win rate", "n"], base_rows, "lrrrrr")
+        )
+
+    for block in p.get("by_tag") or []:
+        tag_rows = [
+            [
+                md_inline(row.get("value"), 60),
+                fmt.count(row.get("n")),
+                fmt.pct(row.get("win_rate")),
+                fmt.pct_ci(row.get("win_rate_ci")),
+                _wtl(row),
+                fmt.pval(row.get("q_value")),
+                f"**{md_inline(row.get('direction'))} better**" if row.get("significant") else "",
+            ]
+            for row in block.get("rows") or []
+        ]
+        blocks.append(
+            f"#### Win rate by {md_inline(block.get('tag'), 60)}\n\n"
+            + _table(["Value", "n", "Win rate", f"{conf} CI", "W / T / L", "q", ""], tag_rows, "lrrrrrl")
+            + f"\n\nq-values: {md_inline(fmt.method_name(block.get('method')))}"
+            f" at alpha {md_inline(block.get('alpha'))}."
+        )
+    return blocks
+
+
+def _preference_example(index: int, example: Mapping[str, Any], old: str, new: str) -> str:
+    head = f"**{index}. {md_inline(example.get('id'), 100)}**"
+    tags = fmt.tags_text(example.get("tags"))
+    if tags:
+        head += f" · {md_inline(tags, 200)}"
+    if example.get("position_bias"):
+        head += " · position-bias event"
+    parts = [head, f"**Input:**\n\n{md_fenced(fmt.text_of(example.get('input')), 600)}"]
+    if "baseline_output" in example:
+        parts.append(f"**Baseline:**\n\n{md_fenced(fmt.text_of(example.get('baseline_output')), 600)}")
+    parts.append(f"**Old ({old}):**\n\n{md_fenced(fmt.text_of(example.get('old_output')), 800)}")
+    parts.append(f"**New ({new}):**\n\n{md_fenced(fmt.text_of(example.get('new_output')), 800)}")
+    for v in example.get("verdicts") or []:
+        says = v.get("says") or (f"error: {v.get('error')}" if v.get("error") else "no verdict")
+        shown = md_inline(v.get("shown_first"), 40)
+        line = f"**Judge {md_inline(v.get('judge'), 80)}** ({shown} shown first): {md_inline(says, 200)}"
+        explanation = v.get("explanation")
+        parts.append(line + (f"\n\n{md_fenced(fmt.text_of(explanation), 800)}" if explanation else ""))
+    return "\n\n".join(parts)
+
+
+def _preference_examples_md(report: Mapping[str, Any], max_examples: int, budget: int) -> str:
+    """The strongest wins and losses, folded in ``<details>``, within ``budget`` characters."""
+    examples = (report.get("preference") or {}).get("examples") or {}
+    old, new = _names(report)
+    text = ""
+    for key, title in (("wins", "Strongest wins of new"), ("losses", "Strongest losses of new")):
+        rendered: list[str] = []
+        for i, example in enumerate((examples.get(key) or [])[: max(max_examples, 0)], 1):
+            piece = _preference_example(i, example, old, new)
+            if len(text) + sum(len(r) + 2 for r in rendered) + len(piece) + 200 > budget:
+                break
+            rendered.append(piece)
+        if rendered:
+            summary = f"{title}: {len(rendered)} of {fmt.count(examples.get(f'n_{key}'))}"
+            text += (
+                f"\n\n<details>\n<summary>{summary}</summary>\n\n" + "\n\n".join(rendered) + "\n\n</details>"
+            )
     return text

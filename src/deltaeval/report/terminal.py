@@ -232,18 +232,256 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
 
     Shows the runs, the verdict, accuracy and flip rates with their intervals, alignment
     warnings, the continuous-score block, one table per slice tag, and the first
-    ``max_examples`` negative flips (truncated; the HTML report has them in full).
+    ``max_examples`` negative flips (truncated; the HTML report has them in full); then the
+    ``preference`` section when the report has one (win/tie/loss, win rate with interval and
+    p-value, position bias, length control, agreement, adaptive stop, cost, per-tag win rates,
+    strongest wins and losses). A report without flips shows the preference verdict on top.
     """
-    console.print(*_header(report), sep="\n")
+    has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
+    console.print(*(_header(report) if has_flips else _judge_header(report)), sep="\n")
     warnings = _alignment(report)
     if warnings:
         console.print(*warnings, sep="\n")
+    sections: list[RenderableType] = []
+    if has_flips:
+        sections = [
+            *_accuracy(report),
+            *_flips(report),
+            *_continuous(report),
+            *_slices(report),
+            *_examples(report, max_examples),
+        ]
+    for section in sections:
+        console.print()
+        console.print(section)
+    render_preference(report, console, max_examples=max_examples)
+
+
+# -- the preference section (pairwise judging) ---------------------------------------------------
+
+_PREFERENCE_STYLES = {"new better": "bold green", "old better": "bold red"}
+
+
+def _judge_header(report: Mapping[str, Any]) -> list[RenderableType]:
+    """The header of a report without flips (written by `deltaeval judge`)."""
+    old, new = report.get("old") or {}, report.get("new") or {}
+    settings = report.get("settings") or {}
+    p = report.get("preference") or {}
+    w = p.get("win_rate") or {}
+    line = Text.assemble(
+        ("deltaeval judge ", "bold"),
+        _data(old.get("name", "old"), style="bold"),
+        " → ",
+        _data(new.get("name", "new"), style="bold"),
+        f"   n={fmt.count(p.get('n_judged'))} judged"
+        f" · {fmt.level(settings.get('confidence_level'))} intervals"
+        f" ({fmt.count(settings.get('n_boot'))} bootstrap resamples,"
+        f" seed {settings.get('seed', fmt.MISSING)})",
+    )
+    verdict = str(w.get("verdict", ""))
+    verdict_line = Text.assemble(
+        "Verdict: ",
+        (fmt.verdict_word(verdict).upper(), _PREFERENCE_STYLES.get(verdict, "bold yellow")),
+        f"  (win rate of new {fmt.pct(w.get('win_rate'))}, {w.get('test', '')} test"
+        f" p={fmt.pval(w.get('p_value'))}, alpha {settings.get('alpha', fmt.MISSING)})",
+    )
+    return [line, verdict_line]
+
+
+def _wtl(row: Mapping[str, Any]) -> str:
+    """Wins / ties / losses counts."""
+    return " / ".join(fmt.count(row.get(k)) for k in ("wins", "ties", "losses"))
+
+
+def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
+    p = report.get("preference")
+    if not isinstance(p, Mapping):
+        return []
+    conf = fmt.level((report.get("settings") or {}).get("confidence_level"))
+    w = p.get("win_rate") or {}
+    judges = ", ".join(str(j.get("name")) for j in p.get("judges") or [])
+    proto = p.get("protocol") or {}
+    orders = "both orders" if proto.get("both_orders") else "one order"
+    title = Text.assemble(("Pairwise preference", "bold"), " · judges: ", _data(judges, 120))
+    caption = (
+        f"{orders}; panel rule {proto.get('aggregate', fmt.MISSING)}; a tie counts half;"
+        f" {fmt.count(p.get('n_no_verdict'))} example(s) without a verdict"
+    )
+    if p.get("mode") == "baseline":
+        caption += "; new vs old through the shared baseline"
+    table = _table(title, "", "value", f"{conf} CI", caption=caption)
+    n = w.get("n") or 0
+    share = (lambda k: fmt.pct((w.get(k) or 0) / n)) if n else (lambda k: fmt.MISSING)
+    table.add_row(Text("new wins", style="green"), f"{fmt.count(w.get('wins'))} ({share('wins')})", "")
+    table.add_row("ties", f"{fmt.count(w.get('ties'))} ({share('ties')})", "")
+    table.add_row(Text("old wins", style="red"), f"{fmt.count(w.get('losses'))} ({share('losses')})", "")
+    table.add_row(
+        Text("win rate of new", style="bold"), fmt.pct(w.get("win_rate")), fmt.pct_ci(w.get("win_rate_ci"))
+    )
+    table.add_row(f"p-value ({w.get('test', '')} test, two-sided)", fmt.pval(w.get("p_value")), "")
+    bias = p.get("position_bias") or {}
+    table.add_row(
+        "position bias",
+        f"{fmt.pct(bias.get('rate'))} ({fmt.count(bias.get('n_bias'))} of {fmt.count(bias.get('n'))})",
+        f"first shown wins {fmt.pct(bias.get('first_position_win_rate'))}",
+    )
+    lc = p.get("length_control")
+    if isinstance(lc, Mapping) and lc.get("lc_win_rate") is not None:
+        table.add_row(
+            "length-controlled win rate", fmt.pct(lc.get("lc_win_rate")), fmt.pct_ci(lc.get("lc_win_rate_ci"))
+        )
+    elif isinstance(lc, Mapping) and lc.get("lc_difference") is not None:
+        table.add_row("LC win rate vs baseline, new − old", fmt.pp(lc.get("lc_difference")), "")
+    agreement = p.get("agreement")
+    if isinstance(agreement, Mapping):
+        method = "Cohen's" if agreement.get("method") == "cohen" else "Fleiss'"
+        table.add_row(
+            f"judge agreement ({method} kappa)",
+            fmt.num(agreement.get("kappa"), 2),
+            f"all agree on {fmt.pct(agreement.get('all_agree_rate'))}",
+        )
+    out: list[RenderableType] = [table]
+    adaptive = p.get("adaptive")
+    if isinstance(adaptive, Mapping):
+        interval = adaptive.get("interval") or [None, None]
+        out.append(
+            Text(
+                f"Adaptive: stopped after {fmt.count(adaptive.get('n_examples'))} examples"
+                f" ({fmt.count(adaptive.get('n_requests'))} judge requests) — {adaptive.get('reason')};"
+                f" verdict {adaptive.get('verdict')}, {fmt.level(1 - (adaptive.get('alpha') or 0.05))}"
+                f" confidence sequence {fmt.pct_ci(interval)}"
+            )
+        )
+    cost = (p.get("cost") or {}).get("total") or {}
+    line = (
+        f"Judge requests: {fmt.count(cost.get('requests'))} ({fmt.count(cost.get('cached'))} from the cache,"
+    )
+    line += f" {fmt.count(cost.get('errors'))} errors)"
+    if cost.get("prompt_tokens") is not None or cost.get("completion_tokens") is not None:
+        tokens_in, tokens_out = fmt.count(cost.get("prompt_tokens")), fmt.count(cost.get("completion_tokens"))
+        line += f"; tokens {tokens_in} in / {tokens_out} out"
+    if cost.get("cost") is not None:
+        line += f"; cost {cost['cost']:.4f}"
+        per = (p.get("cost") or {}).get("cost_per_example")
+        if per is not None:
+            line += f" ({per:.6f} per example)"
+    out.append(Text(line))
+    for note in p.get("notes") or []:
+        out.append(Text.assemble(("note: ", "dim"), _data(note)))
+    return out
+
+
+def _preference_judges(report: Mapping[str, Any]) -> list[RenderableType]:
+    p = report.get("preference") or {}
+    judges = p.get("judges") or []
+    if len(judges) < 2 and not any(j.get("n_errors") for j in judges):
+        return []
+    table = _table("Judges", "judge", "win rate", "wins / ties / losses", "position bias", "errors")
+    for j in judges:
+        bias = j.get("position_bias") or {}
+        table.add_row(
+            _data(j.get("name"), 60),
+            fmt.pct(j.get("win_rate")),
+            _wtl(j),
+            f"{fmt.pct(bias.get('rate'))} ({fmt.count(bias.get('n_bias'))})",
+            fmt.count(j.get("n_errors")),
+        )
+    return [table]
+
+
+def _preference_baseline(report: Mapping[str, Any]) -> list[RenderableType]:
+    b = (report.get("preference") or {}).get("baseline")
+    if not isinstance(b, Mapping):
+        return []
+    title = Text.assemble(("Against the baseline ", "bold"), _data(b.get("name"), 60), " (percent)")
+    table = _table(title, "run", "win rate", "SE", "discrete", "LC win rate", "n")
+    for name, row in (b.get("runs") or {}).items():
+        table.add_row(
+            _data(name, 40),
+            fmt.num(row.get("win_rate"), 2),
+            fmt.num(row.get("standard_error"), 2),
+            fmt.num(row.get("discrete_win_rate"), 2),
+            fmt.num(row.get("length_controlled_winrate"), 2),
+            fmt.count(row.get("n_total")),
+        )
+    return [table]
+
+
+def _preference_tags(report: Mapping[str, Any]) -> list[RenderableType]:
+    conf = fmt.level((report.get("settings") or {}).get("confidence_level"))
+    tables: list[RenderableType] = []
+    for block in (report.get("preference") or {}).get("by_tag") or []:
+        title = Text.assemble(("Win rate by ", "bold"), _data(block.get("tag", ""), style="bold"))
+        caption = (
+            f"q-values: {fmt.method_name(block.get('method'))} at alpha {block.get('alpha', fmt.MISSING)}"
+        )
+        table = _table(title, "value", "n", "win rate", f"{conf} CI", "W / T / L", "q", "", caption=caption)
+        for row in block.get("rows") or []:
+            flag = Text("")
+            if row.get("significant"):
+                flag = Text(f"{row.get('direction')} better", style="bold")
+            table.add_row(
+                _data(row.get("value"), 40),
+                fmt.count(row.get("n")),
+                fmt.pct(row.get("win_rate")),
+                fmt.pct_ci(row.get("win_rate_ci")),
+                _wtl(row),
+                fmt.pval(row.get("q_value")),
+                flag,
+            )
+        tables.append(table)
+    return tables
+
+
+def _verdict_text(example: Mapping[str, Any]) -> str:
+    """The first verdict with an explanation (else the verdicts alone), by role."""
+    verdicts = list(example.get("verdicts") or [])
+    for v in verdicts:
+        if v.get("explanation"):
+            return f"{v.get('says') or v.get('error') or ''}: {v.get('explanation')}"
+    return "; ".join(str(v.get("says") or v.get("error") or "") for v in verdicts)
+
+
+def _preference_examples(report: Mapping[str, Any], max_examples: int) -> list[RenderableType]:
+    examples = (report.get("preference") or {}).get("examples") or {}
+    tables: list[RenderableType] = []
+    for key, title, style in (
+        ("wins", "Strongest wins of new", "green"),
+        ("losses", "Strongest losses of new", "red"),
+    ):
+        rows = (examples.get(key) or [])[: max(max_examples, 0)]
+        if not rows:
+            continue
+        table = _table(
+            f"{title} ({len(rows)} of {fmt.count(examples.get('n_' + key))})",
+            "id",
+            "input",
+            "old",
+            "new",
+            "judge",
+        )
+        for column in table.columns:
+            column.justify, column.no_wrap, column.overflow = "left", False, "fold"
+        for ex in rows:
+            table.add_row(
+                _data(ex.get("id"), 24),
+                _data(ex.get("input"), 50),
+                _data(ex.get("old_output"), 40),
+                _data(ex.get("new_output"), 40, style=style),
+                _data(_verdict_text(ex), 80),
+            )
+        tables.append(table)
+    return tables
+
+
+def render_preference(report: Mapping[str, Any], console: Console, *, max_examples: int = 5) -> None:
+    """Print the ``preference`` section of ``report`` (nothing when it has none)."""
     sections = [
-        *_accuracy(report),
-        *_flips(report),
-        *_continuous(report),
-        *_slices(report),
-        *_examples(report, max_examples),
+        *_preference_summary(report),
+        *_preference_judges(report),
+        *_preference_baseline(report),
+        *_preference_tags(report),
+        *_preference_examples(report, max_examples),
     ]
     for section in sections:
         console.print()
