@@ -41,6 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
 from deltaeval.errors import InputError
+from deltaeval.jsonable import clean as _clean
 from deltaeval.stats import Interval, benjamini_hochberg, percentile_interval, wilcoxon_p
 
 EFFECT_SIZE = "cohen_dz"
@@ -63,22 +64,6 @@ PreferenceMode = Literal["binary", "soft"]
 
 # ---------------------------------------------------------------------------------------------
 # Result objects
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready copy: floats that are not finite become None, tuples become lists."""
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)

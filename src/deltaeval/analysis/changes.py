@@ -1,0 +1,566 @@
+"""Where two runs' outputs changed most, and what the biggest changes have in common.
+
+Input: the old and the new run's output texts, paired by example, and optionally an embedding
+of every output (unit-length vectors, e.g. MiniLM from :mod:`deltaeval.behaviour.embedding`).
+
+1. **Similarity** of the old and the new output of each example: the cosine of their
+   embeddings (``method="minilm"``), or without embeddings the cosine of their TF-IDF vectors
+   (``method="tfidf"``: sublinear term frequency, fitted on both runs' outputs; a lexical
+   measure that sees a reworded answer as changed).
+2. **The most changed** examples: the lowest ``fraction`` by similarity, or those below a
+   ``threshold``; outputs that are the same on both sides (similarity ≥ 0.9999) never count.
+3. **Clusters** of the most changed examples, by their outputs' vectors (by default the old and
+   the new vector side by side, so a cluster groups pairs that changed alike; TF-IDF vectors
+   are first reduced by truncated SVD): k-means (seeded, 10 starts) for each k in a small range,
+   keeping the k of the best silhouette.
+4. **Terms** of each cluster, separately for its old and its new outputs, by class-based TF-IDF
+   (c-TF-IDF): the outputs of a cluster form one document, the unchanged examples' outputs one
+   more (the background), and a term's weight in a cluster is
+
+       tf(t, c) × log(1 + A / f(t))
+
+   with tf(t, c) the term's count in the cluster over the cluster's total count, A the mean
+   total count of the documents (clusters and background) and f(t) the term's count over all
+   of them. A term counts once per output that uses it (so a word repeated all through one
+   long answer does not outweigh one that many answers share). Words are runs of two or more
+   letters, lower-cased, English stop words left out.
+
+Nothing here reads files, calls models or prints; every result has a JSON-ready ``to_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from deltaeval.errors import InputError
+from deltaeval.jsonable import clean as _clean
+
+#: Similarity at or above which two outputs count as unchanged.
+SAME = 0.9999
+#: Words for the c-TF-IDF terms: two or more letters.
+TERM_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
+PREVIEW_CHARS = 300
+
+Representation = Literal["pair", "new", "old", "difference"]
+
+
+@dataclass(frozen=True)
+class ChangeCluster:
+    """One group of much-changed examples.
+
+    ``example_ids`` are sorted from the most changed (lowest similarity); ``median_words_*``
+    are the median lengths of its old and new outputs in words (whitespace-separated);
+    ``terms_old`` and ``terms_new`` are the cluster's most distinctive terms among the old and
+    the new outputs, with their c-TF-IDF weights; ``examples`` show the members nearest the
+    cluster's centre.
+    """
+
+    label: int
+    size: int
+    mean_similarity: float
+    median_words_old: float
+    median_words_new: float
+    example_ids: tuple[str, ...]
+    terms_old: tuple[tuple[str, float], ...]
+    terms_new: tuple[tuple[str, float], ...]
+    examples: tuple[dict[str, Any], ...] = ()
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "label": self.label,
+                "size": self.size,
+                "mean_similarity": self.mean_similarity,
+                "median_words_old": self.median_words_old,
+                "median_words_new": self.median_words_new,
+                "terms_old": [{"term": t, "weight": w} for t, w in self.terms_old],
+                "terms_new": [{"term": t, "weight": w} for t, w in self.terms_new],
+                "description": self.description,
+                "example_ids": list(self.example_ids),
+                "examples": [dict(e) for e in self.examples],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ChangeStats:
+    """Result of :func:`change_stats`.
+
+    ``similarity[i]`` belongs to ``ids[i]`` (None where an output is missing); ``cutoff`` is
+    the similarity at or below which an example counted as most changed; ``silhouettes`` holds
+    the silhouette of every k tried.
+    """
+
+    method: str
+    model: str | None
+    ids: tuple[str, ...]
+    similarity: tuple[float | None, ...]
+    n: int
+    n_missing: int
+    n_same: int
+    mean_similarity: float | None
+    quantiles: dict[str, float | None]
+    selection: str
+    cutoff: float | None
+    changed_ids: tuple[str, ...]
+    representation: str
+    k: int
+    silhouettes: dict[int, float | None]
+    clusters: tuple[ChangeCluster, ...]
+    seed: int | None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "method": self.method,
+                "model": self.model,
+                "n": self.n,
+                "n_missing": self.n_missing,
+                "n_same": self.n_same,
+                "mean_similarity": self.mean_similarity,
+                "quantiles": dict(self.quantiles),
+                "selection": self.selection,
+                "cutoff": self.cutoff,
+                "n_changed": len(self.changed_ids),
+                "changed_ids": list(self.changed_ids),
+                "representation": self.representation,
+                "k": self.k,
+                "silhouettes": {str(k): v for k, v in self.silhouettes.items()},
+                "clusters": [c.to_dict() for c in self.clusters],
+                "seed": self.seed,
+                "similarity": [
+                    {"id": i, "similarity": s} for i, s in zip(self.ids, self.similarity, strict=True)
+                ],
+                "notes": list(self.notes),
+            }
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# c-TF-IDF
+
+
+def class_tfidf(counts: ArrayLike) -> NDArray[np.float64]:
+    """Class-based TF-IDF weights of a (classes × terms) count matrix.
+
+    ``weight[c, t] = counts[c, t] / words(c) × log(1 + A / f(t))`` where ``words(c)`` is row
+    c's total, ``A`` the mean row total and ``f(t)`` column t's total. A class without words
+    and a term that never occurs get 0.
+
+    >>> class_tfidf([[2, 0], [1, 1]]).round(4).tolist()
+    [[0.5108, 0.0], [0.2554, 0.5493]]
+    """
+    C = np.asarray(counts, dtype=float)
+    if C.ndim != 2:
+        raise InputError("class_tfidf needs a (classes x terms) matrix of counts")
+    words = C.sum(axis=1, keepdims=True)
+    totals = C.sum(axis=0)
+    mean_words = float(words.mean()) if words.size else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tf = np.where(words > 0, C / words, 0.0)
+        idf = np.where(totals > 0, np.log1p(mean_words / totals), 0.0)
+    return tf * idf
+
+
+def cluster_terms(
+    texts: Sequence[str],
+    labels: ArrayLike,
+    *,
+    top_n: int = 8,
+    stop_words: str | Sequence[str] | None = "english",
+    binary: bool = True,
+) -> dict[int, tuple[tuple[str, float], ...]]:
+    """The ``top_n`` most distinctive terms of each label's texts, by :func:`class_tfidf`.
+
+    Every label (a negative one too, e.g. -1 for a background) is one class; all its texts
+    form one document. With ``binary`` (the default) a term counts once per text that uses
+    it; without, every occurrence counts. Terms are words of two or more letters, lower-cased, without
+    ``stop_words``; only terms the class contains are listed, highest weight first (ties by
+    term). Returns label → ((term, weight), …).
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels)
+    if len(texts) != labels.size:
+        raise InputError(f"{len(texts)} texts for {labels.size} labels", hint="give one label per text")
+    classes = sorted({int(x) for x in labels.tolist()})
+    empty: dict[int, tuple[tuple[str, float], ...]] = {c: () for c in classes}
+    if not classes:
+        return empty
+    vectorizer = CountVectorizer(
+        token_pattern=TERM_PATTERN,
+        lowercase=True,
+        binary=binary,
+        stop_words=list(stop_words)
+        if stop_words is not None and not isinstance(stop_words, str)
+        else stop_words,
+    )
+    try:
+        X = vectorizer.fit_transform(texts)
+    except ValueError:  # no term at all
+        return empty
+    terms = vectorizer.get_feature_names_out()
+    counts = np.vstack([np.asarray(X[labels == c].sum(axis=0)).ravel() for c in classes])
+    weights = class_tfidf(counts)
+    out = {}
+    for row, c in enumerate(classes):
+        present = np.flatnonzero(counts[row] > 0)
+        order = sorted(present.tolist(), key=lambda j: (-weights[row, j], terms[j]))[:top_n]
+        out[c] = tuple((str(terms[j]), float(weights[row, j])) for j in order)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Similarity and clustering
+
+
+def tfidf_vectors(texts: Sequence[str]) -> Any:
+    """L2-normalised TF-IDF rows (sparse) of ``texts``, fitted on them: sublinear term
+    frequency, smoothed IDF, lower-cased words of one or more letters or digits."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", lowercase=True)
+    try:
+        return vectorizer.fit_transform(texts)
+    except ValueError:  # no words at all
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((len(texts), 1))
+
+
+def lexical_similarity(old: Sequence[str], new: Sequence[str]) -> NDArray[np.float64]:
+    """TF-IDF cosine of each (old, new) pair, the vectorizer fitted on both lists; two texts
+    without words count as the same (1), one without words as unrelated (0).
+
+    >>> lexical_similarity(["a cat sat", "hello"], ["a cat sat", "bye"]).round(3).tolist()
+    [1.0, 0.0]
+    """
+    if len(old) != len(new):
+        raise InputError(f"{len(old)} old texts for {len(new)} new ones")
+    X = tfidf_vectors(list(old) + list(new))
+    return _sparse_pair_cosine(X[: len(old)], X[len(old) :])
+
+
+def _sparse_pair_cosine(A: Any, B: Any) -> NDArray[np.float64]:
+    dots = np.asarray(A.multiply(B).sum(axis=1)).ravel()
+    norm_a = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
+    norm_b = np.sqrt(np.asarray(B.multiply(B).sum(axis=1)).ravel())
+    out = np.zeros(len(dots))
+    both = (norm_a > 0) & (norm_b > 0)
+    out[both] = dots[both] / (norm_a[both] * norm_b[both])
+    out[(norm_a == 0) & (norm_b == 0)] = 1.0
+    return np.clip(out, -1.0, 1.0)
+
+
+def cosine_similarity_rows(old: ArrayLike, new: ArrayLike) -> NDArray[np.float64]:
+    """Cosine of each row of ``old`` with the same row of ``new`` (NaN where a row has NaN or
+    is zero)."""
+    A = np.asarray(old, dtype=float)
+    B = np.asarray(new, dtype=float)
+    if A.shape != B.shape or A.ndim != 2:
+        raise InputError(
+            f"old vectors {A.shape} and new vectors {B.shape} differ", hint="one row per example"
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (A * B).sum(axis=1) / (np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1))
+    return np.clip(out, -1.0, 1.0)
+
+
+def choose_clusters(
+    X: ArrayLike, *, k_range: tuple[int, int] = (2, 6), seed: int | None = 0
+) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
+    """k-means for every k in ``k_range`` (inclusive, only k < rows), keeping the k with the
+    best silhouette (the smaller k on a tie). Returns (labels, k, silhouette per k tried);
+    fewer than 3 rows, or rows all alike, give one cluster."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    X = np.asarray(X, dtype=float)
+    n = X.shape[0]
+    low, high = k_range
+    if low < 2 or high < low:
+        raise InputError(f"k_range {k_range} is not a range of cluster counts", hint="e.g. (2, 6)")
+    scores: dict[int, float | None] = {}
+    best: tuple[float, int, NDArray[np.int64]] | None = None
+    distinct = len(np.unique(X.round(12), axis=0)) if n else 0
+    for k in range(low, min(high, n - 1, distinct) + 1):
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X)
+        labels = model.labels_.astype(np.int64)
+        if len(np.unique(labels)) < 2:
+            scores[k] = None
+            continue
+        score = float(silhouette_score(X, labels))
+        scores[k] = score
+        if best is None or score > best[0] + 1e-12:
+            best = (score, k, labels)
+    if best is None:
+        return np.zeros(n, dtype=np.int64), 1, scores
+    return best[2], best[1], scores
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis
+
+
+def _texts(values: Sequence[str | None], side: str, n: int) -> list[str | None]:
+    values = list(values)
+    if len(values) != n:
+        raise InputError(f"{len(values)} {side} outputs for {n} ids", hint="pair the runs by example first")
+    return [v if isinstance(v, str) else None for v in values]
+
+
+def _preview(text: str | None) -> str | None:
+    if text is None or len(text) <= PREVIEW_CHARS:
+        return text
+    return text[:PREVIEW_CHARS].rstrip() + "…"
+
+
+def change_stats(
+    ids: Sequence[str],
+    old: Sequence[str | None],
+    new: Sequence[str | None],
+    *,
+    old_vectors: ArrayLike | None = None,
+    new_vectors: ArrayLike | None = None,
+    model: str | None = None,
+    fraction: float = 0.2,
+    threshold: float | None = None,
+    representation: Representation = "pair",
+    k_range: tuple[int, int] = (2, 6),
+    top_terms: int = 8,
+    examples_per_cluster: int = 3,
+    seed: int | None = 0,
+    notes: Sequence[str] = (),
+) -> ChangeStats:
+    """Similarity of each example's old and new output, and clusters of the most changed.
+
+    Parameters
+    ----------
+    ids, old, new:
+        Example ids and the two runs' output texts, paired (None = no output: left out).
+    old_vectors, new_vectors:
+        Optional embeddings of the outputs, one row each (NaN rows where an output is
+        missing): similarity and clusters then use them (``method="minilm"``); without them,
+        TF-IDF vectors (``method="tfidf"``).
+    model:
+        Name of the embedding model, recorded in the result.
+    fraction:
+        Share of the examples (with both outputs) that count as most changed: the lowest by
+        similarity. Ignored when ``threshold`` is given.
+    threshold:
+        Count an example as most changed when its similarity is below this.
+    representation:
+        The vectors clustered: ``"pair"`` (old and new side by side), ``"new"``, ``"old"``, or
+        ``"difference"`` (new − old, normalised).
+    k_range:
+        Cluster counts tried (inclusive); the best silhouette wins.
+    top_terms, examples_per_cluster:
+        Terms listed per cluster and side; members shown per cluster.
+    seed:
+        Seeds k-means and the SVD of TF-IDF vectors.
+
+    Returns
+    -------
+    ChangeStats
+        Clusters most changed first (lowest mean similarity).
+    """
+    ids = [str(i) for i in ids]
+    n = len(ids)
+    old_t = _texts(old, "old", n)
+    new_t = _texts(new, "new", n)
+    if threshold is None and not 0 < fraction <= 1:
+        raise InputError(f"fraction {fraction} is not in (0, 1]", hint="e.g. 0.2 for the lowest 20%")
+    if representation not in ("pair", "new", "old", "difference"):
+        raise InputError(
+            f"unknown representation {representation!r}", hint="use 'pair', 'new', 'old' or 'difference'"
+        )
+    notes = list(notes)
+    present = np.array(
+        [o is not None and w is not None for o, w in zip(old_t, new_t, strict=True)], dtype=bool
+    )
+    use_vectors = old_vectors is not None or new_vectors is not None
+    if use_vectors:
+        if old_vectors is None or new_vectors is None:
+            raise InputError("give both old_vectors and new_vectors, or neither")
+        V_old = np.asarray(old_vectors, dtype=float)
+        V_new = np.asarray(new_vectors, dtype=float)
+        if V_old.shape != V_new.shape or V_old.ndim != 2 or V_old.shape[0] != n:
+            raise InputError(
+                f"vectors of shapes {V_old.shape} and {V_new.shape} for {n} examples",
+                hint="one embedding row per example and side",
+            )
+        present &= np.isfinite(V_old).all(axis=1) & np.isfinite(V_new).all(axis=1)
+    rows = np.flatnonzero(present)
+    similarity = np.full(n, np.nan)
+    tfidf_old = tfidf_new = None
+    if rows.size:
+        if use_vectors:
+            similarity[rows] = cosine_similarity_rows(V_old[rows], V_new[rows])
+        else:
+            X = tfidf_vectors([old_t[i] for i in rows] + [new_t[i] for i in rows])  # type: ignore[misc]
+            tfidf_old, tfidf_new = X[: rows.size], X[rows.size :]
+            similarity[rows] = _sparse_pair_cosine(tfidf_old, tfidf_new)
+
+    # The most changed.
+    finite_sims = similarity[rows]
+    candidates = rows[finite_sims < SAME]
+    n_same = int(rows.size - candidates.size)
+    if threshold is not None:
+        changed = candidates[similarity[candidates] < threshold]
+        selection = f"similarity below {threshold:g}"
+    else:
+        want = math.ceil(fraction * rows.size) if rows.size else 0
+        order = candidates[np.lexsort((candidates, similarity[candidates]))]
+        changed = order[:want]
+        selection = f"lowest {fraction:.0%} by similarity"
+        if changed.size < want:
+            notes.append(f"only {candidates.size} examples changed at all (similarity < {SAME})")
+    changed = changed[np.lexsort((changed, similarity[changed]))] if changed.size else changed
+    cutoff = float(similarity[changed].max()) if changed.size else None
+
+    # Clusters.
+    k = 0
+    silhouettes: dict[int, float | None] = {}
+    labels = np.zeros(changed.size, dtype=np.int64)
+    features = None
+    if changed.size:
+        if use_vectors:
+            features = _represent(V_old[changed], V_new[changed], representation)
+        else:
+            assert tfidf_old is not None and tfidf_new is not None
+            position = {int(r): j for j, r in enumerate(rows)}
+            picked = [position[int(i)] for i in changed]
+            features = _reduce(_represent_sparse(tfidf_old[picked], tfidf_new[picked], representation), seed)
+        labels, k, silhouettes = choose_clusters(features, k_range=k_range, seed=seed)
+        if k == 1 and changed.size >= 3:
+            notes.append("the most changed examples form one cluster (no k in the range separated them)")
+        best = silhouettes.get(k)
+        if best is not None and best < 0.1:
+            notes.append(f"weak cluster structure (best silhouette {best:.2f})")
+
+    # Terms: each side's outputs, clusters against the unchanged examples.
+    cluster_of = np.full(n, -1, dtype=np.int64)
+    cluster_of[changed] = labels
+    terms = {}
+    for side, texts in (("old", old_t), ("new", new_t)):
+        terms[side] = (
+            cluster_terms([texts[i] for i in rows], cluster_of[rows], top_n=top_terms)  # type: ignore[misc]
+            if changed.size
+            else {}
+        )
+
+    clusters = []
+    for c in range(k):
+        members = changed[labels == c]
+        if not members.size:
+            continue
+        assert features is not None
+        inside = features[labels == c]
+        centre = inside.mean(axis=0)
+        nearest = members[np.lexsort((members, -(inside @ centre)))][:examples_per_cluster]
+        clusters.append(
+            (
+                c,
+                members,
+                tuple(
+                    {
+                        "id": ids[i],
+                        "similarity": float(similarity[i]),
+                        "old": _preview(old_t[i]),
+                        "new": _preview(new_t[i]),
+                    }
+                    for i in nearest
+                ),
+            )
+        )
+    clusters.sort(key=lambda item: (float(similarity[item[1]].mean()), -item[1].size, item[0]))
+    results = tuple(
+        ChangeCluster(
+            label=position,
+            size=int(members.size),
+            mean_similarity=float(similarity[members].mean()),
+            median_words_old=float(np.median([len(old_t[i].split()) for i in members])),  # type: ignore[union-attr]
+            median_words_new=float(np.median([len(new_t[i].split()) for i in members])),  # type: ignore[union-attr]
+            example_ids=tuple(ids[i] for i in members),
+            terms_old=terms["old"].get(c, ()),
+            terms_new=terms["new"].get(c, ()),
+            examples=shown,
+        )
+        for position, (c, members, shown) in enumerate(clusters)
+    )
+
+    valid = similarity[rows]
+    quantiles: dict[str, float | None] = {
+        name: (float(np.quantile(valid, q)) if valid.size else None)
+        for name, q in (("p10", 0.1), ("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
+    }
+    return ChangeStats(
+        method="minilm" if use_vectors else "tfidf",
+        model=model if use_vectors else "TF-IDF (scikit-learn, sublinear tf)",
+        ids=tuple(ids),
+        similarity=tuple(float(s) if math.isfinite(s) else None for s in similarity),
+        n=n,
+        n_missing=int(n - rows.size),
+        n_same=n_same,
+        mean_similarity=float(valid.mean()) if valid.size else None,
+        quantiles=quantiles,
+        selection=selection,
+        cutoff=cutoff,
+        changed_ids=tuple(ids[i] for i in changed),
+        representation=representation,
+        k=k,
+        silhouettes=silhouettes,
+        clusters=results,
+        seed=seed,
+        notes=tuple(notes),
+    )
+
+
+def _unit(X: NDArray[np.float64]) -> NDArray[np.float64]:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def _represent(old: NDArray, new: NDArray, representation: str) -> NDArray[np.float64]:
+    old, new = _unit(old), _unit(new)
+    if representation == "new":
+        return new
+    if representation == "old":
+        return old
+    if representation == "difference":
+        return _unit(new - old)
+    return np.hstack([old, new]) / math.sqrt(2.0)
+
+
+def _represent_sparse(old: Any, new: Any, representation: str) -> Any:
+    from scipy.sparse import hstack
+
+    if representation == "new":
+        return new
+    if representation == "old":
+        return old
+    if representation == "difference":
+        return new - old
+    return hstack([old, new]).tocsr() / math.sqrt(2.0)
+
+
+def _reduce(X: Any, seed: int | None, dimensions: int = 100) -> NDArray[np.float64]:
+    """Sparse TF-IDF rows to at most ``dimensions`` dense, unit-length dimensions (LSA)."""
+    from sklearn.decomposition import TruncatedSVD
+
+    rows, columns = X.shape
+    components = min(dimensions, rows - 1, columns - 1)
+    dense = (
+        TruncatedSVD(n_components=components, random_state=seed).fit_transform(X)
+        if components >= 2
+        else np.asarray(X.todense())
+    )
+    return _unit(np.asarray(dense, dtype=float))
