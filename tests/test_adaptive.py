@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from deltaeval.analysis.adaptive import (
     AdaptiveJudge,
@@ -35,14 +36,47 @@ def test_first_bets_by_hand() -> None:
 
 
 def test_all_wins_stop_after_ten_calls() -> None:
-    # capped bets of 1: K+ = 1.5^t; 1.5^9 = 38.4 < 40 <= 1.5^10 = 57.7
+    # capped bets of 1: K+ = 1.5^t; the sequence runs at 0.75 * 0.05 (a quarter kept for the
+    # final test): 1.5^9 = 38.4 < 2 / 0.0375 = 53.3 <= 1.5^10 = 57.7
     r = adaptive_compare(np.ones(50))
     assert (r.verdict, r.n_calls, r.reason) == ("new better", 10, "interval excludes the null")
     assert r.interval[0] > 0.5 and r.interval[1] == 1.0
     loss = adaptive_compare(np.zeros(50))
     assert (loss.verdict, loss.n_calls) == ("old better", 10)
     assert loss.interval[1] < 0.5
-    assert adaptive_compare(np.ones(9)).verdict == "undecided"
+    # nine straight wins: the sequence has not separated yet, but the planned final test does
+    # (exact sign test p = 2 * 0.5**9 = 0.0039 < 0.25 * 0.05); without a final look: undecided
+    nine = adaptive_compare(np.ones(9))
+    assert (nine.verdict, nine.reason, nine.decided_by) == ("new better", "stream exhausted", "final test")
+    assert nine.final_p == pytest.approx(2 * 0.5**9)
+    assert nine.interval[0] <= 0.5  # the confidence sequence itself did not exclude the null
+    assert adaptive_compare(np.ones(9), final_share=0).verdict == "undecided"
+    # five wins: p = 0.0625 is not below 0.0125
+    assert adaptive_compare(np.ones(5)).verdict == "undecided"
+
+
+def test_final_test_at_the_planned_end() -> None:
+    # a small steady edge: the sequence cannot separate it in 300 calls, the final t-test can
+    rng = np.random.default_rng(7)
+    x = np.clip(rng.normal(0.56, 0.2, 300), 0, 1)
+    p = float(sps.ttest_1samp(x, 0.5).pvalue)
+    assert p < 0.0125
+    seq_only = adaptive_compare(x, final_share=0)
+    r = adaptive_compare(x)
+    assert seq_only.verdict == "undecided" and r.n_calls == 300
+    assert (r.verdict, r.decided_by) == ("new better", "final test")
+    assert r.final_p == pytest.approx(p)
+    assert r.alpha_sequential == pytest.approx(0.0375) and r.alpha == 0.05
+    # the budget is a planned end too
+    b = adaptive_compare(x, budget=300)
+    assert (b.reason, b.verdict) == ("budget exhausted", "new better")
+    # the same decision in the vectorised simulator
+    batch = adaptive_stops(x[None, :])
+    assert batch.direction[0] == 1 and batch.by_final[0] and batch.n_calls[0] == 300
+    # a final p above alpha * final_share leaves it undecided
+    weak = np.clip(rng.normal(0.515, 0.2, 300), 0, 1)
+    pw = float(sps.ttest_1samp(weak, 0.5).pvalue)
+    assert adaptive_compare(weak).verdict == ("undecided" if pw >= 0.0125 else "new better")
 
 
 def test_ties_never_decide_and_budget() -> None:
@@ -80,8 +114,9 @@ def test_batch_matches_online_and_interval_matches_verdict() -> None:
         r = adaptive_compare(x)
         direction = {"new better": 1, "old better": -1, "undecided": 0}[r.verdict]
         assert (direction, r.n_calls) == (batch.direction[i], batch.n_calls[i])
+        assert (r.decided_by == "final test") == batch.by_final[i]
         lo, hi = r.interval
-        assert (lo <= 0.5 <= hi) == (not r.decided)
+        assert (lo <= 0.5 <= hi) == (r.decided_by != "confidence sequence")
         decided += r.decided
     assert 0 < decided < 40
     capped = adaptive_stops(streams, budget=20)

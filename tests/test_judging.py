@@ -287,6 +287,33 @@ def test_adaptive_budget_runs_out() -> None:
         judge(old, new, tie, budget=9)
 
 
+def test_adaptive_final_test_decides_at_the_planned_end() -> None:
+    # nine examples can never separate the confidence sequence (it needs ten straight wins);
+    # the planned final t-test at the end decides at a quarter of alpha
+    old, new = make_runs(9)
+    plan = {i: ("tie" if i == 4 else "new") for i in range(9)}
+    a = judge(old, new, CallableJudge(scripted(plan), name="s"), adaptive=True, seed=2).data["preference"][
+        "adaptive"
+    ]
+    expected_p = sps.ttest_1samp([1.0] * 8 + [0.5], 0.5).pvalue
+    assert (a["verdict"], a["reason"], a["decided_by"]) == ("new better", "stream exhausted", "final test")
+    assert a["final_p"] == pytest.approx(expected_p)
+    assert a["alpha"] == 0.05 and a["alpha_sequential"] == pytest.approx(0.0375)
+    assert a["interval"][0] <= 0.5  # the sequence itself did not separate
+    # the budget is a planned end too: nine straight wins, exact sign-test p = 2 / 2**9
+    old, new = make_runs(30)
+    b = judge(
+        old, new, CallableJudge(scripted(dict.fromkeys(range(30), "new")), name="s"), adaptive=True, budget=18
+    ).data["preference"]["adaptive"]
+    assert (b["reason"], b["n_examples"], b["verdict"]) == ("budget exhausted", 9, "new better")
+    assert b["final_p"] == pytest.approx(2 / 2**9)
+    # four examples: p = 2 / 16 is not below 0.0125
+    c = judge(
+        old, new, CallableJudge(scripted(dict.fromkeys(range(30), "new")), name="s"), adaptive=True, budget=8
+    ).data["preference"]["adaptive"]
+    assert (c["verdict"], c["decided_by"], c["final_p"]) == ("undecided", None, pytest.approx(0.125))
+
+
 def test_adaptive_order_is_seeded() -> None:
     old, new = make_runs(40)
     plan = {i: ("new" if i % 3 else "old") for i in range(40)}

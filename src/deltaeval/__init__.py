@@ -30,6 +30,8 @@ _EXPORTS = {
     "GenerationParams": "deltaeval.backends.base",
     "get_backend": "deltaeval.backends",
     "run_model": "deltaeval.runner",
+    "judge": "deltaeval.judging",
+    "get_judge": "deltaeval.judging",
 }
 
 __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
@@ -47,6 +49,8 @@ __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "GenerationParams",
     "get_backend",
     "run_model",
+    "judge",
+    "get_judge",
     "__version__",
 ]
 
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
     from deltaeval.io import load_run, load_runs
     from deltaeval.io.base import ColumnMapping
     from deltaeval.io.dataset import load_dataset
+    from deltaeval.judging import get_judge, judge
     from deltaeval.runner import run_model
     from deltaeval.store import Store
     from deltaeval.types import Example, Output, Run

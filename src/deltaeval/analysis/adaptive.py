@@ -22,6 +22,17 @@ Stopping when it excludes 0.5 is therefore a test whose chance of *ever* giving 
 gambler who won (K⁺: μ > 0.5, new better). It needs no assumption beyond outcomes in [0, 1]
 and adapts to their variance (ties and near-ties make it faster, not slower).
 
+**A planned final look.** The number of examples that can be judged is known before judging
+starts (the budget, or all the examples). ``final_share`` of alpha (default 0.25) is kept for one
+fixed-sample test at that planned end; the confidence sequence runs at the rest,
+``alpha_sequential = (1 − final_share) α``. When the sequence has not excluded the null by the
+end, the two-sided one-sample t-test of the judged outcomes against the null decides at
+``final_share · α``. By the union bound the chance of any verdict when μ = 0.5 is at most
+α_sequential + final_share · α = α (the t-test part being the usual large-sample
+approximation), so early stopping keeps its guarantee, and a difference that only the whole
+budget can show is still called, as a fixed-n test on the same data would call it.
+``final_share=0`` gives the pure sequential test.
+
 **What a "call" is.** One call = one example judged. When each example is judged in both orders
 (two judge requests), the two outcomes are first combined (``preference.combine_orders``) and
 count as one call here; multiply by two for judge requests.
@@ -38,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
 
 NEW_BETTER = "new better"
 OLD_BETTER = "old better"
@@ -45,6 +57,9 @@ UNDECIDED = "undecided"
 STOP_EXCLUDED = "interval excludes the null"
 STOP_BUDGET = "budget exhausted"
 STOP_STREAM = "stream exhausted"
+BY_SEQUENCE = "confidence sequence"
+BY_FINAL_TEST = "final test"
+DEFAULT_FINAL_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,22 +71,44 @@ class AdaptiveResult:
     n_calls: int  # examples judged
     budget: int | None
     mean: float  # mean outcome of the examples judged
-    interval: tuple[float, float]  # the confidence sequence at the stop (level 1 − alpha)
-    alpha: float
+    interval: tuple[float, float]  # the confidence sequence at the stop (level 1 − alpha_sequential)
+    alpha: float  # total error rate: alpha_sequential + final share
     null: float
+    alpha_sequential: float | None = None  # level of the confidence sequence (None: = alpha)
+    final_p: float | None = None  # p-value of the final fixed-sample test, when it ran
+    decided_by: str | None = None  # "confidence sequence" | "final test" | None (undecided)
 
     @property
     def decided(self) -> bool:
         return self.verdict != UNDECIDED
 
 
-def _check_params(alpha: float, null: float, c: float) -> None:
+def _check_params(alpha: float, null: float, c: float, final_share: float = 0.0) -> None:
     if not 0 < alpha < 1:
         raise ValueError("alpha must lie in (0, 1)")
+    if not 0 <= final_share < 1:
+        raise ValueError("final_share must lie in [0, 1)")
     if not 0 < null < 1:
         raise ValueError("null must lie in (0, 1)")
     if not 0 < c < 1:
         raise ValueError("c (the bet cap) must lie in (0, 1)")
+
+
+def final_test(outcomes: ArrayLike, null: float = 0.5) -> tuple[int, float]:
+    """Two-sided one-sample t-test of the outcomes against ``null``: (direction, p-value).
+
+    Direction is +1 when the mean is above the null, −1 below, 0 when equal. Constant outcomes
+    (no variance for a t-test) get the exact sign-test p-value ``min(1, 2 · 0.5ⁿ)`` when they
+    differ from the null and p = 1 when they equal it.
+    """
+    x = np.asarray(outcomes, dtype=float).ravel()
+    if x.size < 2:
+        return 0, 1.0
+    diff = float(x.mean()) - null
+    direction = int(np.sign(diff))
+    if float(np.ptp(x)) == 0.0:
+        return direction, min(1.0, 2.0 * 0.5**x.size) if direction else 1.0
+    return direction, float(sps.ttest_1samp(x, null).pvalue)
 
 
 def base_bet(t: int | NDArray, var_prev: float | NDArray, alpha: float) -> float | NDArray:
@@ -153,8 +190,10 @@ class AdaptiveJudge:
 
     ``observe(x)`` updates the capitals at the null and returns True once the comparison is
     over (verdict reached or budget spent); ``result()`` gives the verdict, the calls used, the
-    stopping reason and the confidence sequence at that point. The object keeps every outcome
-    (for the interval); nothing else is stored or printed.
+    stopping reason and the confidence sequence at that point. When the budget is spent, or
+    ``result(stream_exhausted=True)`` says the examples ran out, the planned final test (see the
+    module docstring) decides at ``final_share · alpha``. The object keeps every outcome (for the
+    interval); nothing else is stored or printed.
 
     Examples
     --------
@@ -167,16 +206,26 @@ class AdaptiveJudge:
     """
 
     def __init__(
-        self, *, alpha: float = 0.05, budget: int | None = None, null: float = 0.5, c: float = 0.5
+        self,
+        *,
+        alpha: float = 0.05,
+        budget: int | None = None,
+        null: float = 0.5,
+        c: float = 0.5,
+        final_share: float = DEFAULT_FINAL_SHARE,
     ) -> None:
-        _check_params(alpha, null, c)
+        _check_params(alpha, null, c, final_share)
         if budget is not None and budget < 1:
             raise ValueError("budget must be at least 1 call")
         self.alpha = alpha
         self.budget = budget
         self.null = null
         self.c = c
-        self._threshold = math.log(2.0 / alpha)
+        self.final_share = final_share
+        self.alpha_sequential = alpha * (1.0 - final_share)
+        self._threshold = math.log(2.0 / self.alpha_sequential)
+        self._final_p: float | None = None
+        self._decided_by: str | None = None
         self._outcomes: list[float] = []
         self._sum = 0.0
         self._var = 0.25  # σ̂²_{t}
@@ -202,7 +251,7 @@ class AdaptiveJudge:
         if not 0.0 <= x <= 1.0:
             raise ValueError(f"outcome {outcome!r} is outside [0, 1]")
         t = self.n_calls + 1
-        lam = float(base_bet(t, self._var, self.alpha))
+        lam = float(base_bet(t, self._var, self.alpha_sequential))
         up, down = _bets(lam, self.null, self.c)
         self._log_up += math.log1p(float(up) * (x - self.null))
         self._log_down += math.log1p(-float(down) * (x - self.null))
@@ -214,17 +263,33 @@ class AdaptiveJudge:
         if max(self._log_up, self._log_down) >= self._threshold:
             self._verdict = NEW_BETTER if self._log_up >= self._log_down else OLD_BETTER
             self._reason = STOP_EXCLUDED
+            self._decided_by = BY_SEQUENCE
         elif self.budget is not None and t >= self.budget:
-            self._reason = STOP_BUDGET
+            self.finish(STOP_BUDGET)
         return self.done
 
+    def finish(self, reason: str = STOP_STREAM) -> None:
+        """End at the planned end (budget spent or examples run out): run the final test."""
+        if self.done:
+            return
+        self._reason = reason
+        if self.final_share <= 0 or self.n_calls < 2:
+            return
+        direction, p = final_test(self._outcomes, self.null)
+        self._final_p = p
+        if direction and p < self.alpha * self.final_share:
+            self._verdict = NEW_BETTER if direction > 0 else OLD_BETTER
+            self._decided_by = BY_FINAL_TEST
+
     def interval(self) -> tuple[float, float]:
-        """The confidence sequence for the mean outcome now."""
-        return confidence_sequence(self._outcomes, alpha=self.alpha, c=self.c)
+        """The confidence sequence for the mean outcome now (level 1 − alpha_sequential)."""
+        return confidence_sequence(self._outcomes, alpha=self.alpha_sequential, c=self.c)
 
     def result(self, *, stream_exhausted: bool = False) -> AdaptiveResult:
         """The current state as a result (``stream_exhausted``: no more examples to judge)."""
-        reason = self._reason or (STOP_STREAM if stream_exhausted else "running")
+        if stream_exhausted and not self.done:
+            self.finish(STOP_STREAM)
+        reason = self._reason or "running"
         n = self.n_calls
         return AdaptiveResult(
             verdict=self._verdict,
@@ -235,6 +300,9 @@ class AdaptiveJudge:
             interval=self.interval(),
             alpha=self.alpha,
             null=self.null,
+            alpha_sequential=self.alpha_sequential,
+            final_p=self._final_p,
+            decided_by=self._decided_by,
         )
 
 
@@ -246,6 +314,7 @@ def adaptive_compare(
     null: float = 0.5,
     c: float = 0.5,
     seed: int | None = None,
+    final_share: float = DEFAULT_FINAL_SHARE,
 ) -> AdaptiveResult:
     """Run ``AdaptiveJudge`` over ``outcomes`` until it stops or they run out.
 
@@ -256,7 +325,7 @@ def adaptive_compare(
     x = x[np.isfinite(x)]
     if seed is not None:
         x = x[np.random.default_rng(seed).permutation(x.size)]
-    judge = AdaptiveJudge(alpha=alpha, budget=budget, null=null, c=c)
+    judge = AdaptiveJudge(alpha=alpha, budget=budget, null=null, c=c, final_share=final_share)
     for value in x:
         if judge.observe(value):
             break
@@ -268,7 +337,8 @@ class BatchStops:
     """Stops of many streams at once: direction +1 (new better), −1 (old better), 0 (undecided)."""
 
     direction: NDArray[np.int64]  # (n_streams,)
-    n_calls: NDArray[np.int64]  # calls used (the budget or stream length when undecided)
+    n_calls: NDArray[np.int64]  # calls used (the budget or stream length when not stopped early)
+    by_final: NDArray[np.bool_]  # the verdict came from the final test at the planned end
 
 
 def adaptive_stops(
@@ -278,6 +348,7 @@ def adaptive_stops(
     budget: int | None = None,
     null: float = 0.5,
     c: float = 0.5,
+    final_share: float = DEFAULT_FINAL_SHARE,
 ) -> BatchStops:
     """The same test as ``AdaptiveJudge`` on many streams at once, vectorised over streams.
 
@@ -285,7 +356,7 @@ def adaptive_stops(
     Only the capitals at ``null`` are tracked (what the stopping rule needs), so it is cheap
     enough for thousands of simulated streams.
     """
-    _check_params(alpha, null, c)
+    _check_params(alpha, null, c, final_share)
     x = np.asarray(streams, dtype=float)
     if x.ndim != 2:
         raise ValueError("streams must be a (n_streams, length) array")
@@ -293,7 +364,8 @@ def adaptive_stops(
         raise ValueError("stream outcomes must lie in [0, 1], no NaN")
     n_streams, length = x.shape
     horizon = length if budget is None else min(length, int(budget))
-    threshold = math.log(2.0 / alpha)
+    alpha_seq = alpha * (1.0 - final_share)
+    threshold = math.log(2.0 / alpha_seq)
     log_up = np.zeros(n_streams)
     log_down = np.zeros(n_streams)
     total = np.zeros(n_streams)
@@ -304,7 +376,7 @@ def adaptive_stops(
     active = np.ones(n_streams, dtype=bool)
     for t in range(1, horizon + 1):
         xt = x[:, t - 1]
-        lam = base_bet(t, var, alpha)
+        lam = base_bet(t, var, alpha_seq)
         up, down = _bets(lam, null, c)
         dev = xt - null
         log_up = np.where(active, log_up + np.log1p(up * dev), log_up)
@@ -320,4 +392,18 @@ def adaptive_stops(
             active &= ~hit
             if not active.any():
                 break
-    return BatchStops(direction=direction, n_calls=calls)
+    by_final = np.zeros(n_streams, dtype=bool)
+    if final_share > 0 and active.any() and horizon >= 2:
+        rows = x[active, :horizon]
+        diff = rows.mean(axis=1) - null
+        spread = np.ptp(rows, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sign_p = min(1.0, 2.0 * 0.5**horizon)
+            p = np.where(
+                spread > 0, sps.ttest_1samp(rows, null, axis=1).pvalue, np.where(diff != 0, sign_p, 1.0)
+            )
+        decide = (p < alpha * final_share) & (diff != 0)
+        idx = np.flatnonzero(active)[decide]
+        direction[idx] = np.sign(diff[decide]).astype(np.int64)
+        by_final[idx] = True
+    return BatchStops(direction=direction, n_calls=calls, by_final=by_final)

@@ -16,7 +16,8 @@ Two shapes of comparison:
 **Adaptive judging** (``adaptive=True``): examples are judged in a seeded random order, a batch
 at a time, and each example's outcome is fed to ``analysis.adaptive.AdaptiveJudge``; judging stops
 as soon as its confidence sequence excludes 0.5, when ``budget`` judge requests would be exceeded,
-or when the examples run out.
+or when the examples run out. Both ends are fixed before judging starts, so at that planned end
+a fixed-sample test decides with the share of alpha kept for it (``analysis.adaptive``).
 
 Judgments are returned oriented to the comparison (``run_a`` = old or baseline, ``run_b`` = new or
 the model), saved to the store's ``judgments`` table as they complete when a store is given, and
@@ -390,14 +391,10 @@ def judge_runs(
                     judged.append(i)
                     if np.isfinite(values[i]) and monitor.observe(float(values[i])):
                         break
-            exhausted = not monitor.done and not stopped_for_budget
-            adaptive_result = monitor.result(stream_exhausted=exhausted)
-            if stopped_for_budget and not monitor.done:
-                adaptive_result = replace(adaptive_result, reason=STOP_BUDGET, budget=budget)
-            elif exhausted:
-                adaptive_result = replace(adaptive_result, reason=STOP_STREAM, budget=budget)
-            else:
-                adaptive_result = replace(adaptive_result, budget=budget)
+            # the planned end (budget or examples run out) gets the final fixed-sample test
+            if not monitor.done:
+                monitor.finish(STOP_BUDGET if stopped_for_budget else STOP_STREAM)
+            adaptive_result = replace(monitor.result(), budget=budget)
     except KeyboardInterrupt:
         from deltaeval.runner import RunInterrupted
 

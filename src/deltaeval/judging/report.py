@@ -314,9 +314,13 @@ def _adaptive_block(result: JudgingResult) -> dict[str, Any] | None:
         "mean": _num(a.mean),
         "interval": [_num(a.interval[0]), _num(a.interval[1])],
         "alpha": a.alpha,
+        "alpha_sequential": a.alpha_sequential,
+        "final_p": _num(a.final_p),
+        "decided_by": a.decided_by,
         "null": a.null,
         "seed": result.seed,
-        "method": "betting confidence sequence (Waudby-Smith & Ramdas 2024), anytime-valid",
+        "method": "betting confidence sequence (Waudby-Smith & Ramdas 2024), anytime-valid, "
+        "with a planned final t-test at the budget",
     }
 
 

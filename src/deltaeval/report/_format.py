@@ -109,6 +109,31 @@ def verdict_word(verdict: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
+def adaptive_summary(adaptive: Mapping[str, Any]) -> str:
+    """One sentence on an adaptive stop: calls used, why it stopped, verdict and what decided it."""
+    text = (
+        f"stopped after {count(adaptive.get('n_examples'))} examples"
+        f" ({count(adaptive.get('n_requests'))} judge requests"
+    )
+    if adaptive.get("budget") is not None:
+        text += f", budget {count(adaptive.get('budget'))}"
+    alpha = adaptive.get("alpha")
+    alpha_seq = adaptive.get("alpha_sequential")
+    alpha_seq = alpha if alpha_seq is None else alpha_seq
+    text += (
+        f"): {adaptive.get('reason')}; verdict {adaptive.get('verdict')}"
+        f"; {level(1 - alpha_seq) if _is_number(alpha_seq) else MISSING}"
+        f" confidence sequence {pct_ci(adaptive.get('interval'))}"
+    )
+    if adaptive.get("decided_by") == "final test":
+        text += f"; decided by the planned final test at the end (p = {pval(adaptive.get('final_p'))})"
+    elif adaptive.get("final_p") is not None:
+        text += f"; final test p = {pval(adaptive.get('final_p'))}"
+    if _is_number(alpha):
+        text += f"; overall error rate at most {alpha:g}"
+    return text + "."
+
+
 def _pair(ci: Any) -> tuple[float | None, float | None]:
     if isinstance(ci, Sequence) and not isinstance(ci, str) and len(ci) == 2:
         low, high = ci

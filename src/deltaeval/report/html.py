@@ -47,6 +47,7 @@ def _environment() -> Environment:
         level=fmt.level,
         method_name=fmt.method_name,
         verdict_word=fmt.verdict_word,
+        adaptive_summary=fmt.adaptive_summary,
     )
     return env
 

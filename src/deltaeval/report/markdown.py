@@ -368,12 +368,7 @@ def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
     ]
     adaptive = p.get("adaptive")
     if isinstance(adaptive, Mapping):
-        notes.append(
-            f"Adaptive judging stopped after {fmt.count(adaptive.get('n_examples'))} examples"
-            f" ({fmt.count(adaptive.get('n_requests'))} judge requests): {md_inline(adaptive.get('reason'))};"
-            f" verdict {md_inline(adaptive.get('verdict'))},"
-            f" confidence sequence {fmt.pct_ci(adaptive.get('interval'))}."
-        )
+        notes.append(f"Adaptive judging {md_inline(fmt.adaptive_summary(adaptive))}")
     cost = (p.get("cost") or {}).get("total") or {}
     line = (
         f"Judge requests: {fmt.count(cost.get('requests'))} ({fmt.count(cost.get('cached'))} from the cache)"

@@ -343,15 +343,7 @@ def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
     out: list[RenderableType] = [table]
     adaptive = p.get("adaptive")
     if isinstance(adaptive, Mapping):
-        interval = adaptive.get("interval") or [None, None]
-        out.append(
-            Text(
-                f"Adaptive: stopped after {fmt.count(adaptive.get('n_examples'))} examples"
-                f" ({fmt.count(adaptive.get('n_requests'))} judge requests) — {adaptive.get('reason')};"
-                f" verdict {adaptive.get('verdict')}, {fmt.level(1 - (adaptive.get('alpha') or 0.05))}"
-                f" confidence sequence {fmt.pct_ci(interval)}"
-            )
-        )
+        out.append(Text(f"Adaptive: {fmt.adaptive_summary(adaptive)}"))
     cost = (p.get("cost") or {}).get("total") or {}
     line = (
         f"Judge requests: {fmt.count(cost.get('requests'))} ({fmt.count(cost.get('cached'))} from the cache,"
