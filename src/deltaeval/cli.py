@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -134,8 +135,13 @@ def _store(path: Path | None):  # -> Store (imported lazily to keep --help fast)
     return Store(path)
 
 
+#: Width of reports written to a pipe or a CI log (rich would use 80 and cut model names).
+PIPE_WIDTH = 120
+
+
 def _console(quiet: bool = False) -> Console:
-    return Console(quiet=quiet, highlight=False)
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(quiet=quiet, highlight=False, width=width)
 
 
 @app.command("import")
@@ -1068,19 +1074,26 @@ def winrate_cmd(
 
 
 def _print_winrates(data: dict, console: Console) -> None:
+    from rich import box
     from rich.text import Text
 
     published = data.get("published") or {}
     ours_only = not published
     table = Table(
-        title=f"AlpacaEval win rates against {data.get('baseline')} (percent)", title_justify="left"
+        title=f"AlpacaEval win rates against {data.get('baseline')} (percent)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    table.add_column("model")
+    longest = max((len(name) for name in data["runs"]), default=5)
+    table.add_column("model", no_wrap=True, min_width=min(longest, 48))
     columns = ["n", "win rate", "SE", "discrete", "LC", "LC SE"]
     if not ours_only:
-        columns += ["published WR", "published LC", "LC − published"]
+        columns += ["pub. WR", "pub. LC", "LC − pub."]
     for name in columns:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", min_width=5)
 
     def fmt(value, digits: int = 2) -> str:
         return "—" if value is None else f"{value:.{digits}f}"
