@@ -1,0 +1,326 @@
+"""The ``behaviour`` section of a report: how two runs' outputs differ, axis by axis.
+
+Built from an :class:`~deltaeval.alignment.Alignment` of two runs with text outputs:
+
+* every default built-in axis (:func:`~deltaeval.behaviour.compute_axes`) validated with
+  :func:`~deltaeval.analysis.behaviour.behaviour_stats` (paired difference with bootstrap
+  interval, effect size, separability, Benjamini–Hochberg across the built-in axes, and — when
+  preferences are given — how each axis predicts them; a combined cross-validated model);
+* optionally LLM-proposed axes (:func:`~deltaeval.behaviour.llm_axes.discover_axes`), validated
+  the same way (Benjamini–Hochberg across the proposed axes);
+* optionally where the outputs changed most (:func:`~deltaeval.behaviour.embedding.where_changed`):
+  similarity per example and c-TF-IDF-described clusters of the most-changed examples.
+
+Axes are listed most separable first, each with the example pair where it differs most in the
+direction of the change. The layout is documented in docs/report-schema.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from deltaeval.alignment import Alignment
+from deltaeval.analysis.behaviour import AxisResult, behaviour_stats
+from deltaeval.behaviour.axes import compute_axes, default_axis_names, skipped_axes
+from deltaeval.behaviour.registry import AXES
+from deltaeval.jsonable import clean
+from deltaeval.types import input_text
+
+Similarity = Literal["auto", "minilm", "tfidf", "none"]
+
+#: Characters of each text kept in an axis's example pair.
+EXAMPLE_CHARS = 1200
+#: Median words per output from which outputs count as text (and compare adds the section).
+TEXT_MIN_WORDS = 3
+
+
+def _texts(outputs: Sequence[Any]) -> list[str | None]:
+    return [o.text if o.error is None and isinstance(o.text, str) else None for o in outputs]
+
+
+def has_text_outputs(alignment: Alignment) -> bool:
+    """Whether the paired outputs are prose (median of at least three words), not labels."""
+    words = [len(t.split()) for t in _texts(alignment.old) + _texts(alignment.new) if t]
+    return bool(words) and float(np.median(words)) >= TEXT_MIN_WORDS
+
+
+def _clip(text: str | None, limit: int = EXAMPLE_CHARS) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def _example_index(old: NDArray[np.float64], new: NDArray[np.float64], direction: str) -> int | None:
+    """The pair where the axis differs most in the direction of the change (any, when none)."""
+    diff = new - old
+    finite = np.isfinite(diff)
+    if not finite.any():
+        return None
+    signed = {"up": diff, "down": -diff}.get(direction, np.abs(diff))
+    signed = np.where(finite, signed, -np.inf)
+    best = int(np.argmax(signed))
+    return best if signed[best] > 0 else None
+
+
+def _example(
+    alignment: Alignment,
+    texts: tuple[list[str | None], list[str | None]],
+    index: int | None,
+    values: tuple[float | None, float | None],
+) -> dict[str, Any] | None:
+    if index is None:
+        return None
+    example = alignment.examples[index]
+    return {
+        "id": example.id,
+        "input": _clip(input_text(example.input)),
+        "old": _clip(texts[0][index]),
+        "new": _clip(texts[1][index]),
+        "value_old": values[0],
+        "value_new": values[1],
+    }
+
+
+def _axis_row(
+    result: AxisResult,
+    kind: str,
+    meta: dict[str, Any],
+    example: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {**result.to_dict(), "kind": kind, **meta, "example": example}
+
+
+def _builtin_meta(name: str) -> dict[str, Any]:
+    spec = AXES.get(name)
+    if spec is None:
+        return {"description": None, "unit": None, "family": None}
+    return {"description": spec.description, "unit": spec.unit, "family": spec.family}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def behaviour_section(
+    alignment: Alignment,
+    *,
+    preference: ArrayLike | None = None,
+    preference_source: str | None = None,
+    axes: Sequence[str] | None = None,
+    proposer: Any = None,
+    axis_judge: Any = None,
+    proposer_options: dict[str, Any] | None = None,
+    similarity: Similarity = "tfidf",
+    describe: Any = None,
+    store: Any = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    alpha: float = 0.05,
+    folds: int = 5,
+    seed: int | None = 0,
+    workers: int = 1,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Build the JSON ``behaviour`` section for two aligned runs.
+
+    Parameters
+    ----------
+    alignment:
+        The two runs paired by example; error outputs are left out of every axis.
+    preference:
+        Optional, one value per aligned example in [0, 1] (1 = new preferred; NaN = none).
+    preference_source:
+        Where the preferences came from (shown in the report).
+    axes:
+        Built-in or registered axis names (default: every default axis computable here).
+    proposer, axis_judge, proposer_options:
+        A backend or model spec that proposes axes, the one that scores them (default: the
+        proposer), and options for :func:`~deltaeval.behaviour.llm_axes.discover_axes`.
+    similarity:
+        How "changed most" is measured: ``"tfidf"`` (fast, lexical), ``"minilm"`` (MiniLM
+        embeddings, the ``[embed]`` extra), ``"auto"`` (MiniLM when installed), ``"none"``.
+    describe:
+        A backend or model spec that describes each changed-most cluster in a sentence.
+    store:
+        Store for the call cache of the proposer, judge and describer.
+    n_boot, level, alpha, folds, seed:
+        Statistics settings (bootstrap replicates, interval level, false discovery rate,
+        cross-validation folds, seed).
+    workers:
+        Processes for the built-in axes.
+    """
+    texts = (_texts(alignment.old), _texts(alignment.new))
+    inputs = [input_text(e.input) for e in alignment.examples]
+    names = list(axes) if axes else default_axis_names(with_inputs=True)
+    old_values = compute_axes(texts[0], inputs, names, workers=workers)
+    new_values = compute_axes(texts[1], inputs, names, workers=workers)
+    pref = None if preference is None else np.asarray(preference, dtype=float)
+    stats = behaviour_stats(
+        old_values,
+        new_values,
+        pref,
+        n_boot=n_boot,
+        level=level,
+        alpha=alpha,
+        folds=folds,
+        seed=seed,
+    )
+    rows = []
+    for result in stats.axes:
+        index = _example_index(old_values[result.name], new_values[result.name], result.direction)
+        values = (
+            (_finite(old_values[result.name][index]), _finite(new_values[result.name][index]))
+            if index is not None
+            else (None, None)
+        )
+        example = _example(alignment, texts, index, values)
+        rows.append(_axis_row(result, "built-in", _builtin_meta(result.name), example))
+    notes = list(stats.notes)
+    proposed_block = None
+    if proposer is not None:
+        proposed_block, proposed_rows = _proposed(
+            alignment, texts, inputs, pref, proposer, axis_judge, proposer_options, store,
+            n_boot=n_boot, level=level, alpha=alpha, folds=folds, seed=seed, quiet=quiet,
+        )  # fmt: skip
+        rows.extend(proposed_rows)
+    rows.sort(key=lambda r: -(r["separability"] or 0.5))
+    changes_block = None
+    if similarity != "none":
+        changes_block = _changes(alignment, texts, inputs, similarity, describe, store, seed, quiet)
+    skipped = skipped_axes(with_inputs=True) if not axes else {}
+    return clean(
+        {
+            "n": stats.n,
+            "level": level,
+            "alpha": alpha,
+            "n_boot": n_boot,
+            "seed": seed,
+            "effect_size": stats.effect_size,
+            "multiple_testing": "benjamini-hochberg",
+            "multiple_testing_families": ["built-in", "proposed"] if proposed_block else ["built-in"],
+            "sorted_by": "separability",
+            "preference_source": preference_source,
+            "preference_mode": stats.preference_mode,
+            "n_preferences": int(np.isfinite(pref).sum()) if pref is not None else 0,
+            "n_axes": len(rows),
+            "n_passing": sum(bool(r["passes"]) for r in rows),
+            "axes": rows,
+            "combined": stats.combined.to_dict() if stats.combined else None,
+            "proposed": proposed_block,
+            "changes": changes_block,
+            "skipped_axes": skipped,
+            "notes": notes,
+        }
+    )
+
+
+def _proposed(
+    alignment: Alignment,
+    texts: tuple[list[str | None], list[str | None]],
+    inputs: list[str],
+    preference: NDArray[np.float64] | None,
+    proposer: Any,
+    axis_judge: Any,
+    options: dict[str, Any] | None,
+    store: Any,
+    **stats_options: Any,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from deltaeval.behaviour.llm_axes import discover_axes
+
+    found = discover_axes(
+        texts[0],
+        texts[1],
+        proposer=proposer,
+        judge=axis_judge,
+        store=store,
+        ids=list(alignment.ids),
+        inputs=inputs,
+        preference=preference,
+        **dict(options or {}),
+        **stats_options,
+    )
+    rows = []
+    for axis in found.axes:
+        if axis.validation is None:
+            continue
+        scores = np.array([np.nan if s is None else float(s) for s in axis.scores])
+        zeros = np.where(np.isnan(scores), np.nan, 0.0)
+        index = _example_index(zeros, scores, axis.validation.direction)
+        pair_values = (0.0, float(scores[index])) if index is not None else (None, None)
+        example = _example(alignment, texts, index, pair_values)
+        meta = {
+            "description": f"high: {axis.axis.high} / low: {axis.axis.low}",
+            "unit": "judge score (+1 new higher, -1 old higher)",
+            "family": "proposed",
+            "high": axis.axis.high,
+            "low": axis.axis.low,
+        }
+        rows.append(_axis_row(axis.validation, "proposed", meta, example))
+    block = {
+        "proposer": found.proposer,
+        "judge": found.judge,
+        "rounds": found.rounds,
+        "merge_method": found.merge_method,
+        "n_proposed": len(found.axes),
+        "kept": [a.name for a in found.kept],
+        "axes": [
+            {
+                "name": a.name,
+                "high": a.axis.high,
+                "low": a.axis.low,
+                "support": a.axis.support,
+                "kept": a.kept,
+                "new_higher": a.new_higher,
+                "old_higher": a.old_higher,
+                "equal": a.equal,
+                "order_dependent": a.order_dependent,
+                "flips": a.flips,
+                "unparsed": a.unparsed,
+                "errors": a.errors,
+            }
+            for a in found.axes
+        ],
+        "combined": found.stats.combined.to_dict() if found.stats and found.stats.combined else None,
+        "calls": dict(found.calls),
+        "scoring": "judge in both orders; +1 new higher, -1 old higher, 0 equal or order-dependent",
+        "notes": list(found.notes),
+    }
+    return block, rows
+
+
+def _changes(
+    alignment: Alignment,
+    texts: tuple[list[str | None], list[str | None]],
+    inputs: list[str],
+    similarity: Similarity,
+    describe: Any,
+    store: Any,
+    seed: int | None,
+    quiet: bool,
+) -> dict[str, Any] | None:
+    from deltaeval.behaviour.embedding import where_changed
+
+    usable = sum(1 for a, b in zip(*texts, strict=True) if a is not None and b is not None)
+    if usable < 4:
+        return None
+    changes = where_changed(list(alignment.ids), texts[0], texts[1], method=similarity, seed=seed)
+    if describe is not None and changes.clusters:
+        from deltaeval.behaviour.llm_axes import describe_clusters
+
+        changes = describe_clusters(
+            changes, describe, store=store, inputs=dict(zip(alignment.ids, inputs, strict=True)), quiet=quiet
+        )
+    block = changes.to_dict()
+    block.pop("similarity", None)  # one number per example: kept out of the report
+    block.pop("changed_ids", None)
+    for cluster in block.get("clusters") or []:
+        for example in cluster.get("examples") or []:
+            for key in ("old", "new"):
+                if isinstance(example.get(key), str):
+                    example[key] = _clip(example[key])
+    return block
