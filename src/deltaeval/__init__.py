@@ -31,6 +31,7 @@ _EXPORTS = {
     "get_backend": "deltaeval.backends",
     "run_model": "deltaeval.runner",
     "judge": "deltaeval.judging",
+    "compare_behaviour": "deltaeval.behaviour.report",
     "get_judge": "deltaeval.judging",
 }
 
@@ -51,12 +52,14 @@ __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "run_model",
     "judge",
     "get_judge",
+    "compare_behaviour",
     "__version__",
 ]
 
 if TYPE_CHECKING:
     from deltaeval.backends import get_backend
     from deltaeval.backends.base import GenerationParams
+    from deltaeval.behaviour.report import compare_behaviour
     from deltaeval.compare import Report, compare
     from deltaeval.errors import DeltaEvalError
     from deltaeval.io import load_run, load_runs

@@ -107,6 +107,14 @@ HtmlOutOpt = Annotated[
 SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Bootstrap seed.")]
 NBootOpt = Annotated[int, typer.Option("--n-boot", metavar="N", help="Bootstrap resamples per interval.")]
 LevelOpt = Annotated[float, typer.Option("--level", metavar="LEVEL", help="Confidence level of intervals.")]
+SimilarityOpt = Annotated[
+    str,
+    typer.Option(
+        "--similarity",
+        metavar="METHOD",
+        help="How the most-changed examples are found: tfidf, minilm (the [embed] extra), auto, none.",
+    ),
+]
 
 
 def _mapping(
@@ -324,6 +332,15 @@ def compare_cmd(
     max_examples: Annotated[
         int, typer.Option("--max-examples", metavar="N", help="Positive flips kept in the report.")
     ] = 100,
+    behaviour: Annotated[
+        bool | None,
+        typer.Option(
+            "--behaviour/--no-behaviour",
+            help="Add the behaviour section (how the outputs differ). Default: when outputs are text.",
+            show_default=False,
+        ),
+    ] = None,
+    similarity: SimilarityOpt = "tfidf",
     format: FormatOpt = None,
     id: IdOpt = None,
     input: InputOpt = None,
@@ -389,6 +406,8 @@ def compare_cmd(
         strict=strict,
         max_examples=max_examples,
         threshold=threshold,
+        behaviour=behaviour,
+        similarity=similarity,
     )
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
@@ -852,6 +871,161 @@ def judge_cmd(
                     timeout,
                     api_key_env,
                 ),
+            )
+        finally:
+            progress.stop()
+    report.print(console)
+    for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
+        if target is not None:
+            _save_as(report, target, suffix)
+            console.print(f"wrote {target}", markup=False)
+
+
+@app.command("behaviour")
+def behaviour_cmd(
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="Old run: a results file, FILE::RUN, or a stored run.")
+    ],
+    new: Annotated[
+        str, typer.Argument(metavar="NEW", help="New run: a results file, FILE::RUN, or a stored run.")
+    ],
+    judge: JudgeOpt = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", metavar="RUN", help="With --judge: judge OLD and NEW each against this run."
+        ),
+    ] = None,
+    proposer: Annotated[
+        str | None,
+        typer.Option(
+            "--proposer",
+            metavar="SPEC",
+            help="Model that proposes axes from side-by-side pairs (e.g. smollm2).",
+        ),
+    ] = None,
+    axis_judge: Annotated[
+        str | None,
+        typer.Option(
+            "--axis-judge",
+            metavar="SPEC",
+            help="Model that scores proposed axes (default: the first model --judge, else the proposer).",
+        ),
+    ] = None,
+    iterations: Annotated[
+        int,
+        typer.Option("--iterations", metavar="N", help="Rounds of proposing (later rounds: missed pairs)."),
+    ] = 1,
+    propose_pairs: Annotated[
+        int, typer.Option("--propose-pairs", metavar="N", help="Pairs shown to the proposer per round.")
+    ] = 40,
+    max_axes: Annotated[
+        int, typer.Option("--max-axes", metavar="N", help="Proposed axes judged per round.")
+    ] = 10,
+    judge_pairs: Annotated[
+        int | None,
+        typer.Option(
+            "--judge-pairs", metavar="N", help="Pairs each proposed axis is scored on (default all)."
+        ),
+    ] = None,
+    axis: Annotated[
+        list[str] | None,
+        typer.Option("--axis", metavar="NAME", help="Built-in or registered axis to compute (repeatable)."),
+    ] = None,
+    similarity: SimilarityOpt = "auto",
+    describe: Annotated[
+        str | None,
+        typer.Option("--describe", metavar="SPEC", help="Model that describes each changed-most cluster."),
+    ] = None,
+    json_out: JsonOutOpt = None,
+    md_out: MdOutOpt = None,
+    html_out: HtmlOutOpt = None,
+    seed: SeedOpt = 0,
+    n_boot: NBootOpt = 1000,
+    level: LevelOpt = 0.95,
+    alpha: Annotated[
+        float, typer.Option("--alpha", metavar="ALPHA", help="False discovery rate across the axes.")
+    ] = 0.05,
+    workers: Annotated[
+        int, typer.Option("--workers", metavar="N", help="Processes for the built-in axes.")
+    ] = 1,
+    judge_template: JudgeTemplateOpt = None,
+    judge_system: JudgeSystemOpt = None,
+    max_retries: MaxRetriesOpt = 2,
+    judge_max_tokens: JudgeMaxTokensOpt = 1024,
+    preference: PreferenceOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    timeout: TimeoutOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    format: FormatOpt = None,
+    id: IdOpt = None,
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    tag: TagOpt = None,
+    strict: StrictOpt = False,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """How NEW's outputs differ from OLD's: behaviour axes, changed-most clusters, LLM-proposed axes.
+
+    Built-in axes (length, lists, hedging, refusals, tone …) need no model. --judge adds
+    preferences the axes are fitted to; --proposer adds LLM-proposed axes, scored in both
+    orders and kept only when they separate the runs. Model calls are cached in the store.
+    """
+    from deltaeval.behaviour.report import compare_behaviour
+    from deltaeval.resolve import resolve_run
+
+    mapping = _mapping(id, input, output, None, None, None, tag)
+    console = _console(quiet)
+    backend_options = {
+        k: v for k, v in _backend_options(concurrency, timeout, api_key_env, False).items() if v is not None
+    }
+    proposer_options: dict[str, object] = {
+        "iterations": iterations,
+        "propose_pairs": propose_pairs,
+        "max_axes": max_axes,
+        "judge_pairs": judge_pairs,
+        "backend_options": backend_options,
+    }
+    with _store(store) as db:
+        old_run = resolve_run(old, db, format=format, mapping=mapping, strict=strict)
+        new_run = resolve_run(new, db, format=format, mapping=mapping, strict=strict)
+        base_run = None
+        if baseline is not None:
+            base_run = resolve_run(baseline, db, format=format, mapping=mapping, strict=strict)
+        progress, start = _progress_factory(Console(stderr=True, quiet=quiet), quiet)
+        try:
+            report = compare_behaviour(
+                old_run,
+                new_run,
+                judges=list(judge or ()),
+                baseline=base_run,
+                proposer=proposer,
+                axis_judge=axis_judge,
+                similarity=similarity,  # type: ignore[arg-type]
+                describe=describe,
+                axes=list(axis) if axis else None,
+                store=db,
+                seed=seed,
+                n_boot=n_boot,
+                confidence_level=level,
+                alpha=alpha,
+                strict=strict,
+                judge_options=_judge_options(
+                    judge_template,
+                    judge_system,
+                    max_retries,
+                    judge_max_tokens,
+                    preference,
+                    id,
+                    concurrency,
+                    timeout,
+                    api_key_env,
+                ),
+                proposer_options=proposer_options,
+                progress=start,
+                workers=workers,
+                quiet=quiet,
             )
         finally:
             progress.stop()

@@ -40,6 +40,8 @@ class CompareSettings:
     strict: bool = False
     max_examples: int = 100
     threshold: float | None = None
+    behaviour: bool | None = None  # None: when the outputs are text
+    similarity: str = "tfidf"
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence_level < 1:
@@ -53,6 +55,10 @@ class CompareSettings:
             raise UsageError("the number of bootstrap resamples must be >= 0")
         if self.epsilon is not None and self.epsilon < 0:
             raise UsageError("epsilon must be >= 0")
+        if self.similarity not in ("auto", "minilm", "tfidf", "none"):
+            raise UsageError(
+                f"unknown similarity {self.similarity!r}", hint="use auto, minilm, tfidf or none"
+            )
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,8 @@ def compare(
     strict: bool = False,
     max_examples: int = 100,
     threshold: float | None = None,
+    behaviour: bool | None = None,
+    similarity: str = "tfidf",
 ) -> Report:
     """Compare two runs of a model on the same examples.
 
@@ -155,6 +163,10 @@ def compare(
         Make missing or repeated ids an error instead of a reported warning.
     threshold:
         Derive correctness as ``score >= threshold`` for runs that only carry scores.
+    behaviour, similarity:
+        Add the ``behaviour`` section (how the outputs differ: built-in axes, changed-most
+        clusters): ``None`` adds it when the outputs are text; ``similarity`` picks how the
+        changed-most examples are found (``tfidf``, ``minilm``, ``auto``, ``none``).
 
     Returns
     -------
@@ -182,6 +194,8 @@ def compare(
         strict=strict,
         max_examples=max_examples,
         threshold=threshold,
+        behaviour=behaviour,
+        similarity=similarity,
     )
     old_run = old if isinstance(old, Run) else load_run(old, strict=strict)
     new_run = new if isinstance(new, Run) else load_run(new, strict=strict)
@@ -240,7 +254,7 @@ def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
             level=settings.confidence_level,
             seed=settings.seed,
         )
-    return {
+    data = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "deltaeval_version": __version__,
@@ -258,16 +272,37 @@ def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
             "max_examples": settings.max_examples,
             "threshold": settings.threshold,
         },
-        "alignment": _alignment_block(alignment),
+        "alignment": alignment_block(alignment),
         "accuracy": _accuracy_block(flips),
         "flips": _flips_block(flips, settings.alpha),
         "continuous": _continuous_block(continuous) if continuous else None,
         "slices": [_slice_block(s) for s in slices],
         "examples": _examples_block(alignment, correct_old, correct_new, settings.max_examples),
     }
+    if settings.behaviour or (settings.behaviour is None and _text_outputs(alignment)):
+        from deltaeval.behaviour.section import behaviour_section
+
+        data["behaviour"] = behaviour_section(
+            alignment,
+            n_boot=settings.n_boot,
+            level=settings.confidence_level,
+            alpha=settings.alpha,
+            seed=settings.seed,
+            similarity=settings.similarity,  # type: ignore[arg-type]
+        )
+    data["settings"]["behaviour"] = "behaviour" in data
+    data["settings"]["similarity"] = settings.similarity
+    return data
 
 
-def _alignment_block(a: Alignment) -> dict[str, Any]:
+def _text_outputs(alignment: Alignment) -> bool:
+    from deltaeval.behaviour.section import has_text_outputs
+
+    return has_text_outputs(alignment)
+
+
+def alignment_block(a: Alignment) -> dict[str, Any]:
+    """The ``alignment`` block of a report: run sizes, missing and repeated ids, errors."""
     return {
         "n_old": len(a.old_run),
         "n_new": len(a.new_run),

@@ -28,6 +28,7 @@ from deltaeval.alignment import Alignment
 from deltaeval.analysis.behaviour import AxisResult, behaviour_stats
 from deltaeval.behaviour.axes import compute_axes, default_axis_names, skipped_axes
 from deltaeval.behaviour.registry import AXES
+from deltaeval.errors import UsageError
 from deltaeval.jsonable import clean
 from deltaeval.types import input_text
 
@@ -154,6 +155,8 @@ def behaviour_section(
     workers:
         Processes for the built-in axes.
     """
+    if similarity not in ("auto", "minilm", "tfidf", "none"):
+        raise UsageError(f"unknown similarity {similarity!r}", hint="use auto, minilm, tfidf or none")
     texts = (_texts(alignment.old), _texts(alignment.new))
     inputs = [input_text(e.input) for e in alignment.examples]
     names = list(axes) if axes else default_axis_names(with_inputs=True)
@@ -286,7 +289,6 @@ def _proposed(
             for a in found.axes
         ],
         "combined": found.stats.combined.to_dict() if found.stats and found.stats.combined else None,
-        "calls": dict(found.calls),
         "scoring": "judge in both orders; +1 new higher, -1 old higher, 0 equal or order-dependent",
         "notes": list(found.notes),
     }

@@ -614,8 +614,6 @@ def judge(
         ``report.data["preference"]`` holds the section documented in docs/report-schema.md.
     """
     from deltaeval.compare import Report
-    from deltaeval.io import load_run
-    from deltaeval.judging import get_judge, is_recorded_spec, recorded_judges
 
     settings = JudgeSettings(
         by=(by,) if isinstance(by, str) else tuple(by),
@@ -625,6 +623,49 @@ def judge(
         alpha=alpha,
         max_examples=max_examples,
     )
+    result = judging_result(
+        old,
+        new,
+        judges,
+        baseline=baseline,
+        store=store,
+        both_orders=both_orders,
+        aggregate=aggregate,
+        adaptive=adaptive,
+        budget=budget,
+        seed=seed,
+        alpha=alpha,
+        prices=prices,
+        strict=strict,
+        progress=progress,
+        judge_options=judge_options,
+    )
+    return Report(build_report(result, settings))
+
+
+def judging_result(
+    old: Run | str | Path,
+    new: Run | str | Path,
+    judges: Judge | str | Sequence[Judge | str],
+    *,
+    baseline: Run | str | Path | None = None,
+    store: Any = None,
+    both_orders: bool = True,
+    aggregate: str = "majority",
+    adaptive: bool = False,
+    budget: int | None = None,
+    seed: int = 0,
+    alpha: float = 0.05,
+    prices: Prices | tuple[float, float] | None = None,
+    strict: bool = False,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+    judge_options: dict[str, Any] | None = None,
+) -> JudgingResult:
+    """Build the judges from specs, judge ``new`` against ``old`` and return the raw result
+    (per-example outcomes in ``result.outcomes()``); the parameters are those of :func:`judge`."""
+    from deltaeval.io import load_run
+    from deltaeval.judging import get_judge, is_recorded_spec, recorded_judges
+
     old_run = old if isinstance(old, Run) else load_run(old, strict=strict)
     new_run = new if isinstance(new, Run) else load_run(new, strict=strict)
     base_run = None
@@ -677,4 +718,4 @@ def judge(
         from dataclasses import replace
 
         result = replace(result, notes=(*result.notes, *notes))
-    return Report(build_report(result, settings))
+    return result
