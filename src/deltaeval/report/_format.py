@@ -6,6 +6,7 @@ Every function returns plain text; each renderer escapes it for its own medium.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -85,6 +86,39 @@ def pval(p: Any) -> str:
     if p < 1e-4:
         return "<0.0001"
     return f"{p:.2g}"
+
+
+def decimals_for(*values: Any, digits: int = 3, most: int = 4) -> int:
+    """Decimals that show the largest of ``values`` with ``digits`` significant digits.
+
+    0 when every value is a whole number; at most ``most``. Values of different sizes (a mean
+    of 0.4 bullets, of 1,080 characters) then read alike, and an interval shares its estimate's.
+    """
+    finite = [float(v) for v in values if _is_number(v) and math.isfinite(v)]
+    if all(v == int(v) for v in finite):
+        return 0
+    biggest = max(abs(v) for v in finite)
+    return min(most, max(0, digits - 1 - math.floor(math.log10(biggest))))
+
+
+def fixed(x: Any, decimals: int, *, sign: bool = False) -> str:
+    """A number with thousands separators and ``decimals`` decimals: ``1,079.5``, ``+0.41``."""
+    if not _is_number(x):
+        return MISSING
+    return f"{x:{'+' if sign else ''},.{decimals}f}"
+
+
+def fixed_ci(ci: Any, decimals: int) -> str:
+    """An interval of signed numbers with ``decimals`` decimals: ``[+263, +399]``."""
+    low, high = _pair(ci)
+    if low is None or high is None:
+        return MISSING
+    return f"[{fixed(low, decimals, sign=True)}, {fixed(high, decimals, sign=True)}]"
+
+
+def arrow(direction: Any) -> str:
+    """The arrow of a change's direction: ``up`` → ``↑``, ``down`` → ``↓``, else ``–``."""
+    return {"up": "↑", "down": "↓"}.get(str(direction), "–")
 
 
 def count_rate_mean(n: Any, rate: Any, mean: Any) -> str:

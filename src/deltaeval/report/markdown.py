@@ -227,21 +227,31 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     Holds a one-line verdict heading, the summary table, alignment warnings, the continuous
     block, one table per slice tag and, folded in ``<details>``, the first ``max_examples``
     negative flips; then, when the report has a ``preference`` section, its tables and the
-    strongest wins and losses with the judges' explanations. The result stays under GitHub's
-    65,536-character comment limit: examples (and, if needed, slice rows) are left out, and the
-    text says so.
+    strongest wins and losses with the judges' explanations; then, when it has a ``behaviour``
+    section, its top axes, combined model, proposed axes, changed-most clusters and folded example
+    pairs (a report with neither flips nor preferences leads with a behaviour heading). The
+    result stays under GitHub's 65,536-character comment limit: examples (and, if needed, slice
+    rows) are left out, and the text says so.
     """
+    from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
+
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
-    head = [_heading(report), _summary(report)] if has_flips else [_judge_heading(report)]
+    if has_flips:
+        head = [_heading(report), _summary(report)]
+    elif not isinstance(report.get("preference"), Mapping) and isinstance(report.get("behaviour"), Mapping):
+        head = [behaviour_heading(report)]  # a `deltaeval behaviour` report
+    else:
+        head = [_judge_heading(report)]
     for extra in (_alignment(report), _continuous(report)):
         if extra:
             head.append(extra)
     head += _preference_blocks(report)
+    behaviour = behaviour_blocks(report)
     budget = GITHUB_COMMENT_LIMIT - _RESERVE
     slices = _slices(report, None)
-    if len("\n\n".join(head + slices)) > budget // 2:
+    if len("\n\n".join(head + slices + behaviour)) > budget // 2:
         slices = _slices(report, _SLICE_ROWS_WHEN_LONG)
-    blocks = head + slices
+    blocks = head + slices + behaviour
 
     version = md_inline(report.get("deltaeval_version", ""), 40)
     footer = (

@@ -235,10 +235,21 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     ``max_examples`` negative flips (truncated; the HTML report has them in full); then the
     ``preference`` section when the report has one (win/tie/loss, win rate with interval and
     p-value, position bias, length control, agreement, adaptive stop, cost, per-tag win rates,
-    strongest wins and losses). A report without flips shows the preference verdict on top.
+    strongest wins and losses); then the ``behaviour`` section when the report has one (the top
+    axes, the combined model, proposed axes, changed-most clusters and a few example pairs). A
+    report without flips shows the preference verdict on top, or without preferences either (a
+    `deltaeval behaviour` report) how many behaviour axes changed.
     """
+    from deltaeval.report.behaviour_terminal import behaviour_header, render_behaviour
+
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
-    console.print(*(_header(report) if has_flips else _judge_header(report)), sep="\n")
+    if has_flips:
+        header = _header(report)
+    elif not isinstance(report.get("preference"), Mapping) and isinstance(report.get("behaviour"), Mapping):
+        header = behaviour_header(report)
+    else:
+        header = _judge_header(report)
+    console.print(*header, sep="\n")
     warnings = _alignment(report)
     if warnings:
         console.print(*warnings, sep="\n")
@@ -255,6 +266,7 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
         console.print()
         console.print(section)
     render_preference(report, console, max_examples=max_examples)
+    render_behaviour(report, console, max_examples=max_examples)
 
 
 # -- the preference section (pairwise judging) ---------------------------------------------------
