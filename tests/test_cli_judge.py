@@ -284,3 +284,28 @@ def test_winrate_reproduces_the_alpaca_eval_leaderboard(
         assert 0 < ours["length_controlled_winrate"] < 100
         assert f"{float(published[model]['length_controlled_winrate']):.2f}" in printed
     assert "leaderboard_subset.csv" in printed
+
+
+def test_gate_on_a_judge_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old_path, new_path = write_runs(tmp_path)
+    judge_file = tmp_path / "my_judge.py"
+    judge_file.write_text(JUDGE_CODE, encoding="utf-8")
+    report_path = tmp_path / "judge.json"
+    args = ["judge", str(old_path), str(new_path), "--judge", f"python:{judge_file}:prefer_longer"]
+    args += ["--store", str(tmp_path / "s.sqlite"), "--n-boot", "200", "--json", str(report_path), "-q"]
+    assert main(args) == 0
+    win = json.loads(report_path.read_text(encoding="utf-8"))["preference"]["win_rate"]
+    assert win["win_rate"] == pytest.approx(16 / 24)  # 12 wins, 8 ties, 4 losses
+    capsys.readouterr()
+    assert main(["gate", str(report_path), "--min-win-rate", "0.6"]) == 0
+    assert "PASS win rate 66.67% >= 60.00% (12 wins, 8 ties, 4 losses)" in capsys.readouterr().out
+    assert main(["gate", str(report_path), "--min-win-rate", "0.7"]) == 1
+    assert "FAIL win rate 66.67% < 70.00%" in capsys.readouterr().out
+    # the conservative bound: the lower end of the interval
+    low = win["win_rate_ci"][0]
+    assert low < 0.6
+    assert main(["gate", str(report_path), "--min-win-rate", "0.6", "--upper"]) == 1
+    assert "FAIL win rate lower bound" in capsys.readouterr().out
+    # a judge report has no flips: an NFR gate says so (exit 2)
+    assert main(["gate", str(report_path), "--max-nfr", "0.1"]) == 2
+    assert "no flips.nfr" in capsys.readouterr().err

@@ -592,22 +592,39 @@ def gate_cmd(
             "--max-p", metavar="Z", help="Fail unless the accuracy change is significant: McNemar p <= Z."
         ),
     ] = None,
+    min_win_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--min-win-rate",
+            metavar="W",
+            help="Fail when the judged win rate of new is below W (judge reports).",
+        ),
+    ] = None,
     use_upper: Annotated[
         bool,
-        typer.Option("--upper", help="Check the NFR's upper interval bound instead of its estimate."),
+        typer.Option(
+            "--upper",
+            help="Check the conservative interval bound, not the estimate (NFR: upper; win rate: lower).",
+        ),
     ] = False,
 ) -> None:
     """Gate CI on a report: exit 1 when a threshold fails (and say which), else 0."""
     from deltaeval.gate import evaluate_gate
     from deltaeval.report import load_report
 
-    if max_nfr is None and min_accuracy_delta is None and max_p is None:
+    if max_nfr is None and min_accuracy_delta is None and max_p is None and min_win_rate is None:
         raise UsageError(
-            "gate needs at least one threshold", hint="pass --max-nfr, --min-accuracy-delta or --max-p"
+            "gate needs at least one threshold",
+            hint="pass --max-nfr, --min-accuracy-delta, --max-p or --min-win-rate",
         )
     report = load_report(report_path)
     checks = evaluate_gate(
-        report, max_nfr=max_nfr, min_accuracy_delta=min_accuracy_delta, max_p=max_p, use_upper=use_upper
+        report,
+        max_nfr=max_nfr,
+        min_accuracy_delta=min_accuracy_delta,
+        max_p=max_p,
+        use_upper=use_upper,
+        min_win_rate=min_win_rate,
     )
     console = _console()
     for check in checks:

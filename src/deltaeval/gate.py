@@ -23,7 +23,8 @@ def _field(report: dict[str, Any], section: str, key: str) -> Any:
     except (KeyError, TypeError):
         raise InputError(
             f"the report has no {section}.{key}",
-            hint="pass a JSON report written by `deltaeval compare --json`",
+            hint="pass a JSON report written by `deltaeval compare --json` (or `deltaeval judge --json` "
+            "for --min-win-rate)",
         ) from None
 
 
@@ -34,12 +35,16 @@ def evaluate_gate(
     min_accuracy_delta: float | None = None,
     max_p: float | None = None,
     use_upper: bool = False,
+    min_win_rate: float | None = None,
 ) -> list[GateCheck]:
     """Evaluate the thresholds that are given; each yields a ``GateCheck``.
 
     ``max_nfr``: the negative flip rate (or, with ``use_upper``, the upper end of its interval)
     must not exceed it. ``min_accuracy_delta``: accuracy(new) − accuracy(old) must be at least it.
     ``max_p``: McNemar's p must be at most it (the accuracy change must be significant).
+    ``min_win_rate``: the judged win rate of new (a report of ``deltaeval judge``, or one with a
+    ``preference`` section) must be at least it — with ``use_upper``, the lower end of its
+    interval (the conservative bound).
     """
     checks: list[GateCheck] = []
     if max_nfr is not None:
@@ -77,6 +82,23 @@ def evaluate_gate(
                 "max_p",
                 passed,
                 f"McNemar p {p:.4g} {'<=' if passed else '>'} {max_p:g}",
+            )
+        )
+    if min_win_rate is not None:
+        win = _field(report, "preference", "win_rate")
+        rate = win.get("win_rate") if isinstance(win, dict) else None
+        label = "win rate"
+        if use_upper:
+            ci = win.get("win_rate_ci") if isinstance(win, dict) else None
+            rate = ci[0] if ci else rate
+            label = "win rate lower bound"
+        passed = rate is not None and rate >= min_win_rate
+        checks.append(
+            GateCheck(
+                "min_win_rate",
+                passed,
+                f"{label} {_pct(rate)} {'>=' if passed else '<'} {_pct(min_win_rate)} "
+                f"({win.get('wins')} wins, {win.get('ties')} ties, {win.get('losses')} losses)",
             )
         )
     return checks
