@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltaeval.report import _format as fmt
+from deltaeval.report.behaviour_html import behaviour_view
 
 TEMPLATE = "report.html.j2"
 
@@ -137,8 +138,11 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     verdict = str(flips.get("verdict") or "")
     has_flips = isinstance(report.get("flips"), Mapping)
     preference = _preference_view(report)
+    behaviour = behaviour_view(report)
     if not has_flips and preference is not None:  # a `deltaeval judge` report
         verdict = str((preference.get("win_rate") or {}).get("verdict") or "")
+    elif not has_flips and behaviour is not None:  # a `deltaeval behaviour` report
+        verdict = behaviour["badge"]
     continuous = report.get("continuous")
     return {
         "csp": CONTENT_SECURITY_POLICY,
@@ -159,6 +163,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         }.get(verdict, "neutral"),
         "has_flips": has_flips,
         "preference": preference,
+        "behaviour": behaviour,
         "continuous": continuous if isinstance(continuous, Mapping) else None,
         "slices": report.get("slices") or [],
         "warnings": fmt.alignment_warnings(report, max_ids=25),
@@ -177,8 +182,11 @@ def render_html(report: Mapping[str, Any]) -> str:
     multiple-testing method, every negative flip with old and new output side by side, and the
     positive flips the report holds; and the ``preference`` section of a judging (win/tie/loss,
     win rate with interval and p-value, position bias, length control, agreement, adaptive stop,
-    cost, per-tag win rates, the strongest wins and losses with the judges' explanations). A
-    report without flips shows only the latter. It loads nothing from the network (a
+    cost, per-tag win rates, the strongest wins and losses with the judges' explanations); and
+    the ``behaviour`` section (every axis with its interval, separability and q-value, the
+    combined model, proposed axes, the changed-most clusters with their examples, and each
+    axis's example pair side by side, from ``templates/behaviour.html.j2``). A report without
+    flips shows only the latter two. It loads nothing from the network (a
     Content-Security-Policy forbids it) and its only script sorts tables and filters examples
     using text, never HTML.
     """
