@@ -481,7 +481,7 @@ def test_preference_renders_beside_a_comparison(tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    from deltaeval.compare import compare
+    from deltaeval.comparison import compare
     from deltaeval.report import render_html, render_markdown, render_terminal
 
     old, new = make_runs(12, tags=True)

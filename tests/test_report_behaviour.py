@@ -89,7 +89,6 @@ def preference_section(runs: tuple[Run, Run]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def compare_data(runs: tuple[Run, Run]) -> dict[str, Any]:
-    # through the package: importing deltaeval.compare here would hide the lazy deltaeval.compare
     return deltaeval.compare(*runs, n_boot=50).data
 
 

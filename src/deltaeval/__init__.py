@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 
 # Imported on first use, so the command line starts fast (scipy loads only when needed).
 _EXPORTS = {
-    "Report": "deltaeval.compare",
-    "compare": "deltaeval.compare",
+    "Report": "deltaeval.comparison",
+    "compare": "deltaeval.comparison",
     "DeltaEvalError": "deltaeval.errors",
     "load_run": "deltaeval.io",
     "load_runs": "deltaeval.io",
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from deltaeval.backends import get_backend
     from deltaeval.backends.base import GenerationParams
     from deltaeval.behaviour.report import compare_behaviour
-    from deltaeval.compare import Report, compare
+    from deltaeval.comparison import Report, compare
     from deltaeval.errors import DeltaEvalError
     from deltaeval.io import load_run, load_runs
     from deltaeval.io.base import ColumnMapping

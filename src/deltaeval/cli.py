@@ -358,7 +358,7 @@ def compare_cmd(
     Give two runs (files or stored names), or generate them: --old-model SPEC [--new-model SPEC]
     --data FILE, with per-side --old-system/--new-system prompts. Model calls are cached.
     """
-    from deltaeval.compare import compare
+    from deltaeval.comparison import compare
     from deltaeval.resolve import resolve_run
 
     mapping = _mapping(id, input, output, reference, score, correct, tag)

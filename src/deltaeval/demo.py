@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from deltaeval.compare import Report, compare
+from deltaeval.comparison import Report, compare
 from deltaeval.io import load_run
 from deltaeval.io.base import ColumnMapping
 from deltaeval.store import DB_NAME, Store

@@ -90,11 +90,11 @@ def compare_behaviour(
 
     Returns
     -------
-    deltaeval.compare.Report
+    deltaeval.comparison.Report
         ``report.data["behaviour"]`` (and ``["preference"]`` with judges), as documented in
         docs/report-schema.md.
     """
-    from deltaeval.compare import SCHEMA, SCHEMA_VERSION, Report, alignment_block
+    from deltaeval.comparison import SCHEMA, SCHEMA_VERSION, Report, alignment_block
     from deltaeval.io import load_run
 
     if not 0.5 <= confidence_level < 1:

@@ -610,10 +610,10 @@ def judge(
 
     Returns
     -------
-    deltaeval.compare.Report
+    deltaeval.comparison.Report
         ``report.data["preference"]`` holds the section documented in docs/report-schema.md.
     """
-    from deltaeval.compare import Report
+    from deltaeval.comparison import Report
 
     settings = JudgeSettings(
         by=(by,) if isinstance(by, str) else tuple(by),
