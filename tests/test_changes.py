@@ -268,3 +268,31 @@ def test_onnx_and_torch_routes_agree():
     onnx = load_minilm("onnx").encode(texts)
     torch = load_minilm("torch").encode(texts)
     assert ((onnx * torch).sum(axis=1) > 0.99).all()
+
+
+@pytest.mark.skipif(
+    minilm_unavailable("onnx") is not None, reason=f"MiniLM (onnx): {minilm_unavailable('onnx')}"
+)
+def test_embeddings_are_cached_in_the_store(tmp_path) -> None:
+    from deltaeval.behaviour import embedding
+    from deltaeval.store import Store
+
+    model = embedding.load_minilm("onnx")
+    calls: list[int] = []
+    original = model.encode
+
+    def counting(texts, **kw):
+        calls.append(len(texts))
+        return original(texts, **kw)
+
+    model.encode = counting  # type: ignore[method-assign]
+    texts = ["The cat sat on the mat.", "A dog barked.", "The cat sat on the mat.", ""]
+    store = Store(tmp_path / "s.sqlite")
+    first = embedding.encode_cached(model, texts, store=store)
+    assert sum(calls) == 3  # each distinct text once
+    assert np.allclose(first[0], first[2]) and np.allclose(first, original(texts), atol=1e-6)
+    calls.clear()
+    again = embedding.encode_cached(model, texts, store=Store(tmp_path / "s.sqlite"))
+    assert calls == [] and np.array_equal(again, first)  # all from the store
+    more = embedding.encode_cached(model, [*texts, "Something new."], store=store)
+    assert calls == [1] and np.array_equal(more[:4], first)

@@ -79,6 +79,12 @@ CREATE TABLE IF NOT EXISTS judgments (
     created_at TEXT NOT NULL,
     PRIMARY KEY (judge, run_a, run_b, example_id, judge_order)
 );
+CREATE TABLE IF NOT EXISTS embeddings (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
 """
 
 
@@ -314,6 +320,36 @@ class Store:
                     datetime.now(UTC).isoformat(timespec="seconds"),
                 ),
             )
+
+    # embeddings -------------------------------------------------------------------------
+
+    def embeddings_get_many(self, keys: list[str]) -> dict[str, Any]:
+        """Cached embedding vectors (float32 numpy arrays) by key; absent keys are left out."""
+        import numpy as np
+
+        found: dict[str, Any] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, dim, blob in self._db.execute(
+                f"SELECT key, dim, vector FROM embeddings WHERE key IN ({marks})", chunk
+            ):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.size == dim:
+                    found[key] = vector
+        return found
+
+    def embeddings_put_many(self, items: list[tuple[str, str, Any]]) -> None:
+        """Record (key, model, vector) embeddings in one committed transaction."""
+        import numpy as np
+
+        rows = []
+        for key, model, vector in items:
+            data = np.ascontiguousarray(vector, dtype=np.float32)
+            rows.append((key, model, int(data.size), data.tobytes()))
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)", rows)
 
     # judgments --------------------------------------------------------------------------
 

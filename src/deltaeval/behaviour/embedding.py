@@ -23,6 +23,7 @@ of the two routes differ slightly, so results say which one made them (:attr:`Mi
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import threading
@@ -272,6 +273,48 @@ def _load_torch(threads: int) -> MiniLM:
     return MiniLM(route="torch", threads=threads, _session=model, _tokenizer=tokenizer)
 
 
+#: Texts embedded between two commits to the store (and progress updates).
+ENCODE_CHUNK = 64
+
+
+def embedding_key(model: str, text: str) -> str:
+    """Cache key of one text's embedding by one model."""
+    return hashlib.sha256(f"embedding\0{model}\0{text}".encode()).hexdigest()
+
+
+def encode_cached(
+    model: MiniLM, texts: Sequence[str], *, store: Any = None, quiet: bool = True
+) -> NDArray[np.float32]:
+    """``model.encode(texts)`` with each distinct text embedded once, cached in ``store``
+    (committed every :data:`ENCODE_CHUNK` texts), and a progress bar unless ``quiet``."""
+    from rich.console import Console
+
+    from deltaeval.runner import make_progress
+
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    unique = list(dict.fromkeys(texts))
+    keys = {t: embedding_key(model.name, t) for t in unique}
+    found = store.embeddings_get_many(list(keys.values())) if store is not None else {}
+    vectors: dict[str, NDArray[np.float32]] = {t: found[keys[t]] for t in unique if keys[t] in found}
+    # by length, so that each chunk pads little (MiniLM batches by length within a chunk)
+    missing = sorted((t for t in unique if t not in vectors), key=len)
+    progress = make_progress(Console(stderr=True), quiet=quiet or not missing)
+    with progress:
+        task = progress.add_task("embedding", total=len(missing))
+        for start in range(0, len(missing), ENCODE_CHUNK):
+            chunk = missing[start : start + ENCODE_CHUNK]
+            encoded = model.encode(chunk)
+            vectors.update(zip(chunk, encoded, strict=True))
+            if store is not None:
+                rows = [(keys[t], model.name, v) for t, v in zip(chunk, encoded, strict=True)]
+                store.embeddings_put_many(rows)
+            progress.advance(task, len(chunk))
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    for row, text in enumerate(texts):
+        out[row] = vectors[text]
+    return out
+
+
 def where_changed(
     ids: Sequence[str],
     old: Sequence[str | None],
@@ -279,6 +322,8 @@ def where_changed(
     *,
     method: Literal["auto", "minilm", "tfidf"] = "auto",
     route: Route = "auto",
+    store: Any = None,
+    quiet: bool = True,
     **options: Any,
 ) -> Any:
     """Where two runs' outputs changed most: similarity per example, and clusters of the most
@@ -294,6 +339,9 @@ def where_changed(
         (the result's ``method`` says which).
     route:
         Which MiniLM route (see :func:`load_minilm`).
+    store, quiet:
+        A :class:`~deltaeval.store.Store` caching every embedding (a rerun, or one interrupted,
+        embeds only what is new), and whether to hide the progress bar.
     options:
         Passed to :func:`~deltaeval.analysis.changes.change_stats` (``fraction``,
         ``threshold``, ``k_range``, ``seed`` …).
@@ -319,7 +367,7 @@ def where_changed(
     model = load_minilm(route)
     present = [i for i in range(len(old)) if isinstance(old[i], str) and isinstance(new[i], str)]
     texts = [old[i] for i in present] + [new[i] for i in present]
-    vectors = model.encode(texts)  # type: ignore[arg-type]
+    vectors = encode_cached(model, texts, store=store, quiet=quiet)  # type: ignore[arg-type]
     old_vectors = np.full((len(old), DIMENSIONS), np.nan, dtype=np.float32)
     new_vectors = np.full((len(new), DIMENSIONS), np.nan, dtype=np.float32)
     old_vectors[present] = vectors[: len(present)]

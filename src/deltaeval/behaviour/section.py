@@ -310,7 +310,9 @@ def _changes(
     usable = sum(1 for a, b in zip(*texts, strict=True) if a is not None and b is not None)
     if usable < 4:
         return None
-    changes = where_changed(list(alignment.ids), texts[0], texts[1], method=similarity, seed=seed)
+    changes = where_changed(
+        list(alignment.ids), texts[0], texts[1], method=similarity, seed=seed, store=store, quiet=quiet
+    )
     if describe is not None and changes.clusters:
         from deltaeval.behaviour.llm_axes import describe_clusters
 
