@@ -320,7 +320,7 @@ def test_markdown_behaviour_only_and_proposed(behaviour_report: dict[str, Any]) 
     md = render_markdown(with_proposed(behaviour_report))
     section = behaviour_report["behaviour"]
     assert md.startswith(
-        f"### Behaviour: {section['n_passing']} of {section['n_axes']} axes changed, v2 vs v1"
+        f"### Behaviour: {section['n_passing']} of {section['n_axes']} axes changed: v1 → v2"
     )
     assert "NFR" not in md and "Accuracy" not in md
     assert "| **formality †** | ↑ |" in md

@@ -44,7 +44,7 @@ def behaviour_heading(report: Mapping[str, Any]) -> str:
         )
         lead += "."
     title = f"{fmt.count(section.get('n_passing'))} of {fmt.count(section.get('n_axes'))} axes changed"
-    return f"### Behaviour: {title}, {new} vs {old}\n\n{lead}"
+    return f"### Behaviour: {title}: {old} → {new}\n\n{lead}"
 
 
 def _axes(section: Mapping[str, Any]) -> str:
