@@ -288,16 +288,18 @@ class Store:
 
     def cache_get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Cached responses of many calls at once, by key (absent keys are left out)."""
-        found: dict[str, dict[str, Any]] = {}
+        return {
+            key: json.loads(response)
+            for key, response in self._rows_by_key("SELECT key, response FROM calls", keys)
+        }
+
+    def _rows_by_key(self, select: str, keys: list[str]) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``select … WHERE key IN (…)`` for the distinct ``keys``, in chunks of 500."""
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, response in self._db.execute(
-                f"SELECT key, response FROM calls WHERE key IN ({marks})", chunk
-            ):
-                found[key] = json.loads(response)
-        return found
+            yield from self._db.execute(f"{select} WHERE key IN ({marks})", chunk)
 
     def cache_get(self, key: str) -> dict[str, Any] | None:
         """The cached response of a model/judge call, or None."""
@@ -328,16 +330,10 @@ class Store:
         import numpy as np
 
         found: dict[str, Any] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, dim, blob in self._db.execute(
-                f"SELECT key, dim, vector FROM embeddings WHERE key IN ({marks})", chunk
-            ):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.size == dim:
-                    found[key] = vector
+        for key, dim, blob in self._rows_by_key("SELECT key, dim, vector FROM embeddings", keys):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.size == dim:
+                found[key] = vector
         return found
 
     def embeddings_put_many(self, items: list[tuple[str, str, Any]]) -> None:
