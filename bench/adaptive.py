@@ -51,19 +51,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _alpaca import DEFAULT_DATA, MODELS
 from scipy import stats as sps
 
 from deltaeval.analysis.adaptive import adaptive_compare, adaptive_stops
 from deltaeval.analysis.preference import win_rate_stats
 
-MODELS = (
-    "oasst-sft-llama-33b",
-    "oasst-rlhf-llama-33b",
-    "alpaca-7b",
-    "alpaca-7b_concise",
-    "alpaca-7b_verbose",
-)
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "alpaca_eval"
 TARGET_AGREEMENT = 0.95
 TARGET_CALLS = 0.35
 

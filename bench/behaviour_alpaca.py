@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _alpaca import DEFAULT_DATA
 
 from deltaeval.alignment import Alignment, align
 from deltaeval.analysis.behaviour import AxisResult, BehaviourStats, behaviour_stats
@@ -47,7 +48,6 @@ from deltaeval.errors import DeltaEvalError
 from deltaeval.io import load_run
 from deltaeval.types import input_text
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "alpaca_eval"
 BASE, VERBOSE, CONCISE = "alpaca-7b", "alpaca-7b_verbose", "alpaca-7b_concise"
 OLD, NEW = "oasst-sft-llama-33b", "oasst-rlhf-llama-33b"
 N_BOOT, LEVEL, ALPHA, FOLDS, SEED = 1000, 0.95, 0.05, 5, 0

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _alpaca import DEFAULT_DATA, MODELS
 
 import deltaeval
 from deltaeval.analysis.preference import alpaca_win_rate
@@ -29,18 +30,10 @@ from deltaeval.errors import DeltaEvalError
 from deltaeval.io import load_run
 from deltaeval.types import Run
 
-MODELS = (
-    "oasst-sft-llama-33b",
-    "oasst-rlhf-llama-33b",
-    "alpaca-7b",
-    "alpaca-7b_concise",
-    "alpaca-7b_verbose",
-)
 OLD, NEW = "oasst-sft-llama-33b", "oasst-rlhf-llama-33b"
 FIGURES = ("win_rate", "standard_error", "discrete_win_rate", "n_wins", "n_wins_base", "n_draws", "n_total")
 TOLERANCE = 0.01
 SLICE_TAG = "dataset"
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "alpaca_eval"
 
 
 def preferences(run: Run) -> np.ndarray:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _alpaca import DEFAULT_DATA, MODELS
 from scipy import stats as sps
 
 from deltaeval.analysis.length_control import (
@@ -39,16 +40,8 @@ from deltaeval.analysis.length_control import (
 )
 from deltaeval.analysis.preference import alpaca_win_rate
 
-MODELS = (
-    "oasst-sft-llama-33b",
-    "oasst-rlhf-llama-33b",
-    "alpaca-7b",
-    "alpaca-7b_concise",
-    "alpaca-7b_verbose",
-)
 FIGURES = ("win_rate", "standard_error", "discrete_win_rate")
 TOLERANCE = 0.01
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "alpaca_eval"
 
 
 def read_leaderboard(path: Path) -> dict[str, dict[str, float]]:

@@ -45,6 +45,7 @@ i.i.d. from a population yields an i.i.d. stream, so the guarantee is for that p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,6 +146,18 @@ def log_capitals(
     return np.log1p(up * dev).sum(axis=1), np.log1p(-down * dev).sum(axis=1)
 
 
+def _bisect_edge(excluded: Callable[[float], bool], out: float, keep: float, tol: float) -> float:
+    """Bisect between an excluded point ``out`` and a kept one ``keep``; return the excluded end
+    (so the interval is rounded outward)."""
+    while abs(keep - out) > tol:
+        mid = (out + keep) / 2
+        if excluded(mid):
+            out = mid
+        else:
+            keep = mid
+    return out
+
+
 def confidence_sequence(
     outcomes: ArrayLike, *, alpha: float = 0.05, c: float = 0.5, tol: float = 1e-9
 ) -> tuple[float, float]:
@@ -158,30 +171,14 @@ def confidence_sequence(
     if x.size == 0:
         return (0.0, 1.0)
 
-    def up_at(m: float) -> float:
-        return float(log_capitals(x, m, alpha=alpha, c=c)[0][0])
+    def excluded_below(m: float) -> bool:  # K⁺ falls with m: the excluded set is [0, low)
+        return float(log_capitals(x, m, alpha=alpha, c=c)[0][0]) >= threshold
 
-    def down_at(m: float) -> float:
-        return float(log_capitals(x, m, alpha=alpha, c=c)[1][0])
+    def excluded_above(m: float) -> bool:  # K⁻ rises with m: the excluded set is (high, 1]
+        return float(log_capitals(x, m, alpha=alpha, c=c)[1][0]) >= threshold
 
-    # lower bound: K⁺ falls with m; the excluded set is [0, low)
-    if up_at(0.0) < threshold:
-        low = 0.0
-    else:
-        lo, hi = 0.0, 1.0
-        while hi - lo > tol:
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if up_at(mid) >= threshold else (lo, mid)
-        low = lo
-    # upper bound: K⁻ rises with m; the excluded set is (high, 1]
-    if down_at(1.0) < threshold:
-        high = 1.0
-    else:
-        lo, hi = 0.0, 1.0
-        while hi - lo > tol:
-            mid = (lo + hi) / 2
-            lo, hi = (lo, mid) if down_at(mid) >= threshold else (mid, hi)
-        high = hi
+    low = _bisect_edge(excluded_below, 0.0, 1.0, tol) if excluded_below(0.0) else 0.0
+    high = _bisect_edge(excluded_above, 1.0, 0.0, tol) if excluded_above(1.0) else 1.0
     return (low, high)
 
 
