@@ -230,13 +230,20 @@ def test_panel_majority_cohen_kappa_and_mean_rule() -> None:
     j1 = CallableJudge(scripted({0: "new", 1: "new", 2: "old", 3: "old"}), name="j1")
     j2 = CallableJudge(scripted({0: "new", 1: "old", 2: "old", 3: "old"}), name="j2")
     p = judge(old, new, [j1, j2], n_boot=0).data["preference"]
-    # p_o = 3/4; p_e = 2/4 * 1/4 + 2/4 * 3/4 = 1/2; kappa = (3/4 - 1/2) / (1 - 1/2)
-    assert p["agreement"]["method"] == "cohen" and p["agreement"]["kappa"] == pytest.approx(0.5)
+    # nominal: p_o = 3/4; p_e = 2/4 * 1/4 + 2/4 * 3/4 = 1/2; kappa = (3/4 - 1/2) / (1 - 1/2)
+    assert p["agreement"]["nominal"]["cohen_kappa"] == pytest.approx(0.5)
+    # weak verdicts only (0.75 / 0.25): two levels, so the linear weights change nothing; alpha on
+    # 8 values (3 new, 5 old), one discordant example: 1 - 7 * (1 + 1) / (2 * 3 * 5) = 8/15
+    assert p["agreement"]["method"] == "krippendorff-alpha-ordinal"
+    assert p["agreement"]["weighted_kappa"] == pytest.approx(0.5)
+    assert p["agreement"]["alpha"] == pytest.approx(8 / 15)
     # majority: example 1 is one vote each → a tie
     assert (p["win_rate"]["wins"], p["win_rate"]["ties"], p["win_rate"]["losses"]) == (1, 1, 2)
     j3 = CallableJudge(scripted({0: "new", 1: "new", 2: "new", 3: "old"}), name="j3")
     p3 = judge(old, new, [j1, j2, j3], n_boot=0).data["preference"]
-    assert p3["agreement"]["method"] == "fleiss"
+    assert (
+        p3["agreement"]["weighted_kappa"] is None and p3["agreement"]["nominal"]["fleiss_kappa"] is not None
+    )
     assert (p3["win_rate"]["wins"], p3["win_rate"]["losses"]) == (2, 2)  # 2-1 votes decide
     mean = judge(old, new, [j1, j2, j3], aggregate="mean", n_boot=0).data["preference"]
     assert mean["win_rate"]["win_rate"] == pytest.approx(np.mean([1, 2 / 3, 1 / 3, 0]))

@@ -207,22 +207,30 @@ class Judgment:
     @property
     def outcome_first(self) -> float | None:
         """Outcome in [0, 1] for the output shown first (1 = better, 0.5 = tie); None without a label."""
+        return self._outcome_first(1.0)
+
+    def _outcome_first(self, weak_win: float) -> float | None:
         if self.label is None:
             return None
         if isinstance(self.label, str):
             from deltaeval.analysis.preference import verdict_outcomes
 
-            return float(verdict_outcomes([self.label])[0])
+            return float(verdict_outcomes([self.label], weak_win=weak_win)[0])
         return float(self.label)
 
-    def outcome_for(self, run: str) -> float | None:
-        """Outcome in [0, 1] for ``run`` (``run_a`` or ``run_b``): 1 = ``run`` better, 0.5 = tie."""
+    def outcome_for(self, run: str, *, weak_win: float = 1.0) -> float | None:
+        """Outcome in [0, 1] for ``run`` (``run_a`` or ``run_b``): 1 = ``run`` better, 0.5 = tie.
+
+        ``weak_win`` is the value of a weak win (``A>B``): 1 by default, a strong and a weak win
+        alike; 0.75 keeps a verdict's strength (a weak loss is then 0.25). A probability is used
+        as it is.
+        """
         if run not in (self.run_a, self.run_b):
             raise InputError(
                 f"run {run!r} is not part of this judgment ({self.run_a!r} vs {self.run_b!r})",
                 hint="ask for the outcome of run_a or run_b",
             )
-        first = self.outcome_first
+        first = self._outcome_first(weak_win)
         if first is None:
             return None
         return first if run == self.shown_first else 1.0 - first

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from deltaeval.alignment import Alignment, align
 from deltaeval.analysis.adaptive import STOP_BUDGET, STOP_STREAM, AdaptiveJudge, AdaptiveResult
+from deltaeval.analysis.agreement import ORDINAL_WEAK_WIN
 from deltaeval.analysis.preference import combine_orders, majority_vote, mean_vote
 from deltaeval.errors import AlignmentError, UsageError
 from deltaeval.judging.base import Judge, Pair
@@ -119,6 +120,17 @@ class JudgingResult:
         """
         return {c: combine_table(t) for c, t in self.outcome_tables().items()}
 
+    def ordinal_scores(self) -> dict[Comparison, NDArray[np.float64]]:
+        """Per comparison, each judge's score for b keeping a verdict's strength, orders averaged.
+
+        (n_examples, n_judges): b ≫ a 1, b > a 0.75, tie 0.5, a > b 0.25, a ≫ b 0, the mean of
+        the two orders (``analysis.agreement.ORDINAL_RULE``); NaN where the judge gave no verdict.
+        """
+        tables = outcome_tables(
+            self.judgments, self.examples, self.comparisons, self.judges, weak_win=ORDINAL_WEAK_WIN
+        )
+        return {c: combine_table(t)[0] for c, t in tables.items()}
+
     def panel(self) -> dict[Comparison, NDArray[np.float64]]:
         """Per comparison, the panel's outcome for b on each example (NaN: no verdict)."""
         return {c: aggregate_panel(combined, self.aggregate) for c, (combined, _) in self.combined().items()}
@@ -133,8 +145,13 @@ def outcome_tables(
     examples: Sequence[Example],
     comparisons: Sequence[Comparison],
     judges: Sequence[str],
+    *,
+    weak_win: float = 1.0,
 ) -> dict[Comparison, NDArray[np.float64]]:
-    """Outcomes for each comparison's run b: (n_examples, n_judges, 2 orders), NaN where none."""
+    """Outcomes for each comparison's run b: (n_examples, n_judges, 2 orders), NaN where none.
+
+    ``weak_win`` is the value of a weak win (``Judgment.outcome_for``).
+    """
     index = {e.id: i for i, e in enumerate(examples)}
     judge_index = {name: k for k, name in enumerate(judges)}
     tables = {c: np.full((len(examples), len(judges), 2), np.nan) for c in comparisons}
@@ -145,7 +162,7 @@ def outcome_tables(
         k = judge_index.get(j.judge)
         if comparison is None or i is None or k is None:
             continue
-        value = j.outcome_for(j.run_b)
+        value = j.outcome_for(j.run_b, weak_win=weak_win)
         if value is not None:
             tables[comparison][i, k, ORDERS.index(j.order)] = value
     return tables

@@ -16,11 +16,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deltaeval import __version__
+from deltaeval.analysis.agreement import NOMINAL_CATEGORIES, ORDINAL_RULE, panel_agreement
 from deltaeval.analysis.length_control import estimate_instruction_difficulty, length_controlled_win_rate
 from deltaeval.analysis.preference import (
     alpaca_win_rate,
-    cohen_kappa,
-    fleiss_kappa,
     position_bias,
     verdict_scores,
     win_rate_by_tag,
@@ -67,12 +66,6 @@ class JudgeSettings:
             raise UsageError("max_examples must be >= 0")
 
 
-def _category(value: float) -> str | None:
-    if not np.isfinite(value):
-        return None
-    return "new" if value > 0.5 else ("old" if value < 0.5 else "tie")
-
-
 # -- blocks ---------------------------------------------------------------------------------------
 
 
@@ -104,27 +97,33 @@ def _bias_block(new_first: NDArray[np.float64], new_second: NDArray[np.float64])
     }
 
 
-def _agreement_block(combined: list[NDArray[np.float64]], judges: Sequence[str]) -> dict[str, Any] | None:
+def _agreement_block(
+    scores: list[NDArray[np.float64]], outcomes: list[NDArray[np.float64]], judges: Sequence[str]
+) -> dict[str, Any] | None:
+    """Panel agreement (``analysis.agreement``); items are (comparison, example) pairs judged."""
     if len(judges) < 2:
         return None
-    table = np.concatenate(combined, axis=0)  # (items, judges)
-    labels = [[_category(v) for v in row] for row in table]
-    complete = [row for row in labels if all(v is not None for v in row)]
-    categories = ["old", "tie", "new"]
-    if len(judges) == 2:
-        method = "cohen"
-        kappa = cohen_kappa([r[0] for r in labels], [r[1] for r in labels], categories=categories)
-    else:
-        method = "fleiss"
-        kappa = fleiss_kappa(labels, categories=categories) if complete else float("nan")
-    agree = sum(len(set(row)) == 1 for row in complete)
+    a = panel_agreement(np.concatenate(scores, axis=0), np.concatenate(outcomes, axis=0))
     return {
-        "method": method,
-        "kappa": _num(kappa),
-        "n_items": len(complete),
-        "all_agree": agree,
-        "all_agree_rate": _num(agree / len(complete)) if complete else None,
-        "categories": categories,
+        "method": f"krippendorff-alpha-{a.level}",
+        "alpha": _num(a.alpha),
+        "level": a.level,
+        "levels": None if a.levels is None else list(a.levels),
+        "score": ORDINAL_RULE,
+        "n_judges": a.n_judges,
+        "n_items": a.n_items,
+        "n_complete": a.n_complete,
+        "n_missing": a.n_missing,
+        "weighted_kappa": None if a.weighted_kappa is None else _num(a.weighted_kappa),
+        "weights": None if a.weighted_kappa is None else "linear",
+        "nominal": {
+            "categories": list(NOMINAL_CATEGORIES),
+            "cohen_kappa": None if a.cohen_kappa is None else _num(a.cohen_kappa),
+            "fleiss_kappa": None if a.fleiss_kappa is None else _num(a.fleiss_kappa),
+            "n_items": a.n_nominal,
+            "all_agree": a.all_agree,
+            "all_agree_rate": _num(a.all_agree / a.n_nominal) if a.n_nominal else None,
+        },
     }
 
 
@@ -364,6 +363,7 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
     mask[list(result.judged)] = True
     tables = result.outcome_tables()
     combined = result.combined()
+    scores = result.ordinal_scores()
     panel = result.panel()
     outcomes = result.outcomes()
     outcomes = np.where(mask, outcomes, np.nan)
@@ -397,7 +397,11 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
         "n_no_verdict": int((~np.isfinite(judged_x)).sum()),
         "win_rate": _win_rate_block(judged_x, settings, settings.seed),
         "position_bias": pooled_bias,
-        "agreement": _agreement_block([combined[c][0][mask] for c in result.comparisons], result.judges),
+        "agreement": _agreement_block(
+            [scores[c][mask] for c in result.comparisons],
+            [combined[c][0][mask] for c in result.comparisons],
+            result.judges,
+        ),
         "length_control": None,
         "by_tag": [],
         "adaptive": _adaptive_block(result),

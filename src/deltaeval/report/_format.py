@@ -168,6 +168,37 @@ def adaptive_summary(adaptive: Mapping[str, Any]) -> str:
     return text + "."
 
 
+def agreement_summary(agreement: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Judge agreement as (measure, value, details): Krippendorff's alpha, then the kappas.
+
+    Every word comes from this function (none from the report), so renderers need not escape it.
+    """
+    method = str(agreement.get("method") or "")
+    if not method.startswith("krippendorff-alpha-"):  # reports from before the ordinal measures
+        name = "Cohen's κ" if method == "cohen" else "Fleiss' κ"
+        return name, num(agreement.get("kappa"), 2), f"all agree on {pct(agreement.get('all_agree_rate'))}"
+    level = {"krippendorff-alpha-ordinal": "ordinal", "krippendorff-alpha-interval": "interval"}.get(method)
+    name = f"Krippendorff's α, {level}" if level else "Krippendorff's α"
+    details = []
+    if agreement.get("weighted_kappa") is not None:
+        weighted = "linearly weighted" if agreement.get("weights") == "linear" else "weighted"
+        details.append(f"{weighted} κ {num(agreement.get('weighted_kappa'), 2)}")
+    nominal = agreement.get("nominal")
+    nominal = nominal if isinstance(nominal, Mapping) else {}
+    kappas = [
+        f"{label} {num(nominal.get(key), 2)}, "
+        for key, label in (("cohen_kappa", "Cohen's κ"), ("fleiss_kappa", "Fleiss' κ"))
+        if nominal.get(key) is not None
+    ]
+    details.append(
+        f"on old/tie/new: {''.join(kappas)}all agree on {pct(nominal.get('all_agree_rate'))}"
+        f" of {count(nominal.get('n_items'))}"
+    )
+    if _is_number(agreement.get("n_missing")) and agreement["n_missing"] > 0:
+        details.append(f"{count(agreement.get('n_missing'))} verdicts missing")
+    return name, num(agreement.get("alpha"), 2), "; ".join(details)
+
+
 def _pair(ci: Any) -> tuple[float | None, float | None]:
     if isinstance(ci, Sequence) and not isinstance(ci, str) and len(ci) == 2:
         low, high = ci

@@ -115,9 +115,7 @@ def _preference_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         **p,
         "agreement": agreement if isinstance(agreement, Mapping) else None,
-        "agreement_name": "Cohen's kappa"
-        if isinstance(agreement, Mapping) and agreement.get("method") == "cohen"
-        else "Fleiss' kappa",
+        "agreement_row": fmt.agreement_summary(agreement) if isinstance(agreement, Mapping) else None,
         "judge_names": ", ".join(_text(j.get("name")) for j in p.get("judges") or []),
         "wins": [_preference_example_view(i, e) for i, e in enumerate(examples.get("wins") or [], 1)],
         "losses": [_preference_example_view(i, e) for i, e in enumerate(examples.get("losses") or [], 1)],

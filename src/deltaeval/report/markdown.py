@@ -362,14 +362,8 @@ def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
         rows.append(["LC win rate vs baseline, new − old", fmt.pp(lc.get("lc_difference")), ""])
     agreement = p.get("agreement")
     if isinstance(agreement, Mapping):
-        method = "Cohen's" if agreement.get("method") == "cohen" else "Fleiss'"
-        rows.append(
-            [
-                f"Judge agreement ({method} kappa)",
-                fmt.num(agreement.get("kappa"), 2),
-                f"all agree on {fmt.pct(agreement.get('all_agree_rate'))}",
-            ]
-        )
+        measure, value, details = fmt.agreement_summary(agreement)
+        rows.append([f"Judge agreement ({measure})", value, details])
     judges = ", ".join(md_inline(j.get("name"), 80) for j in p.get("judges") or [])
     notes = [
         f"Judges: {judges}; {'both orders' if proto.get('both_orders') else 'one order'},"

@@ -346,12 +346,8 @@ def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
         table.add_row("LC win rate vs baseline, new − old", fmt.pp(lc.get("lc_difference")), "")
     agreement = p.get("agreement")
     if isinstance(agreement, Mapping):
-        method = "Cohen's" if agreement.get("method") == "cohen" else "Fleiss'"
-        table.add_row(
-            f"judge agreement ({method} kappa)",
-            fmt.num(agreement.get("kappa"), 2),
-            f"all agree on {fmt.pct(agreement.get('all_agree_rate'))}",
-        )
+        measure, value, details = fmt.agreement_summary(agreement)
+        table.add_row(f"judge agreement ({measure})", value, details)
     out: list[RenderableType] = [table]
     adaptive = p.get("adaptive")
     if isinstance(adaptive, Mapping):
