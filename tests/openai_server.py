@@ -9,7 +9,11 @@ request, deterministically from (seed, prompt, attempt number):
 - ``"slow"``: answer only after ``slow_s`` seconds (beyond the client's timeout);
 - ``"malformed"``: ``200`` with the body ``{"choices": [``;
 - ``"nochoices"``: ``200`` with a JSON body without choices;
+- ``"echo"``: ``200`` with an answer that quotes the request's ``Authorization`` header;
 - ``"drop"``: close the connection without answering.
+
+With ``echo_auth``, every error message also quotes the request's ``Authorization`` header, as
+careless proxies do (tests of secret redaction).
 
 In a test::
 
@@ -61,6 +65,7 @@ class ServerConfig:
     when None). ``script`` maps a prompt to the outcomes of its first attempts (``"ok"`` or a
     fault). Prompts in ``always_fail`` always get HTTP 500; in ``reject``, HTTP 400. ``delay``
     is added to every request. With ``api_key`` set, requests must carry ``Bearer <api_key>``.
+    With ``echo_auth``, error messages quote the request's ``Authorization`` header.
     """
 
     answers: Mapping[str, str] = field(default_factory=dict)
@@ -75,6 +80,7 @@ class ServerConfig:
     slow_s: float = 2.0
     retry_after: str = "0"
     api_key: str | None = None
+    echo_auth: bool = False
 
 
 def _unit(*parts: object) -> tuple[float, int]:
@@ -266,6 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
             return False
 
     def _error(self, status: int, message: str, headers: Mapping[str, str] = {}) -> bool:
+        if self.server.app.config.echo_auth:
+            message += f" (Authorization: {self.headers.get('Authorization')})"
         body = {"error": {"message": message, "type": "test_error", "code": status}}
         return self._send(status, body, headers)
 
@@ -339,6 +347,9 @@ class _Handler(BaseHTTPRequestHandler):
             entry["delivered"] = self._send(200, {"choices": [{"message": {"content": "too late"}}]})
         elif outcome == "malformed":
             entry["delivered"] = self._send(200, b'{"choices": [')
+        elif outcome == "echo":
+            text = f"you sent Authorization: {self.headers.get('Authorization')}"
+            entry["delivered"] = self._send(200, {"choices": [{"message": {"content": text}, "text": text}]})
         elif outcome == "nochoices":
             entry["delivered"] = self._send(200, {"object": "chat.completion", "model": body["model"]})
         elif outcome == "drop":
@@ -395,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--always-fail", action="append", default=[], metavar="PROMPT")
     parser.add_argument("--slow-s", type=float, default=2.0)
     parser.add_argument("--api-key-env", help="require the key held by this environment variable")
+    parser.add_argument("--echo-auth", action="store_true", help="quote the Authorization header in errors")
     ns = parser.parse_args(argv)
     config = ServerConfig(
         fault_rate=ns.fault_rate,
@@ -405,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         delay=ns.delay,
         slow_s=ns.slow_s,
         api_key=os.environ[ns.api_key_env] if ns.api_key_env else None,
+        echo_auth=ns.echo_auth,
     )
     server = OpenAIServer(config, port=ns.port, log_path=ns.log)
     stop = threading.Event()

@@ -9,6 +9,10 @@ Two helpers for implementers:
   concurrency on an asyncio loop.
 - ``BatchBackend``: implement ``call_batch(requests) -> list[Generation]``; requests run in
   batches of ``batch_size``.
+
+A backend that sends a secret (an API key) registers it with ``self.redactor``; both helpers
+report every result through ``reporting``, which removes the secret from its error and text, so
+no secret reaches the cache, a run, a judgment or a report (``deltaeval.redaction``).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
 from deltaeval.errors import UsageError
+from deltaeval.redaction import Redactor
 from deltaeval.types import Example, Output, input_text
 
 #: called with (index into the request list, result) as each request finishes, in any order
@@ -83,6 +88,17 @@ class Generation:
     def from_cache(cls, data: Mapping[str, Any]) -> Generation:
         known = {k: data.get(k) for k in cls.__dataclass_fields__}
         return cls(**known)
+
+    def redacted(self, redactor: Redactor) -> Generation:
+        """This result without the redactor's secrets (in its error, finish reason and text)."""
+        if not redactor:
+            return self
+        return replace(
+            self,
+            text=None if self.text is None else redactor.output(self.text),
+            error=None if self.error is None else redactor(self.error),
+            finish_reason=None if self.finish_reason is None else redactor(self.finish_reason),
+        )
 
     def to_output(self, example_id: str) -> Output:
         return Output(
@@ -157,6 +173,8 @@ class Backend(ABC):
             raise UsageError("concurrency must be >= 1")
         self.model = model
         self.concurrency = concurrency
+        #: secrets this backend sends; removed from every result it reports
+        self.redactor = Redactor()
 
     @property
     def spec(self) -> str:
@@ -193,7 +211,17 @@ class Backend(ABC):
         Results are reported on the calling thread (the runner writes them to SQLite there).
         A request that fails is reported as ``Generation(error=...)``; it must not abort the
         others. ``KeyboardInterrupt`` may propagate (results reported so far stay reported).
+        Report through ``self.reporting(on_result)`` so that no registered secret leaves.
         """
+
+    def reporting(self, on_result: ResultCallback) -> ResultCallback:
+        """``on_result`` behind the redactor: each result loses this backend's secrets first."""
+        redactor = self.redactor
+
+        def report(i: int, generation: Generation) -> None:
+            on_result(i, generation.redacted(redactor))
+
+        return report
 
     def generate(
         self,
@@ -245,6 +273,7 @@ class AsyncBackend(Backend):
         """Close what ``_astart`` opened."""
 
     async def acall_many(self, requests: Sequence[Mapping[str, Any]], on_result: ResultCallback) -> None:
+        on_result = self.reporting(on_result)
         await self._astart()
         try:
             queue: asyncio.Queue[int] = asyncio.Queue()
@@ -289,6 +318,7 @@ class BatchBackend(Backend):
         """Answer one batch; one Generation per request, in order."""
 
     def call_many(self, requests: Sequence[Mapping[str, Any]], on_result: ResultCallback) -> None:
+        on_result = self.reporting(on_result)
         for start in range(0, len(requests), self.concurrency):
             batch = requests[start : start + self.concurrency]
             started = time.perf_counter()

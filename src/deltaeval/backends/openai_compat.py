@@ -7,16 +7,22 @@ is used.
 
 Every request is retried with exponential backoff and full jitter on 429, 408 and 5xx gateway
 errors, timeouts, dropped connections and malformed bodies; ``Retry-After`` is honoured. Other
-4xx answers are recorded as errors at once. A call never raises: a failure becomes
+4xx answers, and requests that cannot be sent at all (a header httpx refuses, an unsupported
+URL), are recorded as errors at once. A call never raises: a failure becomes
 ``Generation(error=...)``.
 
 The API key is read from the environment variable named by ``api_key_env`` when each request is
-sent; it is never kept on the backend, in requests, cache keys, runs or error messages.
+sent, and checked first: a key with a line break, a space, a control or a non-ASCII character
+cannot travel in an HTTP header, so building the backend fails with a ``UsageError`` that names
+the variable, never the value. The key is never put in requests, cache keys or runs; the
+backend's redactor (``deltaeval.redaction``) holds each key sent, the URL's password and secret
+extra headers only to remove them from every error and answer it reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import os
@@ -28,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -53,6 +59,16 @@ MAX_ERROR_CHARS = 300
 _CANNOT_CONNECT = "cannot connect"
 
 _URL_AT = re.compile(r"@(?=https?://)")
+#: extra headers whose values are treated as secrets (matched in the lower-cased name)
+_SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "password", "cookie")
+#: errors raised before a request leaves this machine: asking again cannot help
+_LOCAL_ERRORS: tuple[type[Exception], ...] = (
+    httpx.LocalProtocolError,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+    httpx.CookieConflict,
+    UnicodeError,
+)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -84,6 +100,54 @@ def _redact_url(url: str) -> str:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def header_value_problem(value: str, *, spaces: bool = False) -> str | None:
+    """What keeps ``value`` out of an HTTP header, or None; it never quotes the value.
+
+    Header values travel as printable ASCII; ``spaces`` allows inner spaces (e.g. ``Bearer x``),
+    never leading or trailing ones.
+
+    Examples
+    --------
+    >>> header_value_problem("sk-abc\\n")
+    'ends with a line break'
+    >>> header_value_problem("sk-\\u00e9t\\u00e9")
+    'has a non-ASCII character at character 4 of 6'
+    >>> header_value_problem("sk-abc") is None
+    True
+    """
+    for position, char in enumerate(value):
+        inner = 0 < position < len(value) - 1
+        if "\x21" <= char <= "\x7e" or (spaces and inner and char == " "):
+            continue
+        if char in "\r\n":
+            what = "a line break"
+        elif char.isspace():
+            what = "whitespace"
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            what = "a control character"
+        else:
+            what = "a non-ASCII character"
+        if position == len(value) - 1:
+            return f"ends with {what}"
+        if position == 0:
+            return f"starts with {what}"
+        return f"has {what} at character {position + 1} of {len(value)}"
+    return None
+
+
+def _check_api_key(env: str, key: str) -> str | None:
+    """The message saying why the key in ``$env`` cannot be sent, or None when it can."""
+    problem = header_value_problem(key)
+    return None if problem is None else f"the API key in the environment variable {env} {problem}"
+
+
+def _key_hint(env: str) -> str:
+    return (
+        f"set {env} to the key alone, printable ASCII without spaces or line breaks; a key read "
+        f"from a file often ends with a newline: export {env}=\"$(tr -d '[:space:]' < KEYFILE)\""
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -260,6 +324,17 @@ class OpenAIBackend(AsyncBackend):
                 f"the environment variable {api_key_env} holding the API key is not set",
                 hint=f"export {api_key_env}=... before running, or leave out the API key option",
             )
+        if api_key_env is not None:
+            problem = _check_api_key(api_key_env, os.environ[api_key_env])
+            if problem is not None:
+                raise UsageError(problem, hint=_key_hint(api_key_env))
+        for name, value in dict(headers or {}).items():
+            problem = header_value_problem(str(value), spaces=True)
+            if problem is not None:
+                raise UsageError(
+                    f"the value of the HTTP header {name!r} {problem}",
+                    hint="give header values as printable ASCII without line breaks",
+                )
         self.base_url = base_url.rstrip("/")
         self.endpoint = endpoint
         self.timeout = float(timeout)
@@ -268,6 +343,16 @@ class OpenAIBackend(AsyncBackend):
         self.backoff_max = float(backoff_max)
         self.api_key_env = api_key_env
         self._headers = dict(headers or {})
+        self.redactor.add(os.environ[api_key_env] if api_key_env is not None else None)
+        if parts.password is not None:  # httpx sends it as Basic auth: base64 of user:password
+            credentials = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
+            for secret in (parts.password, unquote(parts.password), credentials):
+                self.redactor.add(secret)
+            self.redactor.add(base64.b64encode(credentials.encode("utf-8")).decode("ascii"))
+        for name, value in self._headers.items():
+            if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+                self.redactor.add(value)
+                self.redactor.add(value.partition(" ")[2])  # the credential after "Bearer "
         self._rng = rng or random.Random()
         self._sleep: Sleep = sleep or asyncio.sleep
         self._transport = transport
@@ -286,6 +371,11 @@ class OpenAIBackend(AsyncBackend):
     def url(self) -> str:
         """The full address requests are posted to."""
         return self.base_url + ENDPOINTS[self.endpoint]
+
+    @property
+    def shown_url(self) -> str:
+        """``url`` as error messages show it: without a password."""
+        return _redact_url(self.url)
 
     def request(self, example: Example, params: GenerationParams) -> dict[str, Any]:
         """The JSON body for one example (transport details and the API key are not in it)."""
@@ -345,6 +435,7 @@ class OpenAIBackend(AsyncBackend):
             await pool.aclose()
 
     def _api_key(self) -> str | None:
+        """The key to send now (registered with the redactor first), checked like at the start."""
         if self.api_key_env is None:
             return None
         key = os.environ.get(self.api_key_env)
@@ -353,23 +444,21 @@ class OpenAIBackend(AsyncBackend):
                 f"environment variable {self.api_key_env} is no longer set",
                 retry=False,
             )
+        self.redactor.add(key)
+        problem = _check_api_key(self.api_key_env, key)
+        if problem is not None:
+            raise _Failure("invalid API key", problem, retry=False)
         return key
 
-    def _redact(self, text: str) -> str:
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        if key:
-            text = text.replace(key, "***")
-        return text
-
     async def acall(self, request: Mapping[str, Any]) -> Generation:
-        """Post one request, retrying transient failures; never raises."""
+        """Post one request, retrying transient failures; never raises. The result holds no secret."""
         pool = self._pool
         if pool is None:  # called outside call_many: a client for this call alone
             async with self._make_client_factory()() as client:
-                return await self._call(client, request)
+                return (await self._call(client, request)).redacted(self.redactor)
         client = await pool.acquire()
         try:
-            return await self._call(client, request)
+            return (await self._call(client, request)).redacted(self.redactor)
         finally:
             pool.release(client)
 
@@ -397,8 +486,9 @@ class OpenAIBackend(AsyncBackend):
                     self._unreachable = True
                 break
             await self._sleep(self._delay(attempts - 1, failure.wait))
-        detail = self._redact(failure.detail)[:MAX_ERROR_CHARS]
-        headline = failure.headline
+        # redacted before it is cut short, so that no part of a secret is left behind
+        detail = self.redactor(failure.detail)[:MAX_ERROR_CHARS]
+        headline = self.redactor(failure.headline)
         if attempts > 1:
             headline += f" after {attempts} attempts"
         return Generation(
@@ -421,9 +511,11 @@ class OpenAIBackend(AsyncBackend):
             async with asyncio.timeout(self.timeout):
                 response = await client.post(self.url, json=request, headers=headers)
         except (TimeoutError, httpx.TimeoutException):
-            raise _Failure("timeout", f"no answer within {self.timeout:g} s from {self.url}") from None
+            raise _Failure("timeout", f"no answer within {self.timeout:g} s from {self.shown_url}") from None
         except httpx.ConnectError as exc:
-            raise _Failure(_CANNOT_CONNECT, f"{self.url}: {exc}") from None
+            raise _Failure(_CANNOT_CONNECT, f"{self.shown_url}: {exc}") from None
+        except _LOCAL_ERRORS as exc:  # the request could not be sent: asking again cannot help
+            raise _Failure("request not sent", f"{type(exc).__name__}: {exc}", retry=False) from None
         except httpx.TransportError as exc:  # dropped connection, protocol error …
             raise _Failure("connection error", f"{type(exc).__name__}: {exc}") from None
         except httpx.RequestError as exc:  # an undecodable body, too many redirects …
