@@ -46,8 +46,11 @@ def test_wide_csv_happy_path(vibes: Path) -> None:
     assert gpt.examples[0].input == "Tell me a joke"
 
 
-def test_without_tag_mapping_every_other_column_is_a_model(vibes: Path) -> None:
-    assert [r.name for r in load_runs(vibes)] == ["gpt-4o", "llama-3-8b", "category"]
+def test_without_tag_mapping_a_metadata_column_is_still_a_tag(vibes: Path) -> None:
+    runs = load_runs(vibes)
+    assert [r.name for r in runs] == ["gpt-4o", "llama-3-8b"]
+    assert [dict(e.tags) for e in runs[0].examples] == [{"category": "humor"}, {"category": "math"}]
+    assert "kept as tags, not model runs: 'category' (a metadata name)" in runs[0].notes[0]
 
 
 def test_id_and_reference_columns(tmp_path: Path) -> None:
@@ -93,7 +96,7 @@ def test_select_empty_name(vibes: Path) -> None:
 
 
 def test_name_with_several_runs(vibes: Path) -> None:
-    with pytest.raises(InputError, match="holds 3 runs"):
+    with pytest.raises(InputError, match="holds 2 runs"):  # 'category' is a tag, not a run
         load_runs(vibes, name="x")
 
 

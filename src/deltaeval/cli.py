@@ -185,14 +185,17 @@ def import_cmd(
         else:
             runs = [r.replace(name=f"{name}{r.name}") for r in runs]
     console = _console(quiet)
+    shown: set[str] = set()  # a wide CSV's runs share the file's notes: each is printed once
     with _store(store) as db:
         for run in runs:
             db.save_run(run, overwrite=overwrite)
             console.print(f"imported {run.name!r}: {len(run)} examples from {file}")
-            for note in run.notes[:5]:
+            notes = [note for note in run.notes if note not in shown]
+            shown.update(notes)
+            for note in notes[:5]:
                 console.print(f"  note: {note}")
-            if len(run.notes) > 5:
-                console.print(f"  … and {len(run.notes) - 5} more notes")
+            if len(notes) > 5:
+                console.print(f"  … and {len(notes) - 5} more notes")
 
 
 @app.command("runs")

@@ -120,19 +120,16 @@ def render_user_message(example: Example, params: GenerationParams) -> str:
     text = input_text(example.input)
     if params.template is None:
         return text
-    from jinja2 import StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
+    from deltaeval.sandbox import compile_template, render
 
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    try:
-        return env.from_string(params.template).render(
-            input=text, reference=example.reference, id=example.id, tags=dict(example.tags)
-        )
-    except TemplateError as exc:
-        raise UsageError(
-            f"the prompt template fails on example {example.id!r}: {exc}",
-            hint="use the variables input, reference, id and tags, e.g. 'Q: {{ input }}'",
-        ) from None
+    hint = "use the variables input, reference, id and tags, e.g. 'Q: {{ input }}'"
+    return render(
+        compile_template(params.template, what="the prompt template", hint=hint),
+        {"input": text, "reference": example.reference, "id": example.id, "tags": dict(example.tags)},
+        what="the prompt template",
+        example_id=example.id,
+        hint=hint,
+    )
 
 
 def chat_messages(example: Example, params: GenerationParams) -> list[dict[str, str]]:

@@ -33,7 +33,14 @@ def _llm_spec(judges: Sequence[Any]) -> Any:
 
 
 def _source(result: Any) -> str:
-    orders = "both orders" if result.both_orders else "one order"
+    from deltaeval.report._format import orders as orders_text
+
+    protocol = {
+        "both_orders": result.both_orders,
+        "one_order_judges": result.one_order_judges,
+        "n_judges": len(result.judges),
+    }
+    orders = orders_text(protocol)
     via = f", through the baseline {result.baseline.name}" if result.baseline is not None else ""
     return f"judge: {', '.join(result.judges)} ({orders}{via})"
 

@@ -1,13 +1,19 @@
 """Wide CSV (VibeCheck style): a question column and one answer column per model.
 
 Columns: the question (``question``/``prompt``/``input``/``instruction``), optionally an id and
-a reference column, the user's tag columns, and every other column is a model's answers.
+a reference column, the user's tag columns, and every other column is a model's answers, except
+columns that hold metadata, which are kept as tags (and named in each run's notes):
+
+- a metadata name (``category``, ``preference``, ``a_type`` … see :data:`METADATA_NAMES`);
+- numbers only, or a few distinct short labels, when other columns hold free text (a model's
+  answers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from deltaeval.errors import InputError
 from deltaeval.io.base import (
@@ -27,6 +33,40 @@ from deltaeval.types import Example, Output, Run
 FMT = "wide_csv"
 QUESTION_COLUMNS = ("question", "prompt", "input", "instruction")
 EMPTY_CELL = "no output (empty cell)"
+#: column names that hold metadata, never a model's answers (VibeCheck's and common ones)
+METADATA_NAMES = frozenset(
+    {
+        "category",
+        "categories",
+        "topic",
+        "domain",
+        "task",
+        "subject",
+        "source",
+        "dataset",
+        "split",
+        "language",
+        "difficulty",
+        "type",
+        "preference",
+        "winner",
+        "judge",
+        "annotator",
+        "model_a",
+        "model_b",
+        "a_type",
+        "b_type",
+    }
+)
+#: name endings that mark metadata (``a_type``, ``conversation_id`` …)
+METADATA_SUFFIXES = ("_type", "_category", "_id")
+#: at most this many distinct values (and at most one per four rows) make a column categorical
+MAX_CATEGORIES = 10
+#: a column's values are looked at only when it has at least this many filled cells
+MIN_GUESS_VALUES = 8
+#: a categorical value is a label: at most this many characters and words
+MAX_LABEL_CHARS = 40
+MAX_LABEL_WORDS = 3
 
 
 def split_columns(
@@ -70,11 +110,65 @@ def split_columns(
     return id_column, question, reference, tags, models
 
 
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_categorical(values: list[str]) -> str | None:
+    """Why a column's values look like metadata (numbers, or few distinct short labels), or None."""
+    if len(values) < MIN_GUESS_VALUES:
+        return None  # too few filled cells to tell
+    if all(_is_number(v) for v in values):
+        return "numbers"
+    labels = set(values)
+    if any(len(v) > MAX_LABEL_CHARS or len(v.split()) > MAX_LABEL_WORDS for v in labels):
+        return None  # sentences: a model's answers, however repetitive (a model that always refuses)
+    if len(labels) <= min(MAX_CATEGORIES, len(values) // 4):
+        return f"{len(labels)} distinct value{'s' if len(labels) != 1 else ''}"
+    return None
+
+
+def metadata_columns(
+    candidates: Sequence[str], rows: Sequence[tuple[int, Mapping[str, Any]]]
+) -> dict[str, str]:
+    """The candidate model columns that hold metadata instead, each with the reason.
+
+    A metadata name always counts; numbers or few distinct values count only when other
+    columns hold free text. No column is taken when every candidate would be.
+    """
+    found: dict[str, str] = {}
+    for column in candidates:
+        name = column.strip().lower()
+        if name in METADATA_NAMES or name.endswith(METADATA_SUFFIXES):
+            found[column] = "a metadata name"
+    rest = [c for c in candidates if c not in found]
+    guessed: dict[str, str] = {}
+    for column in rest:
+        values = [str(row[column]).strip() for _, row in rows if not is_missing(row.get(column))]
+        reason = _looks_categorical(values)
+        if reason is not None:
+            guessed[column] = reason
+    if len(guessed) < len(rest):
+        found.update(guessed)
+    return found if len(found) < len(candidates) else {}
+
+
 def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
     """One run per model column of a wide CSV, each named after its column header."""
     reject_mapping(mapping, FMT, path=path, allowed=("id", "input", "reference"))
     header, rows = read_csv(path)
     id_column, question, reference, tag_columns, models = split_columns(header, mapping, path=path)
+    metadata = metadata_columns(models, rows)
+    notes: tuple[str, ...] = ()
+    if metadata:
+        models = [c for c in models if c not in metadata]
+        tag_columns = (*tag_columns, *metadata)
+        kept = ", ".join(f"{c!r} ({why})" for c, why in metadata.items())
+        notes = (f"kept as tags, not model runs: {kept}; name tag columns yourself with --tag COLUMN",)
     examples: list[tuple[Example, int]] = []
     for line, row in rows:
         text = text_or_none(row.get(question))
@@ -104,5 +198,7 @@ def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
                 error=EMPTY_CELL if answer is None else None,
             )
             triples.append((example, output, line))
-        runs.append(build_run(model, triples, path=path, strict=strict, model=model, source=str(path)))
+        runs.append(
+            build_run(model, triples, path=path, strict=strict, model=model, source=str(path), notes=notes)
+        )
     return runs

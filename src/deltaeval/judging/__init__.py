@@ -67,7 +67,7 @@ def get_judge(
     if is_recorded_spec(spec):
         recorded = read_judgments(_recorded_path(spec), preference=preference, id_column=id_column)
         if runs is None:
-            return RecordedJudge(recorded.judgments)
+            return RecordedJudge(recorded.judgments, inputs=recorded.inputs, source=recorded.path)
         judge, note = recorded_judge_for(recorded, *runs)
         if note and notes is not None:
             notes.append(note)
@@ -111,11 +111,18 @@ def recorded_judges(
     ``--baseline`` can compare two models each judged against the baseline in its own file.
     """
     by_judge: dict[str, list[Any]] = {}
+    inputs: dict[str, str] = {}
+    paths: dict[str, dict[str, None]] = {}
     for spec in specs:
         recorded = read_judgments(_recorded_path(spec), preference=preference, id_column=id_column)
+        inputs.update(recorded.inputs)
         for j in recorded.judgments:
             by_judge.setdefault(j.judge, []).append(j)
-    return [RecordedJudge(items, name=name) for name, items in by_judge.items()]
+            paths.setdefault(j.judge, {})[recorded.path] = None
+    return [
+        RecordedJudge(items, name=name, inputs=inputs, source=", ".join(paths[name]))
+        for name, items in by_judge.items()
+    ]
 
 
 def judge(old: Any, new: Any, judges: Any, **options: Any) -> Any:

@@ -66,19 +66,10 @@ TEMPLATE_VARIABLES = ("input", "output_a", "output_b", "reference", "id", "tags"
 
 
 def _compile(template: str) -> Any:
-    from jinja2 import StrictUndefined, TemplateSyntaxError
-    from jinja2.sandbox import SandboxedEnvironment
+    from deltaeval.sandbox import compile_template
 
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, trim_blocks=True, keep_trailing_newline=False
-    )
-    try:
-        return env.from_string(template)
-    except TemplateSyntaxError as exc:
-        raise UsageError(
-            f"the judge template does not parse: {exc.message} (template line {exc.lineno})",
-            hint="variables: " + ", ".join(TEMPLATE_VARIABLES),
-        ) from None
+    hint = "variables: " + ", ".join(TEMPLATE_VARIABLES)
+    return compile_template(template, what="the judge template", hint=hint, trim_blocks=True)
 
 
 @dataclass
@@ -152,23 +143,19 @@ class LLMJudge(Judge):
 
     def render(self, pair: Pair) -> str:
         """The user message for ``pair`` (the template rendered with its variables)."""
-        from jinja2 import TemplateError
+        from deltaeval.sandbox import render
 
         example = pair.example
-        try:
-            return self._template.render(
-                input=input_text(example.input),
-                output_a=pair.output_a,
-                output_b=pair.output_b,
-                reference=example.reference,
-                id=example.id,
-                tags=dict(example.tags),
-            )
-        except TemplateError as exc:
-            raise UsageError(
-                f"the judge template fails on example {example.id!r}: {exc}",
-                hint="variables: " + ", ".join(TEMPLATE_VARIABLES),
-            ) from None
+        variables = {
+            "input": input_text(example.input),
+            "output_a": pair.output_a,
+            "output_b": pair.output_b,
+            "reference": example.reference,
+            "id": example.id,
+            "tags": dict(example.tags),
+        }
+        hint = "variables: " + ", ".join(TEMPLATE_VARIABLES)
+        return render(self._template, variables, what="the judge template", example_id=example.id, hint=hint)
 
     def request(self, example_id: str, messages: Sequence[Mapping[str, str]]) -> dict[str, Any]:
         """The backend request for a conversation with the judge (system prompt added)."""

@@ -106,6 +106,28 @@ class JudgingResult:
     def head_to_head(self) -> bool:
         return self.baseline is None
 
+    @property
+    def one_order_judges(self) -> tuple[str, ...]:
+        """Recorded judges asked for both orders whose verdicts all came in one (as the file held them).
+
+        Empty when one order was asked for: then every judge gave one order by design.
+        """
+        recorded = {
+            name for name, kind in zip(self.judges, self.judge_kinds, strict=True) if kind == "recorded"
+        }
+        if not self.both_orders or not recorded:
+            return ()
+        orders: dict[str, dict[tuple[str, str, str], set[str]]] = {}
+        for j in self.judgments:
+            if j.label is not None:
+                seen = orders.setdefault(j.judge, {})
+                seen.setdefault((j.example_id, j.run_a, j.run_b), set()).add(j.order)
+        return tuple(
+            name
+            for name in self.judges
+            if name in recorded and name in orders and all(len(o) < 2 for o in orders[name].values())
+        )
+
     def outcome_tables(self) -> dict[Comparison, NDArray[np.float64]]:
         """Per comparison, outcomes for run b: (n_examples, n_judges, 2 orders) with NaN gaps.
 

@@ -15,8 +15,14 @@ Three layouts (``read_judgments`` detects the first two):
   error judgment. The baseline's name is the record's ``baseline`` or ``baseline=`` given here.
 - **Any CSV/JSONL** with an id column and a preference column (``preference=COL``): values are
   labels (``A>>B`` …, read tolerantly) or numbers in [0, 1] (1: A better, 0.5: tie). Optional
-  columns ``model_a``/``model_b`` name the runs (default ``A`` and ``B``) and ``judge`` the judge
-  (default: the file name).
+  columns ``model_a``/``model_b`` name the runs (default ``A`` and ``B``), ``judge`` the judge
+  (default: the file name), and an input column (``input``, ``prompt``, ``question`` …) the
+  example's text.
+
+Recorded example ids are matched to the runs' examples by id, and where an id is no example's id,
+by input text (the id itself or the recorded input, whitespace normalised): a table keyed by the
+question matches runs keyed by a hash of it. ``RecordedJudge.matched`` does this, and refuses a
+file that matches no example.
 """
 
 from __future__ import annotations
@@ -27,11 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from deltaeval.errors import InputError, UsageError
-from deltaeval.io.base import ID_COLUMNS, example_id_for, is_missing, pick_column, text_or_none
+from deltaeval.io.base import (
+    ID_COLUMNS,
+    INPUT_COLUMNS,
+    example_id_for,
+    is_missing,
+    pick_column,
+    text_or_none,
+)
 from deltaeval.io.reading import CSV_SUFFIXES, columns_of, peek_record, read_csv, read_records
 from deltaeval.judging.base import Judge, JudgmentCallback, Pair, judgment_for
 from deltaeval.judging.parse import label_from_value
-from deltaeval.types import Judgment, stable_id
+from deltaeval.types import Example, Judgment, input_text, stable_id
 
 FORMATS = ("alpaca_annotations", "arena_hard_judgments", "preference_table")
 
@@ -226,10 +239,15 @@ def _from_table(path: Path, preference: str, id_column: str | None) -> RecordedJ
             hint="name the example id column with --id COLUMN",
             path=path,
         )
+    input_col = pick_column([c for c in columns if c != id_col], None, INPUT_COLUMNS)
     judgments: list[Judgment] = []
+    inputs: dict[str, str] = {}
     for line, row in records:
         if is_missing(row.get(id_col)):
             raise InputError(f"row on line {line} has no id", path=path, line=line)
+        text = text_or_none(row.get(input_col)) if input_col else None
+        if text is not None:
+            inputs[example_id_for(row[id_col], "")] = text
         value = row.get(pref)
         try:
             label = None if is_missing(value) else label_from_value(value)
@@ -262,7 +280,7 @@ def _from_table(path: Path, preference: str, id_column: str | None) -> RecordedJ
         )
     if not judgments:
         raise InputError("no rows found", path=path)
-    return RecordedJudgments(str(path), "preference_table", tuple(judgments))
+    return RecordedJudgments(str(path), "preference_table", tuple(judgments), inputs=inputs)
 
 
 def detect_judgment_format(path: str | Path) -> str | None:
@@ -322,7 +340,9 @@ class RecordedJudge(Judge):
     returns that one as it was made (its ``order`` says so), so the protocol never counts one
     recorded verdict twice. With no judgment for the example, an error judgment.
 
-    ``aliases`` maps run names used in the file to the names of the runs being compared.
+    ``aliases`` maps run names used in the file to the names of the runs being compared;
+    ``inputs`` maps recorded example ids to input texts (for :meth:`matched`); ``source`` names
+    the file in messages.
     """
 
     kind = "recorded"
@@ -334,10 +354,14 @@ class RecordedJudge(Judge):
         *,
         name: str | None = None,
         aliases: Mapping[str, str] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        source: str | None = None,
     ) -> None:
         items = list(judgments)
         names = sorted({j.judge for j in items})
         super().__init__(name or (names[0] if len(names) == 1 else "recorded"))
+        self.inputs = dict(inputs or {})
+        self.source = source
         aliases = dict(aliases or {})
         self._index: dict[tuple[str, frozenset[str]], list[Judgment]] = {}
         for j in items:
@@ -348,6 +372,65 @@ class RecordedJudge(Judge):
     @property
     def runs(self) -> list[str]:
         return sorted({r for _, pair in self._index for r in pair})
+
+    @property
+    def example_ids(self) -> list[str]:
+        """The recorded example ids, in order of first appearance."""
+        return list(dict.fromkeys(example_id for example_id, _ in self._index))
+
+    def matched(self, examples: Sequence[Example]) -> tuple[RecordedJudge, RecordedCoverage]:
+        """This judge keyed to ``examples``, and how many of them it covers.
+
+        A recorded id that is no example's id is matched by input text: the id itself, or the
+        input recorded with it, against each example's input (whitespace normalised; an input
+        shared by two examples matches neither). No match at all is an :class:`InputError` that
+        shows the ids expected.
+        """
+        wanted = [e.id for e in examples]
+        known = set(wanted)
+        recorded = self.example_ids
+        by_text: dict[str, str | None] = {}
+        for example in examples:
+            key = _normalised(input_text(example.input))
+            by_text[key] = None if key in by_text and by_text[key] != example.id else example.id
+        claimed = known.intersection(recorded)
+        mapping: dict[str, str] = {}
+        for example_id in recorded:
+            if example_id in known:
+                continue
+            for text in (example_id, self.inputs.get(example_id)):
+                target = by_text.get(_normalised(text)) if text else None
+                if target is not None and target not in claimed:
+                    mapping[example_id] = target
+                    claimed.add(target)
+                    break
+        coverage = RecordedCoverage(
+            source=self.source or self.name,
+            n_examples=len(known),
+            n_recorded=len(recorded),
+            by_id=len(known.intersection(recorded)),
+            by_text=len(mapping),
+        )
+        if known and not coverage.matched:
+            expected = ", ".join(repr(_clip(i)) for i in wanted[:3])
+            found = ", ".join(repr(_clip(i)) for i in recorded[:3])
+            raise InputError(
+                f"none of its {coverage.n_recorded:,} recorded example ids matches one of the "
+                f"{coverage.n_examples:,} examples compared, by id or by input text: the runs' ids "
+                f"are like {expected}; the file's are like {found}",
+                hint="name the file's id column with --id COLUMN; it must hold the runs' example ids "
+                "or the examples' input texts",
+                path=coverage.source,
+            )
+        if not mapping:
+            return self, coverage
+        rekeyed = [
+            replace(j, example_id=mapping.get(j.example_id, j.example_id))
+            for found_judgments in self._index.values()
+            for j in found_judgments
+        ]
+        judge = RecordedJudge(rekeyed, name=self.name, inputs=self.inputs, source=self.source)
+        return judge, coverage
 
     def judge(
         self,
@@ -373,6 +456,44 @@ class RecordedJudge(Judge):
         return results
 
 
+@dataclass(frozen=True)
+class RecordedCoverage:
+    """How many of the examples compared a recorded file covers, and how they were matched."""
+
+    source: str
+    n_examples: int
+    n_recorded: int
+    by_id: int
+    by_text: int
+
+    @property
+    def matched(self) -> int:
+        return self.by_id + self.by_text
+
+    def note(self) -> str | None:
+        """A line for the report when the match is partial or by text (None: every id matched)."""
+        if self.by_id == self.n_examples:
+            return None
+        how = f"{self.by_id:,} by id, {self.by_text:,} by input text"
+        text = f"{self.source}: recorded judgments for {self.matched:,} of {self.n_examples:,} examples"
+        text += f" ({how})"
+        if self.matched < self.n_examples:
+            text += f"; {self.n_examples - self.matched:,} examples have none"
+        unmatched = self.n_recorded - self.matched
+        if unmatched:
+            verb = "matches" if unmatched == 1 else "match"
+            text += f"; {unmatched:,} of its {self.n_recorded:,} ids {verb} no example"
+        return text
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def recorded_judge_for(
     recorded: RecordedJudgments, run_a: str, run_b: str, *, name: str | None = None
 ) -> tuple[RecordedJudge, str | None]:
@@ -383,14 +504,18 @@ def recorded_judge_for(
     table) is taken as ``run_a`` and its second as ``run_b``.
     """
     names = recorded.runs
-    if run_a in names and run_b in names:
-        return RecordedJudge(recorded.judgments, name=name), None
-    if len(names) == 2:
+    aliases: dict[str, str] = {}
+    note = None
+    if not (run_a in names and run_b in names):
+        if len(names) != 2:
+            raise UsageError(
+                f"{recorded.path} does not judge {run_a!r} against {run_b!r}",
+                hint="its runs: " + ", ".join(names[:10]) + "; name the runs as in the file",
+            )
         first, second = names
         note = f"{recorded.path}: its {first!r} is taken as {run_a!r} and its {second!r} as {run_b!r}"
         aliases = {first: run_a, second: run_b}
-        return RecordedJudge(recorded.judgments, name=name, aliases=aliases), note
-    raise UsageError(
-        f"{recorded.path} does not judge {run_a!r} against {run_b!r}",
-        hint="its runs: " + ", ".join(names[:10]) + "; name the runs as in the file",
+    judge = RecordedJudge(
+        recorded.judgments, name=name, aliases=aliases, inputs=recorded.inputs, source=recorded.path
     )
+    return judge, note

@@ -386,6 +386,7 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
         ],
         "protocol": {
             "both_orders": result.both_orders,
+            "one_order_judges": list(result.one_order_judges),
             "aggregate": result.aggregate,
             "n_judges": len(result.judges),
             "outcome": "1 = new better, 0 = old better, 0.5 = tie; a strong and a weak win both count 1",
@@ -699,6 +700,8 @@ def judging_result(
     if isinstance(prices, tuple):
         prices = Prices(*prices)
     try:
+        runs = [old_run, new_run] + ([base_run] if base_run is not None else [])
+        built = _match_recorded(built, runs, notes)
         result = judge_runs(
             old_run,
             new_run,
@@ -723,3 +726,25 @@ def judging_result(
 
         result = replace(result, notes=(*result.notes, *notes))
     return result
+
+
+def _match_recorded(judges: list[Judge], runs: Sequence[Run], notes: list[str]) -> list[Judge]:
+    """Recorded judges keyed to the examples the runs share (by id, else by input text).
+
+    A file that matches none of them is an error; a partial or by-text match adds a note.
+    """
+    from deltaeval.judging.recorded import RecordedJudge
+
+    if not any(isinstance(j, RecordedJudge) for j in judges):
+        return judges
+    shared = set.intersection(*({o.example_id for o in run.outputs} for run in runs))
+    examples = [e for e in runs[0].examples if e.id in shared]
+    matched: list[Judge] = []
+    for judge in judges:
+        if isinstance(judge, RecordedJudge):
+            judge, coverage = judge.matched(examples)
+            note = coverage.note()
+            if note:
+                notes.append(note)
+        matched.append(judge)
+    return matched

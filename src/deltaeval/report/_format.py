@@ -143,6 +143,21 @@ def verdict_word(verdict: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
+def orders(protocol: Mapping[str, Any]) -> str:
+    """What the judging's orders were: both, one, or one as a recorded file held them.
+
+    Every word comes from this function (no name from the report), so renderers need not escape it.
+    """
+    if not protocol.get("both_orders"):
+        return "one order"
+    single = len(protocol.get("one_order_judges") or [])
+    if not single:
+        return "both orders"
+    if single >= (protocol.get("n_judges") or 1):
+        return "one order, as recorded"
+    return f"both orders; {single} judge{'s' if single != 1 else ''} recorded in one order only"
+
+
 def adaptive_summary(adaptive: Mapping[str, Any]) -> str:
     """One sentence on an adaptive stop: calls used, why it stopped, verdict and what decided it."""
     text = (

@@ -49,6 +49,7 @@ def _environment() -> Environment:
         method_name=fmt.method_name,
         verdict_word=fmt.verdict_word,
         adaptive_summary=fmt.adaptive_summary,
+        orders=fmt.orders,
     )
     return env
 

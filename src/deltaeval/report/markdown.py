@@ -366,7 +366,7 @@ def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
         rows.append([f"Judge agreement ({measure})", value, details])
     judges = ", ".join(md_inline(j.get("name"), 80) for j in p.get("judges") or [])
     notes = [
-        f"Judges: {judges}; {'both orders' if proto.get('both_orders') else 'one order'},"
+        f"Judges: {judges}; {fmt.orders(proto)},"
         f" panel rule {md_inline(proto.get('aggregate'))}; {fmt.count(p.get('n_judged'))} examples judged,"
         f" {fmt.count(p.get('n_no_verdict'))} without a verdict."
     ]

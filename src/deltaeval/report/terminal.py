@@ -313,7 +313,7 @@ def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
     w = p.get("win_rate") or {}
     judges = ", ".join(str(j.get("name")) for j in p.get("judges") or [])
     proto = p.get("protocol") or {}
-    orders = "both orders" if proto.get("both_orders") else "one order"
+    orders = fmt.orders(proto)
     title = Text.assemble(("Pairwise preference", "bold"), " · judges: ", _data(judges, 120))
     caption = (
         f"{orders}; panel rule {proto.get('aggregate', fmt.MISSING)}; a tie counts half;"
