@@ -338,7 +338,6 @@ def test_load_report_rejects_a_folder_and_non_utf8(tmp_path: Path) -> None:
         (fmt.method_name, "benjamini-hochberg", "Benjamini–Hochberg"),
         (fmt.text_of, [{"role": "user", "content": "hi"}], "user: hi"),
         (fmt.text_of, {"x": 1.5}, '{"x": 1.5}'),
-        (fmt.visible_controls, "a\x1b[31mb\n", "a\\x1b[31mb\n"),
     ],
 )
 def test_format_helpers(func: Any, value: Any, expected: str) -> None:

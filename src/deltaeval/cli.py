@@ -11,10 +11,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from deltaeval import __version__
 from deltaeval.errors import DeltaEvalError, UsageError
 from deltaeval.io.base import ColumnMapping
+from deltaeval.textsafe import visible
 
 app = typer.Typer(
     name="deltaeval",
@@ -152,6 +154,11 @@ def _console(quiet: bool = False) -> Console:
     return Console(quiet=quiet, highlight=False, width=width)
 
 
+def _plain(value: object) -> Text:
+    """Untrusted text (a run name, a path, a note) for rich: no markup, controls made visible."""
+    return Text(visible(str(value)))
+
+
 @app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Results file to import.")],
@@ -189,11 +196,13 @@ def import_cmd(
     with _store(store) as db:
         for run in runs:
             db.save_run(run, overwrite=overwrite)
-            console.print(f"imported {run.name!r}: {len(run)} examples from {file}")
+            console.print(
+                f"imported {run.name!r}: {len(run)} examples from {visible(str(file))}", markup=False
+            )
             notes = [note for note in run.notes if note not in shown]
             shown.update(notes)
             for note in notes[:5]:
-                console.print(f"  note: {note}")
+                console.print(f"  note: {visible(note)}", markup=False)
             if len(notes) > 5:
                 console.print(f"  … and {len(notes) - 5} more notes")
 
@@ -210,7 +219,12 @@ def runs_cmd(store: StoreOpt = None) -> None:
     table = Table("name", "examples", "model", "source", "created", "hash")
     for info in infos:
         table.add_row(
-            info.name, str(info.n), info.model, info.source, info.created_at, info.content_hash[:12]
+            _plain(info.name),
+            str(info.n),
+            _plain(info.model),
+            _plain(info.source),
+            _plain(info.created_at),
+            _plain(info.content_hash[:12]),
         )
     console.print(table)
 
@@ -222,46 +236,48 @@ def show_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Show a stored run: its metadata, correctness and first examples."""
-    from rich.markup import escape
-
     console = _console()
     with _store(store) as db:
         run = db.load_run(name)
     n_correct = sum(bool(o.correct) for o in run.outputs)
     n_known = sum(o.correct is not None for o in run.outputs)
     n_errors = sum(o.error is not None for o in run.outputs)
-    console.print(f"run {escape(run.name)}: {len(run)} examples, source {escape(run.source)}")
-    console.print(f"model: {escape(run.model) or '-'}   created: {run.created_at}")
-    console.print(f"content hash: {run.content_hash}")
+    lines = [
+        f"run {run.name}: {len(run)} examples, source {run.source}",
+        f"model: {run.model or '-'}   created: {run.created_at}",
+        f"content hash: {run.content_hash}",
+    ]
     if run.params:
-        console.print(f"params: {escape(str(dict(run.params)))}")
+        lines.append(f"params: {dict(run.params)}")
     if n_known:
-        console.print(f"correct: {n_correct}/{n_known} ({n_correct / n_known:.1%})")
+        lines.append(f"correct: {n_correct}/{n_known} ({n_correct / n_known:.1%})")
     if n_errors:
-        console.print(f"errors: {n_errors}")
+        lines.append(f"errors: {n_errors}")
     tags = sorted({t for e in run.examples for t in e.tags})
     if tags:
-        console.print(f"tags: {', '.join(tags)}")
-    for note in run.notes[:5]:
-        console.print(f"note: {escape(note)}")
+        lines.append(f"tags: {', '.join(tags)}")
+    lines += [f"note: {note}" for note in run.notes[:5]]
+    for line in lines:
+        console.print(_plain(line))
     table = Table("id", "input", "output", "reference", "correct")
     from deltaeval.types import input_text
 
     for example, out in list(zip(run.examples, run.outputs, strict=True))[:limit]:
         table.add_row(
-            escape(example.id),
-            escape(_clip(input_text(example.input))),
-            escape(_clip(out.text if out.error is None else f"ERROR: {out.error}")),
-            escape(_clip(example.reference)),
+            _plain(example.id),
+            _plain(_clip(input_text(example.input))),
+            _plain(_clip(out.text if out.error is None else f"ERROR: {out.error}")),
+            _plain(_clip(example.reference)),
             "" if out.correct is None else ("yes" if out.correct else "no"),
         )
     console.print(table)
 
 
 def _clip(text: str | None, width: int = 60) -> str:
+    """Untrusted text on one line, controls made visible, cut to ``width`` characters."""
     if not text:
         return ""
-    flat = " ".join(text.split())
+    flat = " ".join(visible(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -416,7 +432,7 @@ def compare_cmd(
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
             _save_as(report, target, suffix)
-            console.print(f"wrote {target}")
+            console.print(f"wrote {visible(str(target))}", markup=False)
 
 
 def _is_file(ref: str) -> bool:
@@ -631,8 +647,8 @@ def gate_cmd(
     )
     console = _console()
     for check in checks:
-        mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
-        console.print(f"{mark} {check.description}")
+        mark = Text("PASS", style="green") if check.passed else Text("FAIL", style="red")
+        console.print(Text.assemble(mark, " ", _plain(check.description)))
     if not all(c.passed for c in checks):
         raise typer.Exit(EXIT_GATE_FAILED)
 
@@ -643,7 +659,7 @@ def formats_cmd() -> None:
     from deltaeval.io import FORMATS
 
     for name in FORMATS:
-        typer.echo(name)
+        typer.echo(visible(name))
 
 
 @app.command("demo")
@@ -898,7 +914,7 @@ def judge_cmd(
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
             _save_as(report, target, suffix)
-            console.print(f"wrote {target}", markup=False)
+            console.print(f"wrote {visible(str(target))}", markup=False)
 
 
 @app.command("behaviour")
@@ -1053,7 +1069,7 @@ def behaviour_cmd(
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
             _save_as(report, target, suffix)
-            console.print(f"wrote {target}", markup=False)
+            console.print(f"wrote {visible(str(target))}", markup=False)
 
 
 @app.command("rank")
@@ -1179,12 +1195,10 @@ def rank_cmd(
         from deltaeval.report import write_report
 
         write_report(ranking.data, json_out)
-        console.print(f"wrote {json_out}", markup=False)
+        console.print(f"wrote {visible(str(json_out))}", markup=False)
 
 
 def _print_ranking(data: dict, console: Console) -> None:
-    from rich.text import Text
-
     level = data["settings"]["confidence_level"]
     style = data.get("style") is not None
     table = Table(title=f"Bradley–Terry ratings ({level:.0%} bootstrap intervals)", title_justify="left")
@@ -1196,7 +1210,7 @@ def _print_ranking(data: dict, console: Console) -> None:
         return "—" if not value or value[0] is None else f"[{value[0]:.0f}, {value[1]:.0f}]"
 
     for row in data["runs"]:
-        cells = [Text(str(row["name"])), f"{row['rating']:.0f}", ci(row["ci"])]
+        cells = [_plain(row["name"]), f"{row['rating']:.0f}", ci(row["ci"])]
         if style:
             rating = row.get("style_rating")
             cells += ["—" if rating is None else f"{rating:.0f}", ci(row.get("style_ci"))]
@@ -1206,7 +1220,7 @@ def _print_ranking(data: dict, console: Console) -> None:
     console.print(
         f"{data['n_battles']:,} battles from {data['n_judgments']:,} judgments"
         f" ({data['n_without_verdict']:,} without a verdict); strong verdicts count"
-        f" {data['settings']['strong_weight']:g}×; judges: {', '.join(data['judges'])}",
+        f" {data['settings']['strong_weight']:g}×; judges: {visible(', '.join(data['judges']))}",
         markup=False,
     )
     if style:
@@ -1222,7 +1236,7 @@ def _print_ranking(data: dict, console: Console) -> None:
             line += f"; cost {cost['cost']:.4f}"
         console.print(line, markup=False)
     for note in data.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+        console.print(f"note: {visible(str(note))}", markup=False)
 
 
 @app.command("winrate")
@@ -1264,17 +1278,16 @@ def winrate_cmd(
         from deltaeval.report import write_report
 
         write_report(table.data, json_out)
-        console.print(f"wrote {json_out}", markup=False)
+        console.print(f"wrote {visible(str(json_out))}", markup=False)
 
 
 def _print_winrates(data: dict, console: Console) -> None:
     from rich import box
-    from rich.text import Text
 
     published = data.get("published") or {}
     ours_only = not published
     table = Table(
-        title=f"AlpacaEval win rates against {data.get('baseline')} (percent)",
+        title=Text(f"AlpacaEval win rates against {visible(str(data.get('baseline')))} (percent)"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -1294,7 +1307,7 @@ def _print_winrates(data: dict, console: Console) -> None:
 
     for name, row in data["runs"].items():
         cells = [
-            Text(name),
+            _plain(name),
             f"{row['n_total']:,}",
             fmt(row["win_rate"]),
             fmt(row["standard_error"]),
@@ -1311,7 +1324,8 @@ def _print_winrates(data: dict, console: Console) -> None:
     console.print(table)
     if published:
         console.print(
-            f"published figures: {published['path']} (found next to the files or given with --leaderboard)",
+            f"published figures: {visible(str(published['path']))}"
+            " (found next to the files or given with --leaderboard)",
             markup=False,
         )
     settings = data["settings"]
@@ -1321,7 +1335,7 @@ def _print_winrates(data: dict, console: Console) -> None:
         markup=False,
     )
     for note in data.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+        console.print(f"note: {visible(str(note))}", markup=False)
 
 
 @app.callback(invoke_without_command=True)
@@ -1356,11 +1370,11 @@ def main(argv: list[str] | None = None) -> int:
     except DeltaEvalError as exc:
         from deltaeval.runner import RunInterrupted
 
-        err.print(f"error: {exc.one_line()}", markup=False)
+        err.print(f"error: {visible(exc.one_line())}", markup=False)
         return EXIT_INTERRUPTED if isinstance(exc, RunInterrupted) else EXIT_USAGE
     except usage_errors as exc:
         hint = f" (see `deltaeval {exc.ctx.info_name} --help`)" if exc.ctx and exc.ctx.parent else ""
-        err.print(f"error: {exc.format_message()}{hint}", markup=False)
+        err.print(f"error: {visible(exc.format_message())}{hint}", markup=False)
         return EXIT_USAGE
     except exits as exc:
         return int(getattr(exc, "exit_code", 0))

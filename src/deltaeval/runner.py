@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,6 +27,7 @@ from rich.progress import (
 from deltaeval.backends.base import Backend, Generation, GenerationParams
 from deltaeval.errors import DeltaEvalError, UsageError
 from deltaeval.store import Store
+from deltaeval.textsafe import visible
 from deltaeval.types import Example, Run
 
 
@@ -120,7 +122,8 @@ def run_model(
     identity = backend.cache_identity()
 
     with make_progress(console, quiet=quiet) as progress:
-        task = progress.add_task(name, total=len(examples), completed=len(examples) - len(todo))
+        label = escape(visible(name))  # a run name: shown, never read as markup or escape codes
+        task = progress.add_task(label, total=len(examples), completed=len(examples) - len(todo))
 
         def record(j: int, generation: Generation) -> None:
             i = unique_todo[j]

@@ -1,6 +1,7 @@
 """Formatting shared by the renderers: numbers, intervals, p-values, and untrusted text.
 
-Every function returns plain text; each renderer escapes it for its own medium.
+Every function returns plain text; each renderer escapes it for its own medium. Untrusted text
+is made visible by :func:`deltaeval.textsafe.visible` (controls, ESC and bidi characters escaped).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -238,19 +238,6 @@ def text_of(value: Any) -> str:
     ):
         return "\n\n".join(f"{m.get('role', 'message')}: {text_of(m['content'])}" for m in value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def visible_controls(text: str) -> str:
-    """Replace control characters other than newline and tab with ``\\xNN`` escapes.
-
-    Keeps terminal escape sequences in model outputs from reaching a terminal.
-    """
-    return "".join(
-        ch
-        if ch in "\n\t" or unicodedata.category(ch) != "Cc"
-        else (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
-        for ch in text
-    )
 
 
 def one_line(text: str, limit: int | None = None) -> str:

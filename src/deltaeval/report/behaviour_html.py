@@ -1,7 +1,8 @@
 """What the HTML template's ``behaviour`` partial (``templates/behaviour.html.j2``) shows.
 
-Texts from the report are made displayable (control characters visible) but not escaped:
-the template autoescapes every value.
+Texts from the report are made displayable (control characters, escape sequences and bidi
+overrides visible, by :func:`deltaeval.textsafe.visible`) but not escaped: the template
+autoescapes every value.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import Any
 
 from deltaeval.report import _behaviour as bh
 from deltaeval.report import _format as fmt
+from deltaeval.textsafe import visible
 
 
 def _text(value: Any) -> str:
-    return fmt.visible_controls(fmt.text_of(value))
+    return visible(fmt.text_of(value))
 
 
 def _number(value: Any) -> Any:

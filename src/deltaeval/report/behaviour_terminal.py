@@ -2,7 +2,8 @@
 the changed-most clusters and a few example pairs, compactly (the HTML report has everything).
 
 Data strings go through :func:`deltaeval.report.terminal._data`, so rich never reads them as
-markup and control characters are made visible.
+markup, and the report through :func:`deltaeval.textsafe.visible_data`, so control characters,
+escape sequences and bidi overrides are made visible.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.text import Text
 from deltaeval.report import _behaviour as bh
 from deltaeval.report import _format as fmt
 from deltaeval.report.terminal import _data, _table
+from deltaeval.textsafe import visible_data
 
 #: Most axes shown in the terminal; the JSON and HTML reports hold all of them.
 MAX_AXES = 10
@@ -29,6 +31,7 @@ VERY_NARROW = 90
 
 def behaviour_header(report: Mapping[str, Any]) -> list[RenderableType]:
     """The header of a report with neither flips nor preferences (`deltaeval behaviour`)."""
+    report = visible_data(report)
     old, new = report.get("old") or {}, report.get("new") or {}
     settings = report.get("settings") or {}
     section = bh.section(report) or {}
@@ -170,7 +173,7 @@ def _examples(section: Mapping[str, Any], max_examples: int) -> list[RenderableT
 
 def render_behaviour(report: Mapping[str, Any], console: Console, *, max_examples: int = 5) -> None:
     """Print the ``behaviour`` section of ``report`` (nothing when it has none)."""
-    section = bh.section(report)
+    section = bh.section(visible_data(report))
     if section is None:
         return
     parts: list[RenderableType] = [_axes_table(section, console.width)]

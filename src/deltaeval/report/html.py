@@ -1,7 +1,9 @@
 """A single self-contained HTML page for a JSON report (works offline, escapes all model text).
 
 The page is rendered by Jinja2 from ``templates/report.html.j2`` with autoescaping on, so every
-value from the report is HTML-escaped; the template never marks report data as safe.
+value from the report is HTML-escaped; the template never marks report data as safe. Before that,
+every string of the report passes through :func:`deltaeval.textsafe.visible_data`: control
+characters, escape sequences and bidi overrides are shown as escapes (newlines and tabs stay).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltaeval.report import _format as fmt
 from deltaeval.report.behaviour_html import behaviour_view
+from deltaeval.textsafe import visible, visible_data
 
 TEMPLATE = "report.html.j2"
 
@@ -56,7 +59,7 @@ def _environment() -> Environment:
 
 def _text(value: Any) -> str:
     """Untrusted content as display text (escaping is left to the template)."""
-    return fmt.visible_controls(fmt.text_of(value))
+    return visible(fmt.text_of(value))
 
 
 def _flip_view(index: int, flip: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,4 +192,4 @@ def render_html(report: Mapping[str, Any]) -> str:
     Content-Security-Policy forbids it) and its only script sorts tables and filters examples
     using text, never HTML.
     """
-    return _environment().get_template(TEMPLATE).render(**_view(report))
+    return _environment().get_template(TEMPLATE).render(**_view(visible_data(report)))

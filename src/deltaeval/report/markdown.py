@@ -1,9 +1,10 @@
 """A Markdown rendering of a JSON report that fits a GitHub PR comment or job summary.
 
-Untrusted text is made inert: in running text and table cells it is put on one line, ``&``,
-``<`` and ``>`` are HTML-escaped, Markdown punctuation (including ``|``) is backslash-escaped and
-``@`` mentions are broken with a word joiner; longer texts go into fenced code blocks whose fence
-is longer than any backtick run inside them.
+Untrusted text is made inert: control characters, escape sequences and bidi overrides are shown
+as escapes (:func:`deltaeval.textsafe.visible`); in running text and table cells it is put on one
+line, ``&``, ``<`` and ``>`` are HTML-escaped, Markdown punctuation (including ``|``) is
+backslash-escaped and ``@`` mentions are broken with a word joiner; longer texts go into fenced
+code blocks whose fence is longer than any backtick run inside them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from deltaeval.report import _format as fmt
+from deltaeval.textsafe import visible, visible_data
 
 #: GitHub refuses comments longer than this many characters.
 GITHUB_COMMENT_LIMIT = 65_536
@@ -32,7 +34,7 @@ _BACKTICKS = re.compile(r"`+")
 
 def md_inline(value: Any, limit: int | None = None) -> str:
     """Untrusted text as inert, one-line Markdown (safe in table cells and headings)."""
-    text = fmt.one_line(fmt.visible_controls(fmt.text_of(value)), limit)
+    text = fmt.one_line(visible(fmt.text_of(value)), limit)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = html.escape(text, quote=False)
     return text.replace("@", "@\u2060")
@@ -40,7 +42,7 @@ def md_inline(value: Any, limit: int | None = None) -> str:
 
 def md_fenced(text: str, limit: int = _FENCED_MAX) -> str:
     """Untrusted text as a fenced code block that its content cannot close."""
-    body = fmt.visible_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
+    body = visible(text)  # a \r\n or lone \r becomes \n
     cut = len(body) > limit
     body = body[:limit]
     longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
@@ -235,6 +237,7 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     """
     from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
 
+    report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
     if has_flips:
         head = [_heading(report), _summary(report)]

@@ -1,8 +1,9 @@
 """A compact terminal summary of a JSON report, drawn with rich tables.
 
 Every string that comes from the data (run names, ids, tag values, model text) is wrapped in a
-:class:`rich.text.Text`, so rich never reads it as markup; control characters are made visible
-so that a model output cannot send escape sequences to the terminal.
+:class:`rich.text.Text`, so rich never reads it as markup (table titles and captions too); and the
+whole report passes through :func:`deltaeval.textsafe.visible_data` first, so that control
+characters, escape sequences and bidi overrides are shown as escapes, never sent to the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deltaeval.report import _format as fmt
+from deltaeval.textsafe import visible, visible_data
 
 _VERDICT_STYLES = {
     "regressed": "bold red",
@@ -26,16 +28,20 @@ _VERDICT_STYLES = {
 
 def _data(value: Any, limit: int | None = None, style: str = "") -> Text:
     """Untrusted text as a one-line, markup-free :class:`Text`."""
-    return Text(fmt.one_line(fmt.visible_controls(fmt.text_of(value)), limit), style=style)
+    return Text(fmt.one_line(visible(fmt.text_of(value)), limit), style=style)
 
 
 def _table(title: str | Text, *columns: str, caption: str | None = None) -> Table:
-    """A borderless table; the first column is left-aligned, the others right-aligned."""
+    """A borderless table; the first column is left-aligned, the others right-aligned.
+
+    A ``title`` or ``caption`` given as a string is plain text (it may name a judge, a tag or a
+    model), never rich markup.
+    """
     table = Table(
-        title=title,
+        title=Text(visible(title), style="bold") if isinstance(title, str) else title,
         title_justify="left",
         title_style="bold",
-        caption=caption,
+        caption=Text(visible(caption), style="dim") if caption is not None else None,
         caption_justify="left",
         caption_style="dim",
         box=box.SIMPLE_HEAD,
@@ -242,6 +248,7 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     """
     from deltaeval.report.behaviour_terminal import behaviour_header, render_behaviour
 
+    report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
     if has_flips:
         header = _header(report)
@@ -476,6 +483,7 @@ def _preference_examples(report: Mapping[str, Any], max_examples: int) -> list[R
 
 def render_preference(report: Mapping[str, Any], console: Console, *, max_examples: int = 5) -> None:
     """Print the ``preference`` section of ``report`` (nothing when it has none)."""
+    report = visible_data(report)
     sections = [
         *_preference_summary(report),
         *_preference_judges(report),
