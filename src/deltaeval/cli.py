@@ -94,7 +94,12 @@ ApiKeyEnvOpt = Annotated[
 TrustOpt = Annotated[
     bool, typer.Option("--trust", help="Allow loading pickled models (sklearn:PATH); they can run code.")
 ]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Make missing or repeated ids an error.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Make missing or repeated ids, short CSV rows and lone surrogates an error."
+    ),
+]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace a stored run of that name.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 JsonOutOpt = Annotated[
@@ -442,9 +447,10 @@ def _is_file(ref: str) -> bool:
 
 
 def _save_as(report, target: Path, suffix: str) -> None:
+    from deltaeval.atomic_write import write_text_atomic
+
     render = {".json": report.to_json, ".md": report.to_markdown, ".html": report.to_html}[suffix]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(), encoding="utf-8")
+    write_text_atomic(target, render())
 
 
 def _backend_options(

@@ -15,6 +15,7 @@ from deltaeval.alignment import Alignment, align
 from deltaeval.analysis.continuous import ContinuousStats, continuous_stats, is_binary
 from deltaeval.analysis.flips import FlipStats, cell_codes, cell_counts, flip_stats_from_counts
 from deltaeval.analysis.slices import SliceTable, slice_stats
+from deltaeval.atomic_write import write_text_atomic
 from deltaeval.errors import UsageError
 from deltaeval.jsonable import interval as _ci
 from deltaeval.jsonable import num as _num
@@ -91,7 +92,7 @@ class Report:
         return render_html(self.data)
 
     def save(self, path: str | Path) -> Path:
-        """Write the report; the format follows the suffix (.json, .md, .html)."""
+        """Write the report atomically; the format follows the suffix (.json, .md, .html)."""
         target = Path(path)
         renderers = {".json": self.to_json, ".md": self.to_markdown, ".html": self.to_html}
         render = renderers.get(target.suffix.lower())
@@ -100,9 +101,7 @@ class Report:
                 f"cannot tell the report format of {target.name!r}",
                 hint="use a .json, .md or .html file name",
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(), encoding="utf-8")
-        return target
+        return write_text_atomic(target, render())
 
     def print(self, console: Any = None) -> None:
         """Print the terminal summary."""

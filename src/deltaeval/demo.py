@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from deltaeval.atomic_write import write_text_atomic
 from deltaeval.comparison import Report, compare
 from deltaeval.io import load_run
 from deltaeval.io.base import ColumnMapping
@@ -34,17 +35,18 @@ def digit_picture(pixels: np.ndarray) -> str:
 
 
 def _write_predictions(path: Path, ids, images, labels, predicted, confidence) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for i, image, label, pred, conf in zip(ids, images, labels, predicted, confidence, strict=True):
-            record = {
-                "id": i,
-                "input": digit_picture(image),
-                "output": str(pred),
-                "reference": str(label),
-                "confidence": round(float(conf), 4),
-                "digit": str(label),
-            }
-            fh.write(json.dumps(record) + "\n")
+    lines = []
+    for i, image, label, pred, conf in zip(ids, images, labels, predicted, confidence, strict=True):
+        record = {
+            "id": i,
+            "input": digit_picture(image),
+            "output": str(pred),
+            "reference": str(label),
+            "confidence": round(float(conf), 4),
+            "digit": str(label),
+        }
+        lines.append(json.dumps(record) + "\n")
+    write_text_atomic(path, "".join(lines))
 
 
 def train_digit_models(seed: int = 0) -> dict[str, object]:
@@ -118,7 +120,7 @@ def run_llm_demo(
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     dataset = out / "prompts.jsonl"
-    dataset.write_bytes(demo_prompts_path().read_bytes())
+    write_text_atomic(dataset, demo_prompts_path().read_text(encoding="utf-8"))
     examples = load_dataset(dataset)[:limit]
     console.print(
         f"[bold]deltaeval demo[/]: {model} on {len(examples)} prompts, "

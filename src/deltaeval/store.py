@@ -2,90 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deltaeval.errors import StoreError
+from deltaeval.store_schema import (
+    DAMAGED_FIX,
+    READ_ONLY_FIX,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STORE_ENV,
+    check_schema,
+    expected_sql,
+    may_be_read_only,
+    store_error,
+)
+from deltaeval.surrogates import without_surrogates
 from deltaeval.types import Example, Judgment, Output, Run
 
 DEFAULT_DIR = ".deltaeval"
 DB_NAME = "store.sqlite"
-STORE_ENV = "DELTAEVAL_STORE"
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    name TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    params TEXT NOT NULL,
-    source TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    duplicate_ids TEXT NOT NULL,
-    notes TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outputs (
-    run_name TEXT NOT NULL REFERENCES runs(name) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    example_id TEXT NOT NULL,
-    input TEXT,
-    reference TEXT,
-    tags TEXT NOT NULL,
-    text TEXT,
-    score REAL,
-    correct INTEGER,
-    confidence REAL,
-    logprob REAL,
-    tokens INTEGER,
-    latency_s REAL,
-    error TEXT,
-    prompt_tokens INTEGER,
-    finish_reason TEXT,
-    PRIMARY KEY (run_name, position)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS outputs_by_id ON outputs (run_name, example_id);
-CREATE TABLE IF NOT EXISTS calls (
-    key TEXT PRIMARY KEY,
-    backend TEXT NOT NULL,
-    model TEXT NOT NULL,
-    request TEXT NOT NULL,
-    response TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS judgments (
-    judge TEXT NOT NULL,
-    run_a TEXT NOT NULL,
-    run_b TEXT NOT NULL,
-    example_id TEXT NOT NULL,
-    judge_order TEXT NOT NULL,
-    label TEXT,
-    raw TEXT,
-    explanation TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL,
-    prompt_tokens INTEGER,
-    tokens INTEGER,
-    latency_s REAL,
-    cost REAL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (judge, run_a, run_b, example_id, judge_order)
-);
-CREATE TABLE IF NOT EXISTS embeddings (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -98,6 +42,34 @@ class RunInfo:
     created_at: str
     n: int
     content_hash: str
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _guarded(method: _Method) -> _Method:
+    """Map SQLite errors, and stored values that no longer parse, to a StoreError naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from None
+        except UnicodeEncodeError as exc:  # a name that is not valid Unicode
+            raise StoreError(
+                f"cannot store {exc.object[exc.start : exc.end]!a}, half of a UTF-16 pair",
+                path=self.path,
+                hint="give names as valid Unicode text",
+            ) from None
+        except (ValueError, TypeError) as exc:  # a stored JSON text or number altered by hand
+            raise StoreError(
+                f"the store holds damaged data ({type(exc).__name__}: {exc})",
+                path=self.path,
+                hint=DAMAGED_FIX,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def default_store_path() -> Path:
@@ -117,31 +89,62 @@ class Store:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        #: True when the store could only be opened for reading (a read-only file or folder):
+        #: runs can be listed, shown and compared; caches are not written.
+        self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-        except (sqlite3.Error, OSError) as exc:
+            self._db = self._connect(self.path, writable=True)
+        except sqlite3.OperationalError as exc:
+            if not may_be_read_only(exc, self.path):
+                raise store_error(exc, self.path, opening=True) from None
+            self._db = self._open_read_only(exc)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path, opening=True) from None
+        except OSError as exc:
             raise StoreError(
-                f"cannot open the store: {exc}",
+                f"cannot open the store: {exc.strerror or exc}",
                 path=self.path,
                 hint=f"check the path and permissions, or set {STORE_ENV} / --store",
             ) from None
-        version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if version and int(version[0]) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer deltaeval (schema {version[0]})",
-                path=self.path,
-                hint="upgrade deltaeval",
-            )
+
+    def _connect(self, target: str | Path, *, writable: bool) -> sqlite3.Connection:
+        """A connection to ``target`` whose schema has been checked (and, if writable, created)."""
+        db = sqlite3.connect(target, timeout=30, uri=not writable)
+        try:
+            missing = check_schema(db, self.path)
+            if writable:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                with db:
+                    db.executescript(SCHEMA)
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+            else:
+                # A table added after this store was written reads as empty (a temporary table).
+                for table in missing:
+                    db.execute(expected_sql()[table].replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_read_only(self, cause: sqlite3.Error) -> sqlite3.Connection:
+        """Open the store for reading only: ``mode=ro``, else ``immutable=1`` (a read-only folder
+        leaves no room for WAL's shared-memory file); raise ``cause``, mapped, when neither works."""
+        uri = self.path.resolve().as_uri()
+        for query in ("?mode=ro", "?immutable=1"):
+            try:
+                db = self._connect(uri + query, writable=False)
+            except sqlite3.OperationalError:
+                continue
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path, opening=True) from None
+            self.read_only = True
+            return db
+        raise store_error(cause, self.path, opening=True) from None
 
     def close(self) -> None:
         self._db.close()
@@ -154,24 +157,39 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StoreError("the store is read-only", path=self.path, hint=READ_ONLY_FIX)
         try:
             with self._db:
                 yield self._db
         except sqlite3.Error as exc:
-            raise StoreError(f"store write failed: {exc}", path=self.path) from None
+            raise store_error(exc, self.path) from None
 
     # runs -------------------------------------------------------------------------------
 
+    @_guarded
     def has_run(self, name: str) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE name=?", (name,)).fetchone() is not None
 
+    @_guarded
     def save_run(self, run: Run, *, overwrite: bool = False) -> None:
-        """Store a run. An existing run of that name is an error unless ``overwrite``."""
+        """Store a run. An existing run of that name is an error unless ``overwrite``.
+
+        Lone surrogates in its texts, which UTF-8 cannot hold, are stored as U+FFFD.
+        """
         if not run.name or run.name.strip() != run.name:
             raise StoreError(
                 f"invalid run name {run.name!r}",
                 hint="use a non-empty name without spaces at the ends",
             )
+        try:
+            self._insert_run(run, overwrite=overwrite)
+        except UnicodeEncodeError:  # the transaction was rolled back: store the texts repaired
+            examples = tuple(map(without_surrogates, run.examples))
+            outputs = tuple(map(without_surrogates, run.outputs))
+            self._insert_run(run.replace(examples=examples, outputs=outputs), overwrite=overwrite)
+
+    def _insert_run(self, run: Run, *, overwrite: bool) -> None:
         with self._transaction() as db:
             if self.has_run(run.name):
                 if not overwrite:
@@ -220,6 +238,7 @@ class Store:
                 ),
             )
 
+    @_guarded
     def load_run(self, name: str) -> Run:
         """Load a stored run by name."""
         row = self._db.execute(
@@ -233,6 +252,18 @@ class Store:
                 path=self.path,
                 hint=f"stored runs: {known}; import one with `deltaeval import FILE --name NAME`",
             )
+        try:
+            return self._run_from(row)
+        except (ValueError, TypeError) as exc:  # a stored JSON text altered by hand
+            raise StoreError(
+                f"stored run {name!r} is damaged ({type(exc).__name__}: {exc})",
+                path=self.path,
+                hint="import the run again with --overwrite, or " + DAMAGED_FIX,
+            ) from None
+
+    def _run_from(self, row: tuple[Any, ...]) -> Run:
+        """The run whose ``runs`` row is ``row``, with its outputs."""
+        name = row[0]
         examples: list[Example] = []
         outputs: list[Output] = []
         for r in self._db.execute(
@@ -269,6 +300,7 @@ class Store:
             notes=tuple(json.loads(row[6])),
         )
 
+    @_guarded
     def list_runs(self) -> list[RunInfo]:
         """Stored runs, oldest first."""
         return [
@@ -278,6 +310,7 @@ class Store:
             )
         ]
 
+    @_guarded
     def delete_run(self, name: str) -> None:
         if not self.has_run(name):
             raise StoreError(f"no run named {name!r} in the store", path=self.path)
@@ -286,6 +319,7 @@ class Store:
 
     # call cache -------------------------------------------------------------------------
 
+    @_guarded
     def cache_get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Cached responses of many calls at once, by key (absent keys are left out)."""
         return {
@@ -301,15 +335,21 @@ class Store:
             marks = ",".join("?" * len(chunk))
             yield from self._db.execute(f"{select} WHERE key IN ({marks})", chunk)
 
+    @_guarded
     def cache_get(self, key: str) -> dict[str, Any] | None:
         """The cached response of a model/judge call, or None."""
         row = self._db.execute("SELECT response FROM calls WHERE key=?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    @_guarded
     def cache_put(
         self, key: str, *, backend: str, model: str, request: Any, response: dict[str, Any]
     ) -> None:
-        """Record a completed call (committed at once, so a crash loses nothing finished)."""
+        """Record a completed call (committed at once, so a crash loses nothing finished).
+
+        A read-only store records nothing."""
+        if self.read_only:
+            return
         with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?)",
@@ -325,6 +365,7 @@ class Store:
 
     # embeddings -------------------------------------------------------------------------
 
+    @_guarded
     def embeddings_get_many(self, keys: list[str]) -> dict[str, Any]:
         """Cached embedding vectors (float32 numpy arrays) by key; absent keys are left out."""
         import numpy as np
@@ -336,8 +377,11 @@ class Store:
                 found[key] = vector
         return found
 
+    @_guarded
     def embeddings_put_many(self, items: list[tuple[str, str, Any]]) -> None:
-        """Record (key, model, vector) embeddings in one committed transaction."""
+        """Record (key, model, vector) embeddings in one committed transaction (none when read-only)."""
+        if self.read_only:
+            return
         import numpy as np
 
         rows = []
@@ -349,11 +393,18 @@ class Store:
 
     # judgments --------------------------------------------------------------------------
 
+    @_guarded
     def save_judgments(self, judgments: list[Judgment]) -> None:
         """Record judgments (committed at once); a judgment of the same judge, runs, example and
-        order replaces the one stored before."""
-        if not judgments:
+        order replaces the one stored before. A read-only store records nothing."""
+        if not judgments or self.read_only:
             return
+        try:
+            self._insert_judgments(judgments)
+        except UnicodeEncodeError:  # rolled back: store the texts with lone surrogates repaired
+            self._insert_judgments([without_surrogates(j) for j in judgments])
+
+    def _insert_judgments(self, judgments: list[Judgment]) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as db:
             db.executemany(
@@ -380,6 +431,7 @@ class Store:
                 ),
             )
 
+    @_guarded
     def load_judgments(
         self, *, judge: str | None = None, run_a: str | None = None, run_b: str | None = None
     ) -> list[Judgment]:
@@ -415,6 +467,7 @@ class Store:
             for r in self._db.execute(query, args)
         ]
 
+    @_guarded
     def count_judgments(self) -> int:
         """How many judgments are stored."""
         return int(self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0])

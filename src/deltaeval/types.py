@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from deltaeval.errors import InputError
+from deltaeval.surrogates import replace_lone_surrogates
 
 #: An example's input: plain text, chat messages, or a feature row.
 Input = str | list[dict[str, Any]] | dict[str, Any] | list[float] | None
@@ -257,8 +258,11 @@ def input_text(value: Input) -> str:
 
 
 def stable_id(text: str) -> str:
-    """A stable id for an example that has none: the first 16 hex digits of SHA-256 of its text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """A stable id for an example that has none: the first 16 hex digits of SHA-256 of its text.
+
+    A lone surrogate counts as U+FFFD, as importers read it.
+    """
+    return hashlib.sha256(replace_lone_surrogates(text).encode("utf-8")).hexdigest()[:16]
 
 
 def run_from_records(

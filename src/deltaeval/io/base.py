@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deltaeval.errors import DuplicateIdError, InputError
+from deltaeval.surrogates import has_lone_surrogate, without_surrogates
 from deltaeval.types import Example, Output, Run, input_text, stable_id
 
 ID_COLUMNS = ("id", "example_id", "question_id", "uid", "idx", "doc_id")
@@ -114,7 +115,9 @@ def build_run(
     """Assemble a run from (example, output, line) triples, checking ids.
 
     A repeated id is an error under ``strict``; otherwise the first occurrence is kept and the
-    repeat is listed in ``Run.duplicate_ids`` and ``Run.notes``. An empty file is always an error.
+    repeat is listed in ``Run.duplicate_ids`` and ``Run.notes``. Lone surrogates (half characters
+    from JSON escapes such as ``"\\ud800"``, which no UTF-8 file or store can hold) are replaced by
+    U+FFFD with a note, and are an error under ``strict``. An empty file is always an error.
     """
     examples: list[Example] = []
     outputs: list[Output] = []
@@ -122,6 +125,10 @@ def build_run(
     duplicates: list[str] = []
     notes: list[str] = list(fields.pop("notes", ()))
     for example, output, line in records:
+        texts = (example.id, example.input, example.reference, dict(example.tags), output.text, output.error)
+        if has_lone_surrogate(texts):
+            example, output = _replace_surrogates(example, output, path=path, line=line, strict=strict)
+            notes.append(f"line {line}: lone surrogate (half a UTF-16 pair) replaced by U+FFFD")
         if example.id in first_line:
             where = f"line {first_line[example.id]}" if first_line[example.id] else "earlier"
             if strict:
@@ -147,6 +154,20 @@ def build_run(
         notes=tuple(notes),
         **fields,
     )
+
+
+def _replace_surrogates(
+    example: Example, output: Output, *, path: str | Path, line: int | None, strict: bool
+) -> tuple[Example, Output]:
+    """``example`` and ``output`` with lone surrogates replaced by U+FFFD; an error under ``strict``."""
+    if strict:
+        raise InputError(
+            f'record on line {line} holds a lone surrogate (half a UTF-16 pair, e.g. JSON "\\ud800")',
+            hint="repair the text cut in the middle of a character, or drop --strict to read it as U+FFFD",
+            path=path,
+            line=line,
+        )
+    return without_surrogates(example), without_surrogates(output)
 
 
 def pick_column(columns: Sequence[str], explicit: str | None, candidates: Sequence[str]) -> str | None:

@@ -11,7 +11,19 @@ from deltaeval.types import Run
 
 
 def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
-    """One run from a CSV file (``.tsv``: tab-separated); errors name the row's physical line."""
-    header, rows = read_csv(path)
-    run = generic_run(rows, header, path=path, name=path.stem, mapping=mapping, strict=strict, header_line=1)
+    """One run from a CSV file (``.tsv``: tab-separated); errors name the row's physical line.
+
+    Rows with fewer cells than the header become notes (errors under ``strict``).
+    """
+    table = read_csv(path, strict=strict)
+    run = generic_run(
+        table.rows,
+        table.header,
+        path=path,
+        name=path.stem,
+        mapping=mapping,
+        strict=strict,
+        header_line=1,
+        notes=table.notes,
+    )
     return [run]

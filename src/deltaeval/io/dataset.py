@@ -26,7 +26,7 @@ def load_dataset(
     suffix = path.suffix.lower()
     unit, header_line = "line", None
     if suffix in {".csv", ".tsv"}:
-        columns, records = read_csv(path)
+        columns, records, _ = read_csv(path)
         header_line = 1
     elif suffix in {".parquet", ".pq"}:
         columns, records = read_parquet(path)

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from deltaeval.errors import InputError
 
@@ -25,6 +25,10 @@ CSV_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+#: How deep lists and objects may nest in a record: deeper values (JSON allows about 1,000 levels
+#: before Python's recursion limit) would exhaust the recursion limit further on.
+MAX_DEPTH = 200
 
 
 def check_file(path: Path) -> None:
@@ -61,6 +65,78 @@ def read_text(path: Path) -> str:
     return text
 
 
+def _int_or_digits(digits: str) -> int | str:
+    """An integer, or its digits as text when it is too long for ``int()`` (an id of 5,000 digits)."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
+_DECODER = json.JSONDecoder()
+_DIGITS_DECODER = json.JSONDecoder(parse_int=_int_or_digits)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, reading an integer too long for ``int()`` as its digits."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        return json.loads(text, parse_int=_int_or_digits)
+
+
+def _raw_decode(text: str, index: int) -> tuple[Any, int]:
+    """``JSONDecoder.raw_decode``, reading an integer too long for ``int()`` as its digits."""
+    try:
+        return _DECODER.raw_decode(text, index)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        return _DIGITS_DECODER.raw_decode(text, index)
+
+
+def _too_deep(path: Path, line: int | None) -> InputError:
+    return InputError(
+        f"the record on line {line} is nested more than {MAX_DEPTH} levels deep",
+        hint=f"flatten it: lists and objects may nest up to {MAX_DEPTH} levels",
+        path=path,
+        line=line,
+    )
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists/objects in ``value`` nest more than ``limit`` levels (checked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _check_depth(value: Any, source: str, path: Path, line: int | None) -> None:
+    """Raise InputError when ``value`` (parsed from ``source``) nests deeper than MAX_DEPTH."""
+    if source.count("[") + source.count("{") > MAX_DEPTH and _nesting_exceeds(value, MAX_DEPTH):
+        raise _too_deep(path, line)
+
+
+def json_cell(text: str) -> Any:
+    """The list or object a cell holds as JSON text (tags, chat messages in a CSV), or None when
+    the text is not JSON that can be read (malformed, or nested more than MAX_DEPTH levels)."""
+    try:
+        value = _loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict | list) or _nesting_exceeds(value, MAX_DEPTH):
+        return None
+    return value
+
+
 def _json_error(err: json.JSONDecodeError, path: Path, line: int | None = None) -> InputError:
     return InputError(
         f"malformed JSON on line {line or err.lineno}: {err.msg} (column {err.colno})",
@@ -77,7 +153,9 @@ def iter_jsonl(text: str, path: Path) -> Iterator[tuple[int, Any]]:
         if not stripped:
             continue
         try:
-            value = json.loads(stripped)
+            value = _loads(stripped)
+        except RecursionError:
+            raise _too_deep(path, number) from None
         except json.JSONDecodeError as err:
             raise InputError(
                 f"malformed JSON on line {number}: {err.msg} (column {err.colno})",
@@ -85,12 +163,12 @@ def iter_jsonl(text: str, path: Path) -> Iterator[tuple[int, Any]]:
                 path=path,
                 line=number,
             ) from None
+        _check_depth(value, stripped, path, number)
         yield number, value
 
 
 def iter_json_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
     """Yield (line where it starts, value) for each element of a top-level JSON list."""
-    decoder = json.JSONDecoder()
     index = _skip_ws(text, 0)
     if index >= len(text) or text[index] != "[":
         raise InputError(
@@ -106,10 +184,14 @@ def iter_json_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
     while True:
         line += text.count("\n", counted, index)
         counted = index
+        start = index
         try:
-            value, index = decoder.raw_decode(text, index)
+            value, index = _raw_decode(text, index)
+        except RecursionError:
+            raise _too_deep(path, line) from None
         except json.JSONDecodeError as err:
             raise _json_error(err, path) from None
+        _check_depth(value, text[start:index], path, line)
         yield line, value
         index = _skip_ws(text, index)
         if index < len(text) and text[index] == ",":
@@ -190,8 +272,8 @@ def _single_object_check(path: Path, text: str) -> None:
     if path.suffix.lower() not in JSON_SUFFIXES:
         return
     try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
+        whole = _loads(text)
+    except (ValueError, RecursionError):
         return
     if isinstance(whole, dict):
         raise InputError(
@@ -214,9 +296,9 @@ def peek_record(path: Path) -> dict[str, Any] | None:
             return None
         for raw in text.split("\n"):
             if raw.strip():
-                value = json.loads(raw)
+                value = _loads(raw)
                 return value if isinstance(value, dict) else None
-    except (InputError, json.JSONDecodeError):
+    except (InputError, ValueError, RecursionError):
         return None
     return None
 
@@ -248,20 +330,32 @@ def _raise_field_limit() -> None:
             limit //= 2
 
 
-def read_csv(path: Path) -> tuple[list[str], list[Record]]:
+class CsvTable(NamedTuple):
+    """A CSV file read: its header, its rows (each with the line where it starts), and notes."""
+
+    header: list[str]
+    rows: list[Record]
+    notes: tuple[str, ...] = ()
+
+
+def read_csv(path: Path, *, strict: bool = False) -> CsvTable:
     """The header and the rows of a CSV file; each row with the physical line where it starts.
 
-    The header is line 1. Blank lines are skipped; a row with more cells than the header is
-    an error, one with fewer is padded with empty cells.
+    The header is line 1. Blank lines are skipped. A row with more cells than the header is an
+    error; one with fewer is padded with empty cells and reported in the notes (an error under
+    ``strict``). Quoting is read strictly: an unclosed quote, which would swallow every later
+    row into one cell, is an error naming the line where its row starts.
     """
     check_file(path)
     _raise_field_limit()
     rows: list[Record] = []
+    notes: list[str] = []
     header: list[str] | None = None
     previous_end = 0
+    reader = None
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=_delimiter(path))
+            reader = csv.reader(handle, delimiter=_delimiter(path), strict=True)
             for cells in reader:
                 start, previous_end = previous_end + 1, reader.line_num
                 if not cells or (header is not None and all(not c.strip() for c in cells)):
@@ -276,26 +370,56 @@ def read_csv(path: Path) -> tuple[list[str], list[Record]]:
                         path=path,
                         line=start,
                     )
-                cells = cells + [""] * (len(header) - len(cells))
+                if len(cells) < len(header):
+                    notes.append(_short_row(header, cells, path=path, line=start, strict=strict))
+                    cells = cells + [""] * (len(header) - len(cells))
                 rows.append((start, dict(zip(header, cells, strict=True))))
     except UnicodeDecodeError as err:
         raise InputError(
             f"not UTF-8 text (byte {err.start})", hint="save the file as UTF-8", path=path
         ) from None
     except csv.Error as err:
-        raise InputError(
-            f"malformed CSV: {err}",
-            hint="check the quoting around that line",
-            path=path,
-            line=previous_end + 1,
-        ) from None
+        raise _csv_error(err, path, start=previous_end + 1, at=reader.line_num if reader else 1) from None
     except OSError as err:
         raise InputError(
             f"cannot read the file: {err.strerror}", hint="check its permissions", path=path
         ) from None
     if header is None:
         raise InputError("file is empty", hint="check that the export finished", path=path)
-    return header, rows
+    return CsvTable(header, rows, tuple(notes))
+
+
+def _short_row(header: list[str], cells: list[str], *, path: Path, line: int, strict: bool) -> str:
+    """The note on a row with fewer cells than the header; an InputError under ``strict``."""
+    missing = describe_columns(header[len(cells) :])
+    text = f"row on line {line} has {len(cells)} cells but the header has {len(header)}"
+    if strict:
+        raise InputError(
+            f"{text}; {missing} would be empty",
+            hint="fill in the missing cells (or end the row with empty ones: ',,'), or drop --strict",
+            path=path,
+            line=line,
+        )
+    return f"{text}: {missing} read as empty"
+
+
+def _csv_error(err: csv.Error, path: Path, *, start: int, at: int) -> InputError:
+    """An InputError for a quoting problem in the row starting on line ``start`` (seen on ``at``)."""
+    if "unexpected end of data" in str(err):
+        return InputError(
+            f"unclosed quote in the row starting on line {start}: its quoted cell runs to the end "
+            f"of the file (line {at}), taking in every row after it",
+            hint='close the quote; a quote inside a quoted cell is written twice ("")',
+            path=path,
+            line=start,
+        )
+    where = f"line {at}" + (f" (in the row starting on line {start})" if at != start else "")
+    return InputError(
+        f"malformed CSV on {where}: {err}",
+        hint='end a quoted cell right before the separator, and write a quote inside it twice ("")',
+        path=path,
+        line=at,
+    )
 
 
 def _check_header(cells: list[str], path: Path, line: int) -> list[str]:

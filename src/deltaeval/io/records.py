@@ -31,6 +31,7 @@ from deltaeval.io.reading import (
     Record,
     columns_of,
     describe_columns,
+    json_cell,
     require_column,
     stringify_tags,
 )
@@ -137,10 +138,7 @@ def input_value(value: Any, column: str | None = None) -> Input:
         return None
     if isinstance(value, str):
         if column is not None and column.lower() == "messages" and value.lstrip().startswith("["):
-            try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError:
-                return value
+            parsed = json_cell(value)
             if isinstance(parsed, list) and all(isinstance(m, dict) for m in parsed):
                 return parsed
         return value
@@ -169,10 +167,10 @@ def _field_tags(value: Any, column: str) -> dict[str, str]:
     if is_missing(value):
         return {}
     if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+        parsed = json_cell(value)
+        if parsed is None:
             return {column: value}
+        value = parsed
     if isinstance(value, dict):
         return stringify_tags(value)
     if isinstance(value, list | tuple):
@@ -262,10 +260,12 @@ def generic_run(
     unit: str = "line",
     header_line: int | None = None,
     require_output: bool = True,
+    notes: Sequence[str] = (),
 ) -> Run:
     """Build one run from generic records with the roles chosen by :func:`resolve_roles`.
 
     Without ``require_output`` the records may be a bare dataset (ids, inputs, references).
+    ``notes`` (from reading the file) come first among the run's notes.
     """
     roles = resolve_roles(columns, mapping, path=path, line=header_line, require_output=require_output)
 
@@ -277,7 +277,7 @@ def generic_run(
                 raise _with_unit(err, unit, line) from None
             yield example, output, line
 
-    return build_run(name, pairs(), path=path, strict=strict, source=str(path))
+    return build_run(name, pairs(), path=path, strict=strict, source=str(path), notes=notes)
 
 
 def _with_unit(err: DeltaEvalError, unit: str, line: int | None) -> DeltaEvalError:

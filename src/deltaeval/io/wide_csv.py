@@ -160,15 +160,14 @@ def metadata_columns(
 def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
     """One run per model column of a wide CSV, each named after its column header."""
     reject_mapping(mapping, FMT, path=path, allowed=("id", "input", "reference"))
-    header, rows = read_csv(path)
+    header, rows, notes = read_csv(path, strict=strict)
     id_column, question, reference, tag_columns, models = split_columns(header, mapping, path=path)
     metadata = metadata_columns(models, rows)
-    notes: tuple[str, ...] = ()
     if metadata:
         models = [c for c in models if c not in metadata]
         tag_columns = (*tag_columns, *metadata)
         kept = ", ".join(f"{c!r} ({why})" for c, why in metadata.items())
-        notes = (f"kept as tags, not model runs: {kept}; name tag columns yourself with --tag COLUMN",)
+        notes = (f"kept as tags, not model runs: {kept}; name tag columns yourself with --tag COLUMN", *notes)
     examples: list[tuple[Example, int]] = []
     for line, row in rows:
         text = text_or_none(row.get(question))

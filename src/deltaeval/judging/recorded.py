@@ -220,7 +220,7 @@ def _from_arena_hard(path: Path, baseline: str | None) -> RecordedJudgments:
 
 def _from_table(path: Path, preference: str, id_column: str | None) -> RecordedJudgments:
     if path.suffix.lower() in CSV_SUFFIXES:
-        columns, records = read_csv(path)
+        columns, records, _ = read_csv(path)
     else:
         records = read_records(path)
         columns = columns_of(records)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from deltaeval.atomic_write import write_text_atomic
 from deltaeval.errors import InputError
 
 SCHEMA = "deltaeval.report"
@@ -43,11 +44,8 @@ def dumps_report(report: Mapping[str, Any]) -> str:
 
 
 def write_report(report: Mapping[str, Any], path: str | Path) -> Path:
-    """Write ``report`` as JSON to ``path`` (parent folders are created); return the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(dumps_report(report), encoding="utf-8", newline="\n")
-    return target
+    """Write ``report`` as JSON to ``path`` atomically (parent folders are created); return the path."""
+    return write_text_atomic(path, dumps_report(report))
 
 
 def _undefined_number(name: str) -> None:
