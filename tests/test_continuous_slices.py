@@ -60,7 +60,7 @@ def test_slices_find_the_regressed_value() -> None:
     cn[100:140] = False  # 40 negative flips, all in "b"
     cn[0:2] = False  # 2 in "a"
     codes = cell_codes(co, cn, co == cn)
-    table = slice_stats("group", codes, tags, n_boot=300, rng=np.random.default_rng(0))
+    table = slice_stats("group", codes, tags)
     rows = {r.value: r for r in table.rows}
     assert [r.value for r in table.rows] == ["a", "b", "c"]
     assert rows["b"].stats.negative == 40 and rows["b"].stats.n == 100

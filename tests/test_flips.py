@@ -30,7 +30,7 @@ def _case_arrays():
 
 def test_hand_computed_rates() -> None:
     co, cn, same = _case_arrays()
-    s = flip_stats(co, cn, same, n_boot=0)
+    s = flip_stats(co, cn, same)
     assert (s.n, s.negative, s.positive, s.both_correct, s.both_wrong) == (8, 2, 1, 3, 2)
     e = s.estimates
     assert e["accuracy_old"] == pytest.approx(5 / 8)
@@ -44,12 +44,13 @@ def test_hand_computed_rates() -> None:
     assert e["bec"] == pytest.approx(1 / 4)
     # exact McNemar on 2 vs 1 discordant pairs: 2 * P(X <= 1 | n=3, p=1/2) = 2 * 4/8 -> 1
     assert s.mcnemar_p == pytest.approx(1.0)
-    assert s.intervals["nfr"] is None  # no resampling asked for
+    # exact binomial interval of 2 of 8: Beta(0.025; 2, 7) and Beta(0.975; 3, 6)
+    assert s.intervals["nfr"] == pytest.approx((0.031854, 0.650855), abs=1e-6)
 
 
 def test_rates_without_outputs_are_undefined() -> None:
     co, cn, _ = _case_arrays()
-    s = flip_stats(co, cn, None, n_boot=200)
+    s = flip_stats(co, cn, None)
     assert s.estimates["churn"] is None and s.intervals["churn"] is None
     assert s.estimates["nfr_mc"] is None and s.estimates["bec"] is None
     assert s.estimates["nfr"] == pytest.approx(2 / 8)
@@ -57,7 +58,7 @@ def test_rates_without_outputs_are_undefined() -> None:
 
 
 def test_btc_undefined_when_old_never_right() -> None:
-    s = flip_stats([False, False, False], [True, False, False], [False, True, True], n_boot=100)
+    s = flip_stats([False, False, False], [True, False, False], [False, True, True])
     assert s.estimates["btc"] is None
     assert s.estimates["bec"] == pytest.approx(1.0)
 
@@ -74,22 +75,46 @@ def test_verdict() -> None:
     co = np.array([True] * 40 + [False] * 60)
     cn = co.copy()
     cn[:30] = False  # 30 negative flips, no positive flips
-    s = flip_stats(co, cn, n_boot=0)
+    s = flip_stats(co, cn)
     assert s.verdict(0.05) == "regressed"
-    s2 = flip_stats(cn, co, n_boot=0)
+    s2 = flip_stats(cn, co)
     assert s2.verdict(0.05) == "improved"
-    s3 = flip_stats(co, co, n_boot=0)
+    s3 = flip_stats(co, co)
     assert s3.verdict(0.05) == "no significant change"
 
 
-def test_bootstrap_is_seeded() -> None:
+def test_no_negative_flip_of_50_has_an_honest_upper_bound() -> None:
+    """0 of 50 negative flips: the bootstrap said [0, 0]; the exact 95% upper bound is 7.1%."""
+    co = np.ones(50, dtype=bool)
+    s = flip_stats(co, co, np.ones(50, dtype=bool))
+    assert s.intervals["nfr"][0] == 0.0
+    assert s.intervals["nfr"][1] == pytest.approx(1 - 0.025 ** (1 / 50))  # 0.0711
+    assert s.intervals["nfr"][1] == pytest.approx(0.0711, abs=1e-4)
+    # the accuracy difference with no discordant pair still has a width
+    lo, hi = s.intervals["delta"]
+    assert lo < 0 < hi and hi == pytest.approx(-lo)
+    # every old answer right: accuracy's interval reaches 1 and its lower end is the exact one
+    assert s.intervals["accuracy_old"] == pytest.approx((0.025 ** (1 / 50), 1.0))
+
+
+def test_one_of_200_matches_the_exact_interval() -> None:
+    co = np.ones(200, dtype=bool)
+    cn = co.copy()
+    cn[0] = False
+    s = flip_stats(co, cn, co == cn)
+    lo, hi = s.intervals["nfr"]
+    assert hi == pytest.approx(0.02754, abs=1e-5)  # the bootstrap gave 1.5%
+    assert lo == pytest.approx(0.000127, abs=1e-6)
+    from scipy import stats as sps
+
+    reference = sps.binomtest(1, 200).proportion_ci(0.95, method="exact")
+    assert (lo, hi) == pytest.approx((reference.low, reference.high))
+
+
+def test_intervals_are_deterministic() -> None:
     rng = np.random.default_rng(1)
     co, cn = rng.random(500) < 0.7, rng.random(500) < 0.6
-    a = flip_stats(co, cn, n_boot=300, seed=7)
-    b = flip_stats(co, cn, n_boot=300, seed=7)
-    c = flip_stats(co, cn, n_boot=300, seed=8)
-    assert a.intervals == b.intervals
-    assert a.intervals != c.intervals
+    assert flip_stats(co, cn).intervals == flip_stats(co, cn).intervals
 
 
 def test_count_bootstrap_matches_example_bootstrap() -> None:
@@ -129,7 +154,7 @@ def _arrays(rows):
 @given(paired)
 def test_identities(rows) -> None:
     co, cn, same = _arrays(rows)
-    s = flip_stats(co, cn, same, n_boot=0)
+    s = flip_stats(co, cn, same)
     e = s.estimates
     assert e["nfr"] - e["pfr"] == pytest.approx(e["accuracy_old"] - e["accuracy_new"])
     assert e["delta"] == pytest.approx(e["accuracy_new"] - e["accuracy_old"])
@@ -144,13 +169,15 @@ def test_identities(rows) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(paired, st.integers(0, 2**31 - 1))
-def test_interval_contains_estimate(rows, seed) -> None:
+@given(paired)
+def test_interval_contains_estimate(rows) -> None:
     co, cn, same = _arrays(rows)
-    s = flip_stats(co, cn, same, n_boot=400, seed=seed)
+    s = flip_stats(co, cn, same)
     for name in ("nfr", "pfr", "delta", "accuracy_old", "accuracy_new", "churn", "nfr_mc", "btc", "bec"):
         interval, estimate = s.intervals[name], s.estimates[name]
-        if estimate is None or interval is None:  # ratios undefined (or unstable) on tiny samples
-            assert name in ("btc", "bec")
+        if estimate is None or interval is None:  # ratios undefined when their denominator is 0
+            assert name in ("btc", "bec") and estimate is None and interval is None
             continue
         assert interval[0] - 1e-12 <= estimate <= interval[1] + 1e-12, (name, estimate, interval)
+        # proportions stay in [0, 1], the difference in [-1, 1]; the interval has a width
+        assert (-1.0 if name == "delta" else 0.0) <= interval[0] < interval[1] <= 1.0

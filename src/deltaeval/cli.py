@@ -603,12 +603,35 @@ def gate_cmd(
     report_path: Annotated[Path, typer.Argument(metavar="REPORT.json", help="JSON report of `compare`.")],
     max_nfr: Annotated[
         float | None,
-        typer.Option("--max-nfr", metavar="X", help="Fail when the negative flip rate exceeds X."),
+        typer.Option(
+            "--max-nfr",
+            metavar="X",
+            help="Pass only when the one-sided upper bound of the negative flip rate is <= X.",
+        ),
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            "--max-accuracy-drop",
+            metavar="D",
+            help="Non-inferiority: pass only when the one-sided upper bound of accuracy(old) − "
+            "accuracy(new) is <= D.",
+        ),
     ] = None,
     min_accuracy_delta: Annotated[
         float | None,
         typer.Option(
-            "--min-accuracy-delta", metavar="Y", help="Fail when accuracy(new) − accuracy(old) < Y."
+            "--min-accuracy-delta",
+            metavar="Y",
+            help="Pass only when the one-sided lower bound of accuracy(new) − accuracy(old) is >= Y.",
+        ),
+    ] = None,
+    max_slice_nfr: Annotated[
+        float | None,
+        typer.Option(
+            "--max-slice-nfr",
+            metavar="R",
+            help="Fail when any slice's NFR is significantly above R (exact tests, Holm across slices).",
         ),
     ] = None,
     max_p: Annotated[
@@ -622,34 +645,54 @@ def gate_cmd(
         typer.Option(
             "--min-win-rate",
             metavar="W",
-            help="Fail when the judged win rate of new is below W (judge reports).",
+            help="Pass only when the lower end of the judged win rate's interval is >= W (judge reports).",
         ),
     ] = None,
-    use_upper: Annotated[
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            "--alpha", metavar="A", help="Error rate of every check (default: the report's alpha, 0.05)."
+        ),
+    ] = None,
+    estimate: Annotated[
         bool,
         typer.Option(
-            "--upper",
-            help="Check the conservative interval bound, not the estimate (NFR: upper; win rate: lower).",
+            "--estimate",
+            help="Compare point estimates instead of confidence bounds (no statistical guarantee).",
         ),
     ] = False,
+    use_upper: Annotated[
+        bool,
+        typer.Option("--upper", hidden=True, help="Kept for old scripts: bounds are the default now."),
+    ] = False,
 ) -> None:
-    """Gate CI on a report: exit 1 when a threshold fails (and say which), else 0."""
+    """Gate CI on a report: exit 1 when a threshold fails (and say which), else 0.
+
+    Each check uses a one-sided confidence bound at --alpha, computed from the report's counts.
+    """
     from deltaeval.gate import evaluate_gate
     from deltaeval.report import load_report
 
-    if max_nfr is None and min_accuracy_delta is None and max_p is None and min_win_rate is None:
+    thresholds = (max_nfr, max_accuracy_drop, min_accuracy_delta, max_slice_nfr, max_p, min_win_rate)
+    if all(t is None for t in thresholds):
         raise UsageError(
             "gate needs at least one threshold",
-            hint="pass --max-nfr, --min-accuracy-delta, --max-p or --min-win-rate",
+            hint="pass --max-nfr, --max-accuracy-drop, --min-accuracy-delta, --max-slice-nfr, --max-p "
+            "or --min-win-rate",
         )
+    if use_upper and estimate:
+        raise UsageError("--upper and --estimate contradict each other", hint="pass one of them")
     report = load_report(report_path)
     checks = evaluate_gate(
         report,
         max_nfr=max_nfr,
+        max_accuracy_drop=max_accuracy_drop,
         min_accuracy_delta=min_accuracy_delta,
+        max_slice_nfr=max_slice_nfr,
         max_p=max_p,
-        use_upper=use_upper,
         min_win_rate=min_win_rate,
+        alpha=alpha,
+        estimate=estimate,
     )
     console = _console()
     for check in checks:

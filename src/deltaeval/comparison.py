@@ -13,13 +13,20 @@ import numpy as np
 from deltaeval import __version__
 from deltaeval.alignment import Alignment, align
 from deltaeval.analysis.continuous import ContinuousStats, continuous_stats, is_binary
-from deltaeval.analysis.flips import FlipStats, cell_codes, cell_counts, flip_stats_from_counts
+from deltaeval.analysis.flips import (
+    INTERVAL_METHODS,
+    FlipStats,
+    cell_codes,
+    cell_counts,
+    flip_stats_from_counts,
+)
 from deltaeval.analysis.slices import SliceTable, slice_stats
 from deltaeval.atomic_write import write_text_atomic
 from deltaeval.errors import UsageError
 from deltaeval.jsonable import interval as _ci
 from deltaeval.jsonable import num as _num
 from deltaeval.jsonable import run_block as _run_block
+from deltaeval.stats import BOOTSTRAP, CLOPPER_PEARSON
 from deltaeval.types import Run, input_text
 
 SCHEMA = "deltaeval.report"
@@ -211,16 +218,11 @@ def compare(
 
 def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
     """Run every analysis on an alignment and assemble the JSON report dict."""
-    rng = np.random.default_rng(settings.seed)
     correct_old, correct_new = alignment.correct()
     same = alignment.same_output()
     codes = cell_codes(correct_old, correct_new, same)
     flips = flip_stats_from_counts(
-        cell_counts(codes),
-        outputs_known=same is not None,
-        n_boot=settings.n_boot,
-        level=settings.confidence_level,
-        rng=rng,
+        cell_counts(codes), outputs_known=same is not None, level=settings.confidence_level
     )
     for tag in settings.by:
         if tag not in alignment.tag_names():
@@ -235,10 +237,8 @@ def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
             codes,
             alignment.tag_values(tag),
             outputs_known=same is not None,
-            n_boot=settings.n_boot,
             level=settings.confidence_level,
             alpha=settings.alpha,
-            rng=rng,
         )
         for tag in settings.by
     ]
@@ -326,6 +326,11 @@ def _accuracy_block(f: FlipStats) -> dict[str, Any]:
         "new_ci": _ci(f.intervals["accuracy_new"]),
         "delta": _num(f.estimates["delta"]),
         "delta_ci": _ci(f.intervals["delta"]),
+        "ci_methods": {
+            "old_ci": INTERVAL_METHODS["accuracy_old"],
+            "new_ci": INTERVAL_METHODS["accuracy_new"],
+            "delta_ci": INTERVAL_METHODS["delta"],
+        },
     }
 
 
@@ -337,9 +342,11 @@ def _flips_block(f: FlipStats, alpha: float) -> dict[str, Any]:
         "negative": f.negative,
         "positive": f.positive,
     }
-    for name in ("nfr", "pfr", "churn", "nfr_mc", "btc", "bec"):
+    names = ("nfr", "pfr", "churn", "nfr_mc", "btc", "bec")
+    for name in names:
         block[name] = _num(f.estimates[name])
         block[f"{name}_ci"] = _ci(f.intervals[name])
+    block["ci_methods"] = {f"{name}_ci": INTERVAL_METHODS[name] for name in names}
     block["mcnemar_p"] = _num(f.mcnemar_p)
     block["verdict"] = f.verdict(alpha)
     return block
@@ -363,6 +370,11 @@ def _continuous_block(c: ContinuousStats) -> dict[str, Any]:
         "mean_gain": _num(c.mean_gain),
         "mean_loss": _num(c.mean_loss),
         "wilcoxon_p": _num(c.wilcoxon_p),
+        "ci_methods": {
+            "mean_delta_ci": BOOTSTRAP,
+            "gain_rate_ci": CLOPPER_PEARSON,
+            "loss_rate_ci": CLOPPER_PEARSON,
+        },
     }
 
 
@@ -390,7 +402,17 @@ def _slice_block(table: SliceTable) -> dict[str, Any]:
                 "improved": row.improved,
             }
         )
-    return {"tag": table.tag, "method": table.method, "alpha": table.alpha, "rows": rows}
+    return {
+        "tag": table.tag,
+        "method": table.method,
+        "alpha": table.alpha,
+        "ci_methods": {
+            "delta_ci": INTERVAL_METHODS["delta"],
+            "nfr_ci": INTERVAL_METHODS["nfr"],
+            "pfr_ci": INTERVAL_METHODS["pfr"],
+        },
+        "rows": rows,
+    }
 
 
 def _example_record(a: Alignment, i: int) -> dict[str, Any]:

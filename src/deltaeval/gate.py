@@ -1,11 +1,36 @@
-"""CI gate: check a JSON report against thresholds."""
+"""CI gate: check a JSON report against thresholds, with one-sided confidence bounds.
+
+Every check decides at the gate's own ``alpha`` from the counts in the report, not from the
+report's two-sided intervals (whose ends are one-sided bounds at ``alpha / 2``, made at the
+report's level). What each check tests:
+
+- ``max_nfr`` X: passes when the one-sided upper (1 − alpha) Clopper–Pearson bound of the
+  negative flip rate is ≤ X. If the true NFR is above X, the chance of passing is at most alpha.
+- ``max_accuracy_drop`` D (non-inferiority): passes when the one-sided upper (1 − alpha) bound of
+  accuracy(old) − accuracy(new) (Tango's paired score interval) is ≤ D.
+- ``min_accuracy_delta`` Y: passes when the one-sided lower (1 − alpha) bound of
+  accuracy(new) − accuracy(old) is ≥ Y (Y = 0: a significant improvement is required).
+- ``max_slice_nfr`` R: for every slice of every ``--by`` tag, tests H0 "the slice's NFR ≤ R"
+  against "above R" (exact binomial, one-sided) and adjusts the p-values with Holm across all
+  slices; fails when any slice rejects H0. The chance that a release whose slices are all
+  within R fails this check is at most alpha, however many slices there are. It finds
+  regressions; it does not prove every slice fine (a slice too small to show a regression
+  passes; ``max_nfr`` bounds the whole).
+- ``max_p`` Z: McNemar's exact p must be ≤ Z.
+- ``min_win_rate`` W (judge reports): the lower end of the report's win-rate interval must be
+  ≥ W (a one-sided bound at (1 − level) / 2; the report holds no per-example outcomes to
+  recompute it at another alpha).
+
+With ``estimate=True`` every check compares the point estimate instead (no confidence: a
+release whose true NFR is just above X passes about half the time).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from deltaeval.errors import InputError
+from deltaeval.errors import InputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -28,83 +53,248 @@ def _field(report: dict[str, Any], section: str, key: str) -> Any:
         ) from None
 
 
+def _count(report: dict[str, Any], section: str, key: str) -> int:
+    value = _field(report, section, key)
+    if type(value) is not int or value < 0:
+        raise InputError(
+            f"the report's {section}.{key} is {value!r}, not a count",
+            hint="write the report again with `deltaeval compare --json`",
+        )
+    return value
+
+
+def report_alpha(report: dict[str, Any]) -> float:
+    """The report's significance level (``settings.alpha``), 0.05 when it has none."""
+    settings = report.get("settings")
+    value = settings.get("alpha") if isinstance(settings, dict) else None
+    return float(value) if isinstance(value, int | float) and 0 < value < 1 else 0.05
+
+
 def evaluate_gate(
     report: dict[str, Any],
     *,
     max_nfr: float | None = None,
+    max_accuracy_drop: float | None = None,
     min_accuracy_delta: float | None = None,
+    max_slice_nfr: float | None = None,
     max_p: float | None = None,
-    use_upper: bool = False,
     min_win_rate: float | None = None,
+    alpha: float | None = None,
+    estimate: bool = False,
 ) -> list[GateCheck]:
-    """Evaluate the thresholds that are given; each yields a ``GateCheck``.
+    """Evaluate the thresholds that are given; each yields a ``GateCheck`` (see the module doc).
 
-    ``max_nfr``: the negative flip rate (or, with ``use_upper``, the upper end of its interval)
-    must not exceed it. ``min_accuracy_delta``: accuracy(new) − accuracy(old) must be at least it.
-    ``max_p``: McNemar's p must be at most it (the accuracy change must be significant).
-    ``min_win_rate``: the judged win rate of new (a report of ``deltaeval judge``, or one with a
-    ``preference`` section) must be at least it — with ``use_upper``, the lower end of its
-    interval (the conservative bound).
+    ``alpha`` defaults to the report's ``settings.alpha``. ``estimate`` compares point
+    estimates instead of confidence bounds.
     """
+    a = report_alpha(report) if alpha is None else float(alpha)
+    if not 0 < a < 0.5:
+        raise UsageError(f"alpha {a} is out of range", hint="use e.g. 0.05")
+    confidence = f"one-sided {1 - a:.0%}"
     checks: list[GateCheck] = []
     if max_nfr is not None:
-        nfr = _field(report, "flips", "nfr")
-        label = "NFR"
-        if use_upper:
-            ci = _field(report, "flips", "nfr_ci")
-            nfr = ci[1] if ci else nfr
-            label = "NFR upper bound"
-        passed = nfr is not None and nfr <= max_nfr
+        checks.append(_nfr_check(report, max_nfr, a, confidence, estimate))
+    if max_accuracy_drop is not None or min_accuracy_delta is not None:
+        checks.extend(
+            _accuracy_checks(report, max_accuracy_drop, min_accuracy_delta, a, confidence, estimate)
+        )
+    if max_slice_nfr is not None:
+        checks.append(_slice_check(report, max_slice_nfr, a, estimate))
+    if max_p is not None:
+        p = _field(report, "flips", "mcnemar_p")
+        passed = p is not None and p <= max_p
+        shown = "undefined" if p is None else f"{p:.4g}"
+        checks.append(GateCheck("max_p", passed, f"McNemar p {shown} {'<=' if passed else '>'} {max_p:g}"))
+    if min_win_rate is not None:
+        checks.append(_win_rate_check(report, min_win_rate, estimate))
+    return checks
+
+
+def _nfr_check(
+    report: dict[str, Any], threshold: float, alpha: float, confidence: str, estimate: bool
+) -> GateCheck:
+    negative = _count(report, "flips", "negative")
+    n = _count(report, "flips", "n")
+    counts = f"{negative} negative flips of {n}"
+    if n == 0:
+        return GateCheck("max_nfr", False, f"NFR undefined: no shared example ({counts})")
+    if estimate:
+        value = negative / n
+        label = "NFR estimate"
+        method = "point estimate, no confidence"
+    else:
+        from deltaeval.stats import proportion_ci
+
+        bound = proportion_ci(negative, n, 1 - alpha, "upper")
+        assert bound is not None
+        value = bound[1]
+        label = "NFR upper bound"
+        method = f"{confidence}, Clopper–Pearson"
+    passed = value <= threshold
+    return GateCheck(
+        "max_nfr",
+        passed,
+        f"{label} {_pct(value)} {'<=' if passed else '>'} {_pct(threshold)} ({method}; {counts})",
+    )
+
+
+def _accuracy_checks(
+    report: dict[str, Any],
+    max_drop: float | None,
+    min_delta: float | None,
+    alpha: float,
+    confidence: str,
+    estimate: bool,
+) -> list[GateCheck]:
+    negative = _count(report, "flips", "negative")
+    positive = _count(report, "flips", "positive")
+    n = _count(report, "flips", "n")
+    counts = f"{negative} negative and {positive} positive flips of {n}"
+    if n == 0:
+        given = (("max_accuracy_drop", max_drop), ("min_accuracy_delta", min_delta))
+        return [
+            GateCheck(name, False, "accuracy change undefined: no shared example")
+            for name, value in given
+            if value is not None
+        ]
+    checks = []
+    method = "point estimate, no confidence" if estimate else f"{confidence}, Tango score"
+    if max_drop is not None:
+        if estimate:
+            drop = (negative - positive) / n
+        else:
+            from deltaeval.stats import paired_difference_ci
+
+            bound = paired_difference_ci(negative, positive, n, 1 - alpha, "lower")
+            assert bound is not None
+            drop = -bound[0]
+        label = "accuracy drop (old − new)" + ("" if estimate else " upper bound")
+        passed = drop <= max_drop + 1e-12
         checks.append(
             GateCheck(
-                "max_nfr",
+                "max_accuracy_drop",
                 passed,
-                f"{label} {_pct(nfr)} {'<=' if passed else '>'} {_pct(max_nfr)} "
-                f"({_field(report, 'flips', 'negative')} negative flips of {_field(report, 'flips', 'n')})",
+                f"{label} {_pp(drop)} {'<=' if passed else '>'} {_pp(max_drop)} ({method}; {counts})",
             )
         )
-    if min_accuracy_delta is not None:
-        delta = _field(report, "accuracy", "delta")
-        passed = delta is not None and delta >= min_accuracy_delta
+    if min_delta is not None:
+        if estimate:
+            delta = (positive - negative) / n
+        else:
+            from deltaeval.stats import paired_difference_ci
+
+            bound = paired_difference_ci(negative, positive, n, 1 - alpha, "lower")
+            assert bound is not None
+            delta = bound[0]
+        label = "accuracy change (new − old)" + ("" if estimate else " lower bound")
+        passed = delta >= min_delta - 1e-12
         checks.append(
             GateCheck(
                 "min_accuracy_delta",
                 passed,
-                f"accuracy delta {_pct(delta, signed=True)} {'>=' if passed else '<'} "
-                f"{_pct(min_accuracy_delta, signed=True)}",
-            )
-        )
-    if max_p is not None:
-        p = _field(report, "flips", "mcnemar_p")
-        passed = p is not None and p <= max_p
-        checks.append(
-            GateCheck(
-                "max_p",
-                passed,
-                f"McNemar p {p:.4g} {'<=' if passed else '>'} {max_p:g}",
-            )
-        )
-    if min_win_rate is not None:
-        win = _field(report, "preference", "win_rate")
-        rate = win.get("win_rate") if isinstance(win, dict) else None
-        label = "win rate"
-        if use_upper:
-            ci = win.get("win_rate_ci") if isinstance(win, dict) else None
-            rate = ci[0] if ci else rate
-            label = "win rate lower bound"
-        passed = rate is not None and rate >= min_win_rate
-        checks.append(
-            GateCheck(
-                "min_win_rate",
-                passed,
-                f"{label} {_pct(rate)} {'>=' if passed else '<'} {_pct(min_win_rate)} "
-                f"({win.get('wins')} wins, {win.get('ties')} ties, {win.get('losses')} losses)",
+                f"{label} {_pp(delta)} {'>=' if passed else '<'} {_pp(min_delta)} ({method}; {counts})",
             )
         )
     return checks
 
 
-def _pct(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "undefined"
-    return f"{value * 100:+.2f}%" if signed else f"{value * 100:.2f}%"
+def _slice_rows(report: dict[str, Any]) -> list[tuple[str, int, int]]:
+    slices = report.get("slices")
+    if not isinstance(slices, list) or not slices:
+        raise InputError(
+            "the report has no slices",
+            hint="write it with `deltaeval compare … --by TAG --json FILE` to gate on slices",
+        )
+    rows = []
+    for table in slices:
+        tag = str(table.get("tag")) if isinstance(table, dict) else "?"
+        for row in table.get("rows", []) if isinstance(table, dict) else []:
+            n, negative = row.get("n"), row.get("negative")
+            if type(n) is not int or type(negative) is not int or not 0 <= negative <= n:
+                raise InputError(
+                    f"slice {tag}={row.get('value')!r} has no valid counts",
+                    hint="write the report again with `deltaeval compare --json`",
+                )
+            rows.append((f"{tag}={row.get('value')}", negative, n))
+    return rows
+
+
+def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimate: bool) -> GateCheck:
+    rows = [r for r in _slice_rows(report) if r[2] > 0]
+    if not rows:
+        return GateCheck("max_slice_nfr", True, "no slice with examples")
+    if estimate:
+        over = [(name, k, n) for name, k, n in rows if k / n > threshold]
+        detail = "; ".join(f"{name}: NFR {_pct(k / n)} ({k}/{n})" for name, k, n in over[:5])
+        if over:
+            return GateCheck(
+                "max_slice_nfr",
+                False,
+                f"{len(over)} of {len(rows)} slices have an NFR estimate above {_pct(threshold)} "
+                f"(point estimates, no confidence): {detail}",
+            )
+        return GateCheck(
+            "max_slice_nfr",
+            True,
+            f"every slice's NFR estimate <= {_pct(threshold)} ({len(rows)} slices; point estimates)",
+        )
+    import numpy as np
+
+    from deltaeval.stats import binomial_upper_tail_p, holm
+
+    negative = np.array([k for _, k, _ in rows])
+    n = np.array([m for _, _, m in rows])
+    p = binomial_upper_tail_p(negative, n, threshold)
+    adjusted = holm(p)
+    method = f"exact one-sided binomial test per slice, Holm across {len(rows)} slices at alpha {alpha:g}"
+    failing = [i for i in np.argsort(adjusted, kind="stable") if adjusted[i] <= alpha]
+    if failing:
+        detail = "; ".join(
+            f"{rows[i][0]}: NFR {_pct(rows[i][1] / rows[i][2])} ({rows[i][1]}/{rows[i][2]}), "
+            f"adjusted p {adjusted[i]:.3g}"
+            for i in failing[:5]
+        )
+        return GateCheck(
+            "max_slice_nfr",
+            False,
+            f"{len(failing)} slice(s) with an NFR significantly above {_pct(threshold)} ({method}): {detail}",
+        )
+    worst = int(np.argmin(adjusted))
+    name, k, m = rows[worst]
+    return GateCheck(
+        "max_slice_nfr",
+        True,
+        f"no slice's NFR is significantly above {_pct(threshold)} ({method}; "
+        f"lowest adjusted p {adjusted[worst]:.3g} at {name}, {k}/{m})",
+    )
+
+
+def _win_rate_check(report: dict[str, Any], threshold: float, estimate: bool) -> GateCheck:
+    win = _field(report, "preference", "win_rate")
+    rate = win.get("win_rate") if isinstance(win, dict) else None
+    label = "win rate"
+    if not estimate:
+        ci = win.get("win_rate_ci") if isinstance(win, dict) else None
+        rate = ci[0] if ci else None
+        settings = report.get("settings") if isinstance(report.get("settings"), dict) else {}
+        level = settings.get("confidence_level", 0.95)
+        label = f"win rate lower bound (the report's {level:.0%} interval)"
+    passed = rate is not None and rate >= threshold
+    counts = (
+        f"{win.get('wins')} wins, {win.get('ties')} ties, {win.get('losses')} losses"
+        if isinstance(win, dict)
+        else "no judgments"
+    )
+    return GateCheck(
+        "min_win_rate",
+        passed,
+        f"{label} {_pct(rate)} {'>=' if passed else '<'} {_pct(threshold)} ({counts})",
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "undefined" if value is None else f"{value * 100:.2f}%"
+
+
+def _pp(value: float | None) -> str:
+    return "undefined" if value is None else f"{value * 100:+.2f} pp"

@@ -1,20 +1,40 @@
-"""Statistics helpers: bootstrap intervals, exact McNemar, multiple testing. The one place for them.
+"""Statistics helpers: intervals, exact McNemar, Wilcoxon, multiple testing. The one place for them.
 
-All resampling is paired over examples. When a statistic depends only on how many examples fall
-in each of a few cells (e.g. the quadrants of a flip table), resampling the examples is the same
-as drawing the cell counts from a multinomial with the observed proportions, which is what
-``bootstrap_counts`` does: exact, and independent of the number of examples.
+Intervals, by what they estimate:
+
+- **Proportions** (a count out of a number of trials: NFR, PFR, churn, accuracy, BTC, BEC, gain
+  and loss rates): Clopper–Pearson, the exact binomial interval (``proportion_interval``). It
+  holds its level for every n and every true rate, 0 and 1 included, where a percentile
+  bootstrap collapses to a point (0 of 50 gives [0, 0] by the bootstrap, [0, 7.1%] here).
+- **Paired difference of two proportions** (accuracy new − old): Tango's score interval
+  (``paired_difference_interval``), which stays inside [−1, 1], is defined with no discordant
+  pair, and keeps its coverage at small n and rare flips.
+- **Means of continuous scores and ratios of means**: the paired bootstrap
+  (``bootstrap_mean_interval``, ``percentile_interval``).
+
+``bench/coverage.py`` measures the coverage of each by simulation. SciPy is imported inside the
+functions that need it, so importing this module stays cheap.
+
+Resampling is paired over examples. When a statistic depends only on how many examples fall in
+each of a few cells, resampling the examples is the same as drawing the cell counts from a
+multinomial with the observed proportions, which is what ``bootstrap_counts`` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
-from scipy import stats as sps
+from numpy.typing import ArrayLike, NDArray
 
 Interval = tuple[float, float] | None
+Side = Literal["two-sided", "upper", "lower"]
+
+#: Names of the interval methods, as reports record them.
+CLOPPER_PEARSON = "clopper-pearson"
+TANGO = "tango-score"
+BOOTSTRAP = "bootstrap-percentile"
 
 
 def make_rng(seed: int | None) -> np.random.Generator:
@@ -70,6 +90,8 @@ def mcnemar_exact(negative: int, positive: int) -> float:
     discordant = negative + positive
     if discordant == 0:
         return 1.0
+    from scipy import stats as sps
+
     return float(sps.binomtest(positive, discordant, 0.5, alternative="two-sided").pvalue)
 
 
@@ -79,8 +101,27 @@ def benjamini_hochberg(p_values: NDArray[np.floating] | list[float]) -> NDArray[
     q = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.any():
+        from scipy import stats as sps
+
         q[ok] = sps.false_discovery_control(p[ok], method="bh")
     return q
+
+
+def holm(p_values: NDArray[np.floating] | list[float]) -> NDArray[np.float64]:
+    """Holm's step-down adjusted p-values (familywise error control); NaN inputs stay NaN.
+
+    >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        m = order.size
+        adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+        out[order] = np.minimum(adjusted, 1.0)
+    return out
 
 
 def bootstrap_mean_interval(
@@ -114,10 +155,161 @@ def bootstrap_mean_interval(
     return percentile_interval(np.concatenate(replicates), level)
 
 
-def wilcoxon_p(differences: NDArray[np.floating]) -> float | None:
-    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped); None if all zero."""
+#: Largest number of non-zero differences for which ``wilcoxon_p`` uses the exact distribution.
+WILCOXON_EXACT_MAX = 50
+
+
+def wilcoxon_p(differences: NDArray[np.floating], epsilon: float = 0.0) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences; None when none is non-zero.
+
+    Differences with ``|d| <= epsilon`` are ties (zeroed, as flips treat them) and are dropped
+    (Wilcoxon's zero method). Up to ``WILCOXON_EXACT_MAX`` non-zero differences without tied
+    magnitudes the exact null distribution is used; otherwise the normal approximation with
+    the tie correction of the variance (fast at any n; SciPy's permutation fallback for small
+    samples with ties is never used).
+    """
     d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d) & (d != 0)]
+    d = d[np.isfinite(d)]
+    d = d[np.abs(d) > max(float(epsilon), 0.0)]
     if d.size == 0:
         return None
-    return float(sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+    from scipy import stats as sps
+
+    magnitudes = np.abs(d)
+    tied = np.unique(magnitudes).size < magnitudes.size
+    method = "exact" if d.size <= WILCOXON_EXACT_MAX and not tied else "approx"
+    result = sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method=method)
+    return float(result.pvalue)
+
+
+def proportion_interval(
+    successes: ArrayLike, trials: ArrayLike, level: float = 0.95, side: Side = "two-sided"
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Clopper–Pearson (exact binomial) interval of ``successes / trials``; vectorised.
+
+    ``side="two-sided"`` puts ``(1 − level) / 2`` in each tail; ``"upper"`` gives the one-sided
+    upper bound at ``level`` (the lower end is then 0) and ``"lower"`` the one-sided lower bound
+    (the upper end is then 1). NaN where ``trials`` is 0.
+
+    >>> lo, hi = proportion_interval(0, 50)
+    >>> float(lo), round(float(hi), 4)
+    (0.0, 0.0711)
+    """
+    from scipy.special import betaincinv
+
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    k, n = np.broadcast_arrays(k, n)
+    tail = (1.0 - level) / (2.0 if side == "two-sided" else 1.0)
+    valid = (n > 0) & (k >= 0) & (k <= n)
+    k_safe = np.where(valid, k, 0.0)
+    n_safe = np.where(valid, n, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(k_safe > 0, betaincinv(np.maximum(k_safe, 1e-300), n_safe - k_safe + 1, tail), 0.0)
+        high = np.where(
+            k_safe < n_safe, betaincinv(k_safe + 1, np.maximum(n_safe - k_safe, 1e-300), 1.0 - tail), 1.0
+        )
+    if side == "upper":
+        low = np.zeros_like(low)
+    elif side == "lower":
+        high = np.ones_like(high)
+    nan = np.full(low.shape, np.nan)
+    return np.where(valid, low, nan), np.where(valid, high, nan)
+
+
+def proportion_ci(successes: int, trials: int, level: float = 0.95, side: Side = "two-sided") -> Interval:
+    """``proportion_interval`` of one count as a ``(low, high)`` pair; None when ``trials`` is 0."""
+    if trials <= 0:
+        return None
+    low, high = proportion_interval(successes, trials, level, side)
+    return (float(low), float(high))
+
+
+def _tango_statistic(
+    negative: NDArray[np.float64], positive: NDArray[np.float64], n: NDArray[np.float64], delta: NDArray
+) -> NDArray[np.float64]:
+    """Tango's score statistic for H0: p(positive) − p(negative) = delta (decreasing in delta)."""
+    b = negative
+    c = positive
+    a2 = 2.0 * n
+    b2 = -b - c + (2.0 * n - c + b) * delta
+    c2 = -b * delta * (1.0 - delta)
+    # restricted maximum-likelihood estimate of p(negative) under the null
+    p_neg = (np.sqrt(np.maximum(b2 * b2 - 4.0 * a2 * c2, 0.0)) - b2) / (2.0 * a2)
+    variance = n * np.maximum(2.0 * p_neg + delta * (1.0 - delta), 0.0)
+    numerator = c - b - n * delta
+    # variance 0 happens only at delta = ±1, or at delta = 0 with no discordant pair (0 / 0: no
+    # evidence against the null)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = numerator / np.sqrt(variance)
+        edge = np.where(numerator == 0, 0.0, np.sign(numerator) * np.inf)
+    return np.where(variance > 0, z, edge)
+
+
+def paired_difference_interval(
+    negative: ArrayLike,
+    positive: ArrayLike,
+    n: ArrayLike,
+    level: float = 0.95,
+    side: Side = "two-sided",
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Tango's score interval of a paired difference of proportions; vectorised.
+
+    The difference is ``(positive − negative) / n``: for two runs scored on the same ``n``
+    examples, ``positive`` examples went from wrong to right and ``negative`` from right to
+    wrong, so it is accuracy(new) − accuracy(old). The interval is every difference that
+    Tango's score test (Tango 1998) does not reject; it is found by bisection (60 halvings, well
+    below 1e-12). ``side`` as in ``proportion_interval``: ``"upper"`` gives the one-sided upper
+    bound at ``level`` (lower end −1), ``"lower"`` the one-sided lower bound (upper end 1).
+    NaN where ``n`` is 0.
+
+    >>> lo, hi = paired_difference_interval(0, 0, 50)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (-0.0713, 0.0713)
+    """
+    from scipy.special import ndtri
+
+    b, c, m = (np.asarray(v, dtype=float) for v in (negative, positive, n))
+    b, c, m = np.broadcast_arrays(b, c, m)
+    valid = (m > 0) & (b >= 0) & (c >= 0) & (b + c <= m)
+    b = np.where(valid, b, 0.0)
+    c = np.where(valid, c, 0.0)
+    m = np.where(valid, m, 1.0)
+    tail = (1.0 - level) / (2.0 if side == "two-sided" else 1.0)
+    z = float(ndtri(1.0 - tail))
+
+    def solve(target: float) -> NDArray[np.float64]:
+        # the delta at which the (decreasing) statistic crosses ``target``
+        low = np.full(b.shape, -1.0)
+        high = np.full(b.shape, 1.0)
+        for _ in range(60):
+            mid = (low + high) / 2.0
+            above = _tango_statistic(b, c, m, mid) > target
+            low = np.where(above, mid, low)
+            high = np.where(above, high, mid)
+        return (low + high) / 2.0
+
+    lower = solve(z) if side != "upper" else np.full(b.shape, -1.0)
+    upper = solve(-z) if side != "lower" else np.full(b.shape, 1.0)
+    nan = np.full(b.shape, np.nan)
+    return np.where(valid, lower, nan), np.where(valid, upper, nan)
+
+
+def paired_difference_ci(
+    negative: int, positive: int, n: int, level: float = 0.95, side: Side = "two-sided"
+) -> Interval:
+    """``paired_difference_interval`` of one table as a ``(low, high)`` pair; None when n is 0."""
+    if n <= 0:
+        return None
+    low, high = paired_difference_interval(negative, positive, n, level, side)
+    return (float(low), float(high))
+
+
+def binomial_upper_tail_p(successes: ArrayLike, trials: ArrayLike, rate: float) -> NDArray[np.float64]:
+    """One-sided exact binomial p-value of H0: p <= rate against p > rate: P(X >= successes)."""
+    from scipy.special import bdtrc
+
+    k = np.asarray(successes, dtype=np.int64)
+    n = np.asarray(trials, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        return np.where(k <= 0, 1.0, bdtrc(np.maximum(k - 1, 0), n, rate))

@@ -1,4 +1,9 @@
-"""Continuous score changes: D(x) = S(new, x) − S(old, x) with a tolerance ε."""
+"""Continuous score changes: D(x) = S(new, x) − S(old, x) with a tolerance ε.
+
+A difference within ε is a tie everywhere: it is neither a gain nor a loss, and the Wilcoxon
+test zeroes it (and drops it) rather than ranking noise. The mean difference gets a paired
+bootstrap interval; the gain and loss rates, being proportions, exact binomial intervals.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from deltaeval.stats import Interval, bootstrap_mean_interval, percentile_interval, wilcoxon_p
+from deltaeval.stats import Interval, bootstrap_mean_interval, proportion_ci, wilcoxon_p
 
 
 @dataclass(frozen=True)
 class ContinuousStats:
-    """Mean scores, mean difference with interval, gains/losses beyond ε, Wilcoxon p."""
+    """Mean scores, mean difference with interval, gains/losses beyond ε, Wilcoxon p (ties within ε)."""
 
     n: int
     epsilon: float
@@ -63,7 +68,11 @@ def continuous_stats(
     level: float = 0.95,
     seed: int | None = 0,
 ) -> ContinuousStats:
-    """Paired comparison of per-example scores. NaN scores (errors) count as 0."""
+    """Paired comparison of per-example scores. NaN scores (errors) count as 0.
+
+    ``n_boot`` bootstrap resamples give the mean difference's interval; gain and loss rates
+    get Clopper–Pearson intervals; differences within ``epsilon`` are ties throughout.
+    """
     old = np.nan_to_num(np.asarray(score_old, dtype=float), nan=0.0)
     new = np.nan_to_num(np.asarray(score_new, dtype=float), nan=0.0)
     eps = default_epsilon(old, new) if epsilon is None else float(epsilon)
@@ -73,14 +82,9 @@ def continuous_stats(
     rng = np.random.default_rng(seed)
     n = d.size
     mean_ci = bootstrap_mean_interval(d, n_boot, level, rng) if n_boot > 0 else None
-    # gain/loss rates depend only on the three cell counts
     cells = np.array([int(gain.sum()), int(loss.sum()), int(n - gain.sum() - loss.sum())])
-    if n_boot > 0 and n > 0:
-        draws = rng.multinomial(n, cells / n, size=n_boot)
-        gain_ci = percentile_interval(draws[:, 0] / n, level)
-        loss_ci = percentile_interval(draws[:, 1] / n, level)
-    else:
-        gain_ci = loss_ci = None
+    gain_ci = proportion_ci(int(cells[0]), n, level)
+    loss_ci = proportion_ci(int(cells[1]), n, level)
     return ContinuousStats(
         n=n,
         epsilon=eps,
@@ -95,5 +99,5 @@ def continuous_stats(
         loss_rate_ci=loss_ci,
         mean_gain=float(d[gain].mean()) if gain.any() else None,
         mean_loss=float(d[loss].mean()) if loss.any() else None,
-        wilcoxon_p=wilcoxon_p(d),
+        wilcoxon_p=wilcoxon_p(d, eps),
     )

@@ -1,7 +1,9 @@
 """Flip analytics (DESIGN.md "Definitions"): quadrants, NFR, PFR, churn, NFR_mc, BTC, BEC.
 
 Every statistic here is a function of eight cell counts: old correct × new correct × same output.
-Intervals resample those counts (``stats.bootstrap_counts``), which equals resampling examples.
+Every rate is a count out of a number of examples, so its interval is the exact binomial
+(Clopper–Pearson) one; the accuracy difference gets Tango's paired score interval. Both hold at
+0 and n and at small n, where a bootstrap collapses (``bench/coverage.py`` measures them).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deltaeval.stats import (
+    CLOPPER_PEARSON,
+    TANGO,
     Interval,
-    bootstrap_counts,
     mcnemar_exact,
-    percentile_interval,
+    paired_difference_interval,
+    proportion_interval,
     safe_ratio,
 )
 
@@ -70,6 +74,39 @@ def rates_from_counts(counts: NDArray[np.integer]) -> dict[str, NDArray[np.float
     }
 
 
+def rate_fractions(counts: NDArray[np.integer]) -> dict[str, tuple[NDArray, NDArray]]:
+    """Numerator and denominator of every rate that is a proportion; ``counts`` shape (..., 8)."""
+    c = np.asarray(counts, dtype=np.int64)
+    n = c.sum(axis=-1)
+    old_right = c[..., 4:8].sum(axis=-1)
+    new_right = c[..., 2] + c[..., 3] + c[..., 6] + c[..., 7]
+    return {
+        "accuracy_old": (old_right, n),
+        "accuracy_new": (new_right, n),
+        "nfr": (c[..., 4] + c[..., 5], n),
+        "pfr": (c[..., 2] + c[..., 3], n),
+        "churn": (c[..., 0] + c[..., 2] + c[..., 4] + c[..., 6], n),
+        "nfr_mc": (c[..., 0] + c[..., 4], n),
+        "btc": (c[..., 6] + c[..., 7], old_right),
+        "bec": (c[..., 1], n - new_right),
+    }
+
+
+def flip_intervals(
+    counts: NDArray[np.integer], level: float = 0.95
+) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Interval of every rate (see ``INTERVAL_METHODS``); ``counts`` shape (..., 8), vectorised.
+
+    NaN where a rate is undefined (its denominator is 0).
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    out = {name: proportion_interval(k, n, level) for name, (k, n) in rate_fractions(c).items()}
+    negative = c[..., 4] + c[..., 5]
+    positive = c[..., 2] + c[..., 3]
+    out["delta"] = paired_difference_interval(negative, positive, c.sum(axis=-1), level)
+    return out
+
+
 RATE_NAMES = (
     "accuracy_old",
     "accuracy_new",
@@ -82,11 +119,16 @@ RATE_NAMES = (
     "bec",
 )
 OUTPUT_DEPENDENT = ("churn", "nfr_mc", "bec")
+#: How each rate's interval is made, as the JSON report records it.
+INTERVAL_METHODS = {name: (TANGO if name == "delta" else CLOPPER_PEARSON) for name in RATE_NAMES}
 
 
 @dataclass(frozen=True)
 class FlipStats:
-    """Result of ``flip_stats``: counts, point estimates, intervals and McNemar's p."""
+    """Result of ``flip_stats``: counts, point estimates, intervals and McNemar's p.
+
+    ``intervals`` are at ``level``, made as ``INTERVAL_METHODS`` says (exact, not resampled).
+    """
 
     n: int
     both_correct: int
@@ -97,7 +139,6 @@ class FlipStats:
     intervals: dict[str, Interval]
     mcnemar_p: float
     level: float
-    n_boot: int
 
     def verdict(self, alpha: float) -> str:
         """``regressed`` / ``improved`` when McNemar's p < alpha, else ``no significant change``."""
@@ -114,14 +155,12 @@ def flip_stats_from_counts(
     counts: NDArray[np.integer],
     *,
     outputs_known: bool = True,
-    n_boot: int = 1000,
     level: float = 0.95,
-    rng: np.random.Generator,
 ) -> FlipStats:
     """Flip statistics of one table of eight cell counts (see ``cell_codes``)."""
     counts = np.asarray(counts, dtype=np.int64)
     point = rates_from_counts(counts)
-    boot = rates_from_counts(bootstrap_counts(counts, n_boot, rng)) if n_boot > 0 else None
+    bounds = flip_intervals(counts, level)
     estimates: dict[str, float | None] = {}
     intervals: dict[str, Interval] = {}
     for name in RATE_NAMES:
@@ -129,10 +168,9 @@ def flip_stats_from_counts(
             estimates[name], intervals[name] = None, None
             continue
         estimates[name] = _finite_or_none(float(point[name]))
+        low, high = (float(v) for v in bounds[name])
         intervals[name] = (
-            percentile_interval(boot[name], level)
-            if boot is not None and estimates[name] is not None
-            else None
+            (low, high) if estimates[name] is not None and np.isfinite(low) and np.isfinite(high) else None
         )
     negative = int(counts[4] + counts[5])
     positive = int(counts[2] + counts[3])
@@ -146,7 +184,6 @@ def flip_stats_from_counts(
         intervals=intervals,
         mcnemar_p=mcnemar_exact(negative, positive),
         level=level,
-        n_boot=n_boot,
     )
 
 
@@ -155,9 +192,7 @@ def flip_stats(
     correct_new: NDArray[np.bool_],
     same_output: NDArray[np.bool_] | None = None,
     *,
-    n_boot: int = 1000,
     level: float = 0.95,
-    seed: int | None = 0,
 ) -> FlipStats:
     """Flip statistics of two paired correctness arrays.
 
@@ -167,12 +202,13 @@ def flip_stats(
         Boolean arrays, one entry per shared example.
     same_output:
         Whether the two runs gave the same output per example; needed for churn, NFR_mc, BEC.
-    n_boot, level, seed:
-        Paired bootstrap replicates, interval level, and seed.
+    level:
+        Confidence level of the intervals (exact: Clopper–Pearson for rates, Tango for the
+        accuracy difference).
 
     Examples
     --------
-    >>> s = flip_stats([True, True, False, False], [True, False, True, False], n_boot=0)
+    >>> s = flip_stats([True, True, False, False], [True, False, True, False])
     >>> s.negative, s.positive, s.estimates["nfr"]
     (1, 1, 0.25)
     """
@@ -180,7 +216,5 @@ def flip_stats(
     return flip_stats_from_counts(
         cell_counts(codes),
         outputs_known=same_output is not None,
-        n_boot=n_boot,
         level=level,
-        rng=np.random.default_rng(seed),
     )

@@ -48,10 +48,8 @@ def slice_stats(
     values: Sequence[str] | NDArray,
     *,
     outputs_known: bool = True,
-    n_boot: int = 1000,
     level: float = 0.95,
     alpha: float = 0.05,
-    rng: np.random.Generator,
 ) -> SliceTable:
     """Flip statistics for each value of ``tag`` (``codes`` from ``flips.cell_codes``).
 
@@ -61,8 +59,7 @@ def slice_stats(
     """
     labels, table = slice_counts(codes, values)
     per_value = [
-        flip_stats_from_counts(table[i], outputs_known=outputs_known, n_boot=n_boot, level=level, rng=rng)
-        for i in range(len(labels))
+        flip_stats_from_counts(table[i], outputs_known=outputs_known, level=level) for i in range(len(labels))
     ]
     q = benjamini_hochberg([s.mcnemar_p for s in per_value])
     rows = tuple(

@@ -113,8 +113,7 @@ def _summary(report: Mapping[str, Any]) -> str:
     notes = (
         f"{fmt.count(acc.get('n', f.get('n')))} shared examples"
         f" (both right {fmt.count(f.get('both_correct'))}, both wrong {fmt.count(f.get('both_wrong'))})."
-        f" Intervals: {conf} paired bootstrap, {fmt.count(settings.get('n_boot'))} resamples,"
-        f" seed {md_inline(settings.get('seed'))}."
+        f" Intervals: {conf}, exact for rates (Clopper–Pearson) and the accuracy change (Tango score)."
         f" Verdict at alpha {md_inline(settings.get('alpha'))}."
         + (f" Scorer: {md_inline(scorer, 80)}." if scorer else "")
     )

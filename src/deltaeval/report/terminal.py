@@ -65,8 +65,7 @@ def _header(report: Mapping[str, Any]) -> list[RenderableType]:
         _data(new.get("name", "new"), style="bold"),
         f"   n={fmt.count((report.get('accuracy') or {}).get('n', flips.get('n')))}",
         f" · {fmt.level(settings.get('confidence_level'))} intervals",
-        f" ({fmt.count(settings.get('n_boot'))} paired bootstrap resamples,"
-        f" seed {settings.get('seed', fmt.MISSING)})",
+        " (exact: Clopper–Pearson; Tango for the accuracy change)",
     )
     if settings.get("scorer"):
         line.append(" · scorer ")
