@@ -7,7 +7,9 @@ Axes you register run through their own function.
 
 Units: counts are per output; rates are per 100 words (0 for an output without words); a
 fraction is in [0, 1]. NaN marks an axis undefined for an output (no text, no words, no
-sentence, no input); the analyses leave those pairs out of that axis.
+sentence, no input); the analyses leave those pairs out of that axis. The format axes read the
+prose only, outside code blocks and code spans (:mod:`.code`); ``code_blocks`` and
+``inline_code`` count the code.
 """
 
 from __future__ import annotations
@@ -49,28 +51,53 @@ _BUILTINS: dict[str, tuple[Callable[..., float], str, str, str, str]] = {
         "format",
         "paragraphs",
         "higher = more paragraphs",
-        "Blocks of lines separated by blank lines",
+        "Blocks of prose lines separated by blank lines or code blocks",
     ),
-    "bullet_items": (R.bullet_items, "format", "items", "higher = more bullets", "Bullet list items"),
+    "bullet_items": (
+        R.bullet_items,
+        "format",
+        "items",
+        "higher = more bullets",
+        "Bullet list items, outside code",
+    ),
     "numbered_items": (
         R.numbered_items,
         "format",
         "items",
         "higher = more numbered items",
-        "Numbered list items",
+        "Numbered list items, outside code",
     ),
-    "headers": (R.headers, "format", "headers", "higher = more headers", "Markdown # headers"),
-    "bold": (R.bold, "format", "spans", "higher = more bold", "**bold** or __bold__ spans"),
+    "headers": (R.headers, "format", "headers", "higher = more headers", "Markdown # headers, outside code"),
+    "bold": (R.bold, "format", "spans", "higher = more bold", "**bold** or __bold__ spans, outside code"),
     "code_blocks": (R.code_blocks, "format", "blocks", "higher = more code", "Fenced code blocks"),
-    "inline_code": (R.inline_code, "format", "spans", "higher = more inline code", "`inline code` spans"),
-    "tables": (R.tables, "format", "tables", "higher = more tables", "Markdown tables (delimiter rows)"),
-    "links": (R.links, "format", "links", "higher = more links", "Markdown links and bare URLs"),
+    "inline_code": (
+        R.inline_code,
+        "format",
+        "spans",
+        "higher = more inline code",
+        "`inline code` spans, outside code blocks",
+    ),
+    "tables": (
+        R.tables,
+        "format",
+        "tables",
+        "higher = more tables",
+        "Markdown tables (delimiter rows), outside code",
+    ),
+    "links": (
+        R.links,
+        "format",
+        "links",
+        "higher = more links",
+        "Markdown links and bare URLs, outside code",
+    ),
     "markdown_density": (
         R.markdown_density,
         "format",
         "fraction of non-blank lines",
         "higher = more markdown structure",
-        "Share of lines that are list items, headers, table rows, quotes or code fences",
+        "Share of non-blank lines outside code that are list items, headers, table rows, quotes "
+        "or code fences",
     ),
     "questions": (
         R.questions,

@@ -1,7 +1,8 @@
 """Every built-in axis of one output in one pass (the fast path of ``compute_axes``).
 
 Gives the same values as the per-axis functions of :mod:`.reference` (tests hold them equal)
-while sharing the work between axes: one pass over the lines for the markdown axes, one
+while sharing the work between axes: one pass over the lines for the markdown axes (code
+blocks are looked for only when a quick look finds a fence or an indented line), one
 sentence cut, one word list (for ASCII text, found with ``bytes.translate`` and ``str.split``
 rather than a regex), one word count table for the word-list axes, per-word syllable counts
 cached across outputs, and quick substring tests before any pattern that rarely matches.
@@ -12,14 +13,17 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from itertools import repeat
 from operator import mul
 
 from deltaeval.behaviour import patterns as P
+from deltaeval.behaviour.code import CODE, OPEN, PROSE, blank_code_spans, code_kinds
 from deltaeval.behaviour.reference import FK_CONSTANT, FK_SENTENCE, FK_SYLLABLE, MATTR_WINDOW, per_100_words
 from deltaeval.behaviour.sentiment import RULE_WORDS, caps_flags, compound, rule_total
 from deltaeval.behaviour.text import (
     CURLY_APOSTROPHE,
     HAS_WORD_RE,
+    LIST_NUMBER_RE,
     SENTENCE_CLOSERS,
     SENTENCE_CUT_RE,
     STOPWORDS,
@@ -73,7 +77,7 @@ _LOOSE_APOSTROPHE_RE = re.compile(r"'(?:(?![a-z0-9])|(?<![a-z0-9]'))")
 _BULLET_STARTS = "-*+\u2022"
 #: First characters of the markdown line kinds (digits for numbered items; non-ASCII digits are
 #: tested apart).
-_MARK_STARTS = _BULLET_STARTS + "#>|`~0123456789"
+_MARK_STARTS = _BULLET_STARTS + "#>|0123456789"
 _HEDGE_PHRASES = tuple(
     (phrase.split()[-1], " " + "  ".join(phrase.split()) + " ") for phrase in P.HEDGE_PHRASES
 )
@@ -135,15 +139,21 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
     """
     nan = math.nan
 
-    # Lines: markdown structure, blank lines, paragraphs.
-    bullets = numbered = headers = fences = quotes = pipes = delimiters = 0
+    # Lines: markdown structure, blank lines, paragraphs, in the prose (code blocks left out).
+    bullets = numbered = headers = fences = blocks = quotes = pipes = delimiters = 0
     nonblank = paragraphs = 0
     block_has_word = False
-    for line in text.split("\n"):
-        if not line.strip():
+    text_lines = text.split("\n")
+    kinds = code_kinds(text, text_lines)
+    for line, kind in zip(text_lines, kinds or repeat(PROSE), strict=False):
+        if kind or not line.strip():
             if block_has_word:
                 paragraphs += 1
             block_has_word = False
+            if kind and kind != CODE:
+                nonblank += 1
+                fences += 1
+                blocks += kind == OPEN
             continue
         nonblank += 1
         if not block_has_word and HAS_WORD_RE.search(line):
@@ -161,18 +171,23 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
                 quotes += 1
             elif first_char == "|":
                 pipes += 1
-            elif first_char in "`~":
-                if start.startswith(P.FENCE_PREFIXES):
-                    fences += 1
             elif P.NUMBERED_RE.match(line):
                 numbered += 1
         if "|" in line and "---" in line and not line.strip(P.TABLE_DELIMITER_CHARS):
             delimiters += 1
     if block_has_word:
         paragraphs += 1
+    if kinds is None:
+        prose = text
+    else:
+        prose = "\n".join([line for line, kind in zip(text_lines, kinds, strict=True) if kind == PROSE])
+    spans = 0
+    if "`" in prose:
+        prose, spans = blank_code_spans(prose)
 
-    # Sentences and words.
-    stripped = strip_list_numbers(text) if numbered else text
+    # Sentences and words (code included).
+    has_numbers = numbered or (kinds is not None and LIST_NUMBER_RE.search(text) is not None)
+    stripped = strip_list_numbers(text) if has_numbers else text
     ascii_text = stripped.isascii()
     bounds: list[tuple[int, int]] = []
     position = 0
@@ -264,11 +279,13 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
         float(bullets),
         float(numbered),
         float(headers),
-        float(len(P.BOLD_RE.findall(text))) if ("**" in text or "__" in text) else 0.0,
-        float((fences + 1) // 2),
-        float(len(P.INLINE_CODE_RE.findall(text))) if "`" in text else 0.0,
+        float(len(P.BOLD_RE.findall(prose))) if ("**" in prose or "__" in prose) else 0.0,
+        float(blocks),
+        float(spans),
         float(delimiters),
-        float(len(P.LINK_RE.findall(text))) if ("](" in text or "http" in text or "www." in text) else 0.0,
+        float(len(P.LINK_RE.findall(prose)))
+        if ("](" in prose or "http" in prose or "www." in prose)
+        else 0.0,
         (bullets + numbered + headers + fences + quotes + pipes) / nonblank if nonblank else nan,
         float(n_questions),
         float(n_exclaims),

@@ -1,9 +1,10 @@
 """Patterns and word lists of the built-in axes.
 
 Markdown patterns read the text as written, one line at a time (a line is the text between
-``\\n`` characters). Word lists and phrases are matched on the output's *word sequence*: its
-words (see :mod:`.text`) joined by single spaces, so punctuation and markup between words are
-ignored ("I think, though" holds "i think").
+``\\n`` characters); the format axes apply them to the output's prose only (see :mod:`.code`).
+Word lists and phrases are matched on the output's *word sequence*: its words (see :mod:`.text`)
+joined by single spaces, so punctuation and markup between words are ignored ("I think, though"
+holds "i think").
 """
 
 from __future__ import annotations
@@ -21,15 +22,20 @@ BULLET_RE = re.compile(r"[ \t]*[-*+\u2022][ \t]+\S")
 NUMBERED_RE = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+\S")
 #: An ATX header: up to 3 blanks, 1–6 ``#``, blanks, then text.
 HEADER_RE = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+\S")
-#: A code fence line: optional indentation then ``\u0060\u0060\u0060`` or ``~~~``.
-FENCE_PREFIXES = ("```", "~~~")
+#: A list item's marker and the blanks after it (bullet or number), where text follows.
+LIST_ITEM_RE = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])([ \t]+)(?=\S)")
+#: Characters a code fence is made of (three or more of one of them).
+FENCE_CHARS = "`~"
 #: Characters a table's delimiter row (``|---|:---:|``) is made of.
 TABLE_DELIMITER_CHARS = " \t|:\r-"
 
 # --- markdown, inline ---------------------------------------------------------------------------
 
 BOLD_RE = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
-INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
+#: A code span: a run of backticks, text, and the next run of exactly as many on the same line.
+#: (It opens with a plain backtick, then looks back, so that the regex engine can skip ahead to
+#: the next backtick.)
+INLINE_CODE_RE = re.compile(r"(`(?<!``)`*)(?!`)(.+?)(?<!`)\1(?!`)")
 LINK_RE = re.compile(r"\[[^\]\n]+\]\([^)\s]+\)|(?:https?://|www\.)[^\s)\]>]+")
 EMOJI_RE = re.compile(
     "[\U0001f1e6-\U0001f1ff\U0001f300-\U0001f5ff\U0001f600-\U0001f64f\U0001f680-\U0001f6ff"

@@ -7,6 +7,9 @@ values in one shared pass, and the tests hold the two equal.
 
 Units: counts are per output; rates are per 100 words (0 for an output without words); NaN
 where an axis is undefined (no words, no sentence, no line, no input).
+
+The format axes read the output's prose only (:mod:`.code`): a ``# comment`` or ``**kwargs``
+inside a code block or code span is not markdown.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 from collections import Counter
 
 from deltaeval.behaviour import patterns as P
+from deltaeval.behaviour.code import CODE, OPEN, PROSE, blank_code_spans, line_kinds, prose, prose_lines
 from deltaeval.behaviour.text import (
     HAS_WORD_RE,
     STOPWORDS,
@@ -65,10 +69,12 @@ def avg_sentence_words(text: str) -> float:
 
 
 def paragraphs(text: str) -> float:
-    """Runs of consecutive non-blank lines that hold a letter or digit."""
+    """Runs of consecutive non-blank prose lines that hold a letter or digit (a code block
+    ends a paragraph and is none)."""
     count, block = 0, []
-    for line in [*lines(text), ""]:
-        if is_blank(line):
+    text_lines = lines(text)
+    for line, kind in zip([*text_lines, ""], [*line_kinds(text_lines), PROSE], strict=True):
+        if is_blank(line) or kind != PROSE:
             if block and HAS_WORD_RE.search("\n".join(block)):
                 count += 1
             block = []
@@ -78,7 +84,7 @@ def paragraphs(text: str) -> float:
 
 
 def _count_lines(text: str, pattern) -> int:
-    return sum(1 for line in lines(text) if pattern.match(line))
+    return sum(1 for line in prose_lines(text) if pattern.match(line))
 
 
 def bullet_items(text: str) -> float:
@@ -93,21 +99,18 @@ def headers(text: str) -> float:
     return float(_count_lines(text, P.HEADER_RE))
 
 
-def _fences(text: str) -> int:
-    return sum(1 for line in lines(text) if line.lstrip(" \t").startswith(P.FENCE_PREFIXES))
-
-
 def code_blocks(text: str) -> float:
-    """Fenced code blocks: pairs of fence lines (an unclosed last fence counts as a block)."""
-    return float((_fences(text) + 1) // 2)
+    """Fenced code blocks (an unclosed one runs to the end of the text)."""
+    return float(line_kinds(lines(text)).count(OPEN))
 
 
 def bold(text: str) -> float:
-    return float(len(P.BOLD_RE.findall(text)))
+    return float(len(P.BOLD_RE.findall(prose(text))))
 
 
 def inline_code(text: str) -> float:
-    return float(len(P.INLINE_CODE_RE.findall(text)))
+    """Code spans outside code blocks."""
+    return float(blank_code_spans("\n".join(prose_lines(text)))[1])
 
 
 def _is_table_delimiter(line: str) -> bool:
@@ -116,31 +119,34 @@ def _is_table_delimiter(line: str) -> bool:
 
 def tables(text: str) -> float:
     """Markdown tables, counted by their delimiter rows (``|---|---|``)."""
-    return float(sum(1 for line in lines(text) if _is_table_delimiter(line)))
+    return float(sum(1 for line in prose_lines(text) if _is_table_delimiter(line)))
 
 
 def links(text: str) -> float:
-    return float(len(P.LINK_RE.findall(text)))
+    return float(len(P.LINK_RE.findall(prose(text))))
 
 
 def markdown_density(text: str) -> float:
-    """Share of non-blank lines that are bullets, numbered items, headers, code fences,
-    block quotes (``>``) or table rows (starting with ``|``)."""
-    nonblank = [line for line in lines(text) if not is_blank(line)]
-    if not nonblank:
+    """Share of the non-blank lines outside code (code fences included) that are bullets,
+    numbered items, headers, code fences, block quotes (``>``) or table rows (``|``)."""
+    text_lines = lines(text)
+    kinds = line_kinds(text_lines)
+    fences = sum(1 for kind in kinds if kind not in (PROSE, CODE))
+    nonblank = [
+        line for line, kind in zip(text_lines, kinds, strict=True) if kind == PROSE and not is_blank(line)
+    ]
+    if not nonblank and not fences:
         return math.nan
-    marked = 0
+    marked = fences
     for line in nonblank:
-        start = line.lstrip(" \t")
         if (
             P.BULLET_RE.match(line)
             or P.NUMBERED_RE.match(line)
             or P.HEADER_RE.match(line)
-            or start.startswith(P.FENCE_PREFIXES)
-            or start.startswith((">", "|"))
+            or line.lstrip(" \t").startswith((">", "|"))
         ):
             marked += 1
-    return marked / len(nonblank)
+    return marked / (len(nonblank) + fences)
 
 
 def questions(text: str) -> float:
