@@ -157,42 +157,38 @@ def _accuracy_checks(
             for name, value in given
             if value is not None
         ]
-    checks = []
-    method = "point estimate, no confidence" if estimate else f"{confidence}, Tango score"
-    if max_drop is not None:
-        if estimate:
-            drop = (negative - positive) / n
-        else:
-            from deltaeval.stats import paired_difference_ci
+    # both checks read one figure: accuracy(new) − accuracy(old), or its one-sided lower bound
+    if estimate:
+        low = (positive - negative) / n
+        method = "point estimate, no confidence"
+    else:
+        from deltaeval.stats import paired_difference_ci
 
-            bound = paired_difference_ci(negative, positive, n, 1 - alpha, "lower")
-            assert bound is not None
-            drop = -bound[0]
-        label = "accuracy drop (old − new)" + ("" if estimate else " upper bound")
+        bound = paired_difference_ci(negative, positive, n, 1 - alpha, "lower")
+        assert bound is not None
+        low = bound[0]
+        method = f"{confidence}, Tango score"
+    suffix = "" if estimate else " upper bound"
+    checks = []
+    if max_drop is not None:
+        drop = -low
         passed = drop <= max_drop + 1e-12
         checks.append(
             GateCheck(
                 "max_accuracy_drop",
                 passed,
-                f"{label} {_pp(drop)} {'<=' if passed else '>'} {_pp(max_drop)} ({method}; {counts})",
+                f"accuracy drop (old − new){suffix} {_pp(drop)} {'<=' if passed else '>'} {_pp(max_drop)} "
+                f"({method}; {counts})",
             )
         )
     if min_delta is not None:
-        if estimate:
-            delta = (positive - negative) / n
-        else:
-            from deltaeval.stats import paired_difference_ci
-
-            bound = paired_difference_ci(negative, positive, n, 1 - alpha, "lower")
-            assert bound is not None
-            delta = bound[0]
+        passed = low >= min_delta - 1e-12
         label = "accuracy change (new − old)" + ("" if estimate else " lower bound")
-        passed = delta >= min_delta - 1e-12
         checks.append(
             GateCheck(
                 "min_accuracy_delta",
                 passed,
-                f"{label} {_pp(delta)} {'>=' if passed else '<'} {_pp(min_delta)} ({method}; {counts})",
+                f"{label} {_pp(low)} {'>=' if passed else '<'} {_pp(min_delta)} ({method}; {counts})",
             )
         )
     return checks
