@@ -156,11 +156,17 @@ def flip_stats_from_counts(
     *,
     outputs_known: bool = True,
     level: float = 0.95,
+    bounds: dict[str, tuple[NDArray, NDArray]] | None = None,
 ) -> FlipStats:
-    """Flip statistics of one table of eight cell counts (see ``cell_codes``)."""
+    """Flip statistics of one table of eight cell counts (see ``cell_codes``).
+
+    ``bounds``: this table's ``flip_intervals`` at ``level`` when already computed (e.g. for many
+    tables at once, as ``slice_stats`` does); computed here otherwise.
+    """
     counts = np.asarray(counts, dtype=np.int64)
     point = rates_from_counts(counts)
-    bounds = flip_intervals(counts, level)
+    if bounds is None:
+        bounds = flip_intervals(counts, level)
     estimates: dict[str, float | None] = {}
     intervals: dict[str, Interval] = {}
     for name in RATE_NAMES:

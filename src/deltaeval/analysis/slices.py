@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from deltaeval.analysis.flips import N_CELLS, FlipStats, flip_stats_from_counts
+from deltaeval.analysis.flips import N_CELLS, FlipStats, flip_intervals, flip_stats_from_counts
 from deltaeval.stats import benjamini_hochberg
 
 
@@ -58,8 +58,15 @@ def slice_stats(
     negative (positive) than positive (negative) flips.
     """
     labels, table = slice_counts(codes, values)
+    every = flip_intervals(table, level)  # all values at once: one vectorised bisection
     per_value = [
-        flip_stats_from_counts(table[i], outputs_known=outputs_known, level=level) for i in range(len(labels))
+        flip_stats_from_counts(
+            table[i],
+            outputs_known=outputs_known,
+            level=level,
+            bounds={name: (low[i], high[i]) for name, (low, high) in every.items()},
+        )
+        for i in range(len(labels))
     ]
     q = benjamini_hochberg([s.mcnemar_p for s in per_value])
     rows = tuple(
