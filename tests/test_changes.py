@@ -93,7 +93,7 @@ def test_cluster_terms_by_hand():
     labels = [0, 0, 1, 1]
     # per text, a term counts once: class 0 holds apple 2, banana 1, cherry 1 (4 in all);
     # class 1 holds banana 1 ("the", "of" are stop words, "42" no word). Mean total A = 2.5.
-    terms = cluster_terms(texts, labels)
+    terms = cluster_terms(texts, labels, min_outputs=1)  # every term, even one text's
     a = 2.5
     expected0 = {
         "apple": 2 / 4 * math.log(1 + a / 2),
@@ -105,10 +105,12 @@ def test_cluster_terms_by_hand():
         assert weight == pytest.approx(expected0[term])
     assert terms[1] == (("banana", pytest.approx(1.0 * math.log(1 + a / 2))),)
     # every occurrence counted: class 1 holds banana 2, A = 3, banana's total 3
-    raw = cluster_terms(texts, labels, binary=False)
+    raw = cluster_terms(texts, labels, binary=False, min_outputs=1)
     assert dict(raw[0])["banana"] == pytest.approx(1 / 4 * math.log(1 + 3 / 3))
     assert cluster_terms(["the", "of"], [0, 1]) == {0: (), 1: ()}
     assert [t for t, _ in cluster_terms(texts, labels, top_n=1)[0]] == ["apple"]
+    # by default a term needs two texts of its class that use it: only "apple" has them
+    assert [t for t, _ in cluster_terms(texts, labels)[0]] == ["apple"]
 
 
 # similarity ----------------------------------------------------------------------------------

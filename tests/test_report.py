@@ -359,7 +359,7 @@ def test_terminal_summary_has_the_numbers(report: dict[str, Any]) -> None:
         "v1 → v2",
         "n=198",
         "95%",
-        "REGRESSED",
+        "Verdict: accuracy regressed",
         "81.3%",
         "76.8%",
         "-4.5 pp",
@@ -387,6 +387,7 @@ def test_terminal_summary_has_the_numbers(report: dict[str, Any]) -> None:
         "1 duplicate id in v2",
     ]:
         assert expected in text, expected
+    assert "12 regressions (NFR 10.6%, ≤ 9.6% at one-sided 95%)" in " ".join(text.split())
     assert "id5" not in text  # only the first five flips
 
 
@@ -423,7 +424,7 @@ def test_terminal_without_optional_blocks(report: dict[str, Any]) -> None:
     }
     report["flips"]["verdict"] = "no significant change"
     text = _terminal_text(report, max_examples=3)
-    assert "NO SIGNIFICANT CHANGE" in text
+    assert "Verdict: accuracy: no significant change (-4.5 pp" in text
     assert "Continuous" not in text
     assert "Slices" not in text
     assert "warning" not in text
@@ -449,7 +450,8 @@ def _table_lines(markdown: str) -> list[str]:
 def test_markdown_has_verdict_summary_and_slices(report: dict[str, Any]) -> None:
     md = render_markdown(report)
     first = md.splitlines()[0]
-    assert first == "### Regressed: v1 → v2"
+    assert first == "### v1 → v2: Accuracy regressed · NFR 10.6%, upper bound 9.6%"
+    assert "**Verdict:** accuracy regressed (-4.5 pp \\[-8.1, -1.0\\] pp, exact McNemar p = 0.022)" in md
     assert "| Metric | Value | 95% CI |" in md
     assert "| **NFR**: negative flips (old right, new wrong) | **10.6%** (12) | [6.6%, 15.2%] |" in md
     assert "| McNemar p (exact, two-sided) | 0.022 |  |" in md
@@ -460,7 +462,8 @@ def test_markdown_has_verdict_summary_and_slices(report: dict[str, Any]) -> None
     assert "#### Continuous score" in md
     assert "> **Warning:** 2 ids of v1 missing in v2" in md
     assert "<details>" in md and md.count("<details>") == md.count("</details>") == 1
-    assert "First 10 of 12 negative flips" in md
+    assert "#### Regressions: 12 negative flips (old right, new wrong)" in md
+    assert "Full texts of the first 10 of 12 negative flips" in md
     assert "**11. id10**" not in md
     # every table row has as many cells as its header
     for table in re.split(r"\n\n", md):
@@ -479,7 +482,7 @@ def test_markdown_makes_model_text_inert(hostile_report: dict[str, Any]) -> None
     assert "<img" not in md
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md
     assert "&lt;b&gt;bold&lt;/b&gt;" in md
-    row = next(line for line in _table_lines(md) if "a\\|b" in line)
+    row = next(line for line in _table_lines(md) if "a\\|b &lt;script" in line)
     assert "a\\|b &lt;script&gt;x&lt;/script&gt; next &amp; line" in row
     assert len(_UNESCAPED_PIPE.findall(row)) == 10
     assert "@octocat" not in md and "@\u2060octocat" in md
@@ -526,7 +529,7 @@ def test_markdown_without_optional_blocks(report: dict[str, Any]) -> None:
     report["examples"]["negative_flips"] = []
     report["flips"]["verdict"] = "improved"
     md = render_markdown(report)
-    assert md.startswith("### Improved: v1 → v2")
+    assert md.startswith("### v1 → v2: Accuracy improved · NFR 10.6%")
     assert "<details>" not in md
     assert "Continuous" not in md
     assert "Slices" not in md

@@ -148,6 +148,7 @@ def with_proposed(report: dict[str, Any]) -> dict[str, Any]:
         unit="judge score (+1 new higher, -1 old higher)",
         high="formal <b>register</b>",
         low="casual [red]chat[/red]",
+        q_value=1e-9,  # the most significant axis: first in every table
     )
     row["example"] = {**row["example"], "value_old": 0.0, "value_new": 1.0}
     b["axes"].insert(1, row)
@@ -214,25 +215,32 @@ def _terminal(report: dict[str, Any], width: int = 120) -> str:
 
 def _axes_rows(text: str, section: dict[str, Any]) -> list[str]:
     """The rows of the terminal's axes table (between its title and its caption)."""
-    table = text[text.index("Behaviour ·") : text.index("more axes in the JSON and HTML reports")]
+    start = text.index("Behaviour ·")
+    end = min(text.find(mark, start) % len(text) for mark in ("more changed axes", "axes unchanged"))
     names = {a["name"] for a in section["axes"]}
-    return [line for line in table.splitlines() if line.split() and line.split()[0] in names]
+    return [line for line in text[start:end].splitlines() if line.split() and line.split()[0] in names]
 
 
 def test_terminal_compare_report_has_the_behaviour_section(compare_report: dict[str, Any]) -> None:
     text = _terminal(compare_report)
     section = compare_report["behaviour"]
-    assert "REGRESSED" in text and "Negative flips" in text
+    assert "Verdict: accuracy regressed" in text and "Negative flips" in text
     assert text.index("First 5 of") < text.index("Behaviour ·")
     assert f"{section['n_passing']} of {section['n_axes']} axes changed" in text
     rows = _axes_rows(text, section)
-    assert len(rows) == TERMINAL_AXES
-    assert [r.split()[0] for r in rows] == [a["name"] for a in section["axes"][:TERMINAL_AXES]]
-    assert re.search(r"^bullet_items\s+↑\s.*✓\s*$", "\n".join(rows), flags=re.M)
-    assert f"{section['n_axes'] - TERMINAL_AXES} more axes in the JSON and HTML reports" in text
-    assert not {a["name"] for a in section["axes"][TERMINAL_AXES:]} & {r.split()[0] for r in rows}
+    # only axes that changed, most significant first; the others are named in the caption
+    changed = sorted(
+        (a for a in section["axes"] if a["passes"]),
+        key=lambda a: (a["q_value"], -abs(a["effect_size"] or 0), a["name"]),
+    )
+    assert section["n_passing"] > TERMINAL_AXES and len(rows) == TERMINAL_AXES
+    assert [r.split()[0] for r in rows] == [a["name"] for a in changed[:TERMINAL_AXES]]
+    assert all(r.rstrip().endswith("✓") for r in rows)
     n_combined = len(section["combined"]["axes"])
     flat = " ".join(text.split())  # long lines wrap
+    assert f"{section['n_passing'] - TERMINAL_AXES} more changed axes in the JSON and HTML reports" in flat
+    unchanged = section["n_axes"] - section["n_passing"]
+    assert f"{unchanged} other axes unchanged: " in flat
     assert f"All axes together ({n_combined} axes" in flat and "of 40 pairs (chance 50.0%)" in flat
     assert "Where the outputs changed most" in text and "TF-IDF" in text
     assert "Example pairs of the first 3 axes that changed" in text
@@ -294,15 +302,20 @@ def _check_tables(md: str) -> None:
 def test_markdown_compare_report_has_the_behaviour_section(compare_report: dict[str, Any]) -> None:
     md = render_markdown(compare_report)
     section = compare_report["behaviour"]
-    assert md.startswith("### Regressed: v1 → v2")
-    assert md.index("**NFR**") < md.index("#### Behaviour")
+    assert md.startswith("### v1 → v2: Accuracy regressed · NFR 25.0%, upper bound 38.7%")
+    assert md.index("**NFR**") < md.index("#### Regressions") < md.index("#### Behaviour")
     assert re.search(r"^\| \*\*bullet\\_items\*\* \| ↑ \| .* \| ✓ \|$", md, flags=re.M)
+    # the changed axes in the table; the unchanged ones folded in <details> below it
     axis_rows = [line for line in md.splitlines() if re.match(r"^\| .* \| [↑↓–] \| ", line)]
-    assert len(axis_rows) == MD_AXES
-    assert f"Showing {MD_AXES} of {section['n_axes']} axes" in md
+    changed = [row for row in axis_rows if row.endswith("| ✓ |")]
+    assert section["n_passing"] <= MD_AXES and len(changed) == section["n_passing"]
+    assert axis_rows[: len(changed)] == changed  # no unchanged axis before a changed one
+    unchanged = section["n_axes"] - section["n_passing"]
+    assert f"<summary>{unchanged} other axes unchanged</summary>" in md
+    assert md.index("| ✓ |") < md.index("other axes unchanged</summary>")
     assert "##### Where the outputs changed most" in md
     assert "<summary>Example pairs of the first 5 axes that changed" in md
-    assert md.count("<details>") == md.count("</details>") == 2
+    assert md.count("<details>") == md.count("</details>") == 3  # flips, unchanged axes, pairs
     assert len(md) <= GITHUB_COMMENT_LIMIT
     _check_tables(md)
 
@@ -348,17 +361,21 @@ def test_html_compare_report_has_every_axis_and_example(compare_report: dict[str
     html = render_html(compare_report)
     section = compare_report["behaviour"]
     part = _behaviour_html(html)
-    assert html.index('id="behaviour"') < html.index('id="negative-flips"')
+    assert html.index('id="negative-flips"') < html.index('id="behaviour"')
     assert part.count('<span class="axis-name">') == section["n_axes"] + sum(
         1 for a in section["axes"] if a["example"]
     )
+    # the changed axes in the open table, the others in a folded one
     table = part[part.index('<table class="sortable behaviour-axes">') : part.index("</table>")]
-    assert table.count("<tr") == section["n_axes"] + 1
+    assert table.count("<tr") == section["n_passing"] + 1
+    folded = part[part.index('<details class="unchanged-axes">') :]
+    folded = folded[: folded.index("</table>")]
+    assert folded.count("<tr") == section["n_axes"] - section["n_passing"] + 1
     assert re.search(r'bullet_items</span>.*?<td class="dir up">↑</td>.*?✓</span>', table, flags=re.S)
     assert part.count('<details class="flip behaviour-example">') == sum(
         1 for a in section["axes"] if a["example"]
     ) + len([c for c in section["changes"]["clusters"] if c["examples"]])
-    assert '<div class="pair">' in part and "Example pair per axis" in part
+    assert '<div class="pair">' in part and "Example pair per changed axis" in part
     assert "Pref. coef" not in part
 
 
@@ -428,6 +445,6 @@ def test_chromium_shows_the_behaviour_section(judged_report: dict[str, Any], tmp
     dom = result.stdout
     part = _behaviour_html(dom)
     table = part[part.index("behaviour-axes") : part.index("</table>")]
-    assert table.count("<tr") == judged_report["behaviour"]["n_axes"] + 1
+    assert table.count("<tr") == judged_report["behaviour"]["n_passing"] + 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in part
     assert _script_count(dom) == 1 and "<img" not in dom.lower()

@@ -59,7 +59,7 @@ def test_html_is_a_self_contained_page(report: dict[str, Any]) -> None:
     )
     csp_meta = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
     assert csp_meta.replace("'", "&#39;") in html
-    assert re.search(r"<title>deltaeval: v1 → v2 \(Regressed\)</title>", html)
+    assert "<title>deltaeval: v1 → v2 (Accuracy regressed · NFR 10.6%, upper bound 9.6%)</title>" in html
     lowered = html.lower()
     for needle in ("http://", "https://", "src=", "href=", "@import", "url(", "<link", "<img"):
         assert needle not in lowered, needle
@@ -140,7 +140,7 @@ def test_html_without_optional_blocks(report: dict[str, Any]) -> None:
     report["examples"] = {"negative_flips": [], "positive_flips": [], "n_positive_flips": 0}
     report["flips"]["verdict"] = "improved"
     html = render_html(report)
-    assert '<span class="badge good">Improved</span>' in html
+    assert '<span class="badge good">Accuracy improved · NFR 10.6%, upper bound 9.6%</span>' in html
     assert "Continuous score" not in html
     assert "<h2>Slices</h2>" not in html
     assert "No negative flips." in html

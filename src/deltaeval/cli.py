@@ -265,6 +265,7 @@ def show_cmd(
     for line in lines:
         console.print(_plain(line))
     table = Table("id", "input", "output", "reference", "correct")
+    from deltaeval.references import reference_text
     from deltaeval.types import input_text
 
     for example, out in list(zip(run.examples, run.outputs, strict=True))[:limit]:
@@ -272,7 +273,7 @@ def show_cmd(
             _plain(example.id),
             _plain(_clip(input_text(example.input))),
             _plain(_clip(out.text if out.error is None else f"ERROR: {out.error}")),
-            _plain(_clip(example.reference)),
+            _plain(_clip(reference_text(example.reference))),
             "" if out.correct is None else ("yes" if out.correct else "no"),
         )
     console.print(table)

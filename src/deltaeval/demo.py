@@ -96,7 +96,7 @@ def _finish(report: Report, out: Path, console: Console, started: float) -> None
     console.print(
         "next: `deltaeval gate "
         + str(out / "report.json")
-        + " --max-nfr 0.02` exits 1 when more than 2% of examples regressed"
+        + " --max-nfr 0.02` exits 1 unless the NFR's upper bound (the verdict's ≤ figure) is at most 2%"
     )
 
 

@@ -22,8 +22,10 @@ of every output (unit-length vectors, e.g. MiniLM from :mod:`deltaeval.behaviour
    with tf(t, c) the term's count in the cluster over the cluster's total count, A the mean
    total count of the documents (clusters and background) and f(t) the term's count over all
    of them. A term counts once per output that uses it (so a word repeated all through one
-   long answer does not outweigh one that many answers share). Words are runs of two or more
-   letters, lower-cased, English stop words left out.
+   long answer does not outweigh one that many answers share). Words are runs of three or more
+   letters of any script ("específica" stays whole), lower-cased, English stop words left out;
+   a term is listed only when at least two outputs of its cluster use it (one output's odd
+   word, or a garbled one, says nothing about the cluster).
 
 Nothing here reads files, calls models or prints; every result has a JSON-ready ``to_dict``.
 """
@@ -43,8 +45,9 @@ from deltaeval.jsonable import clean as _clean
 
 #: Similarity at or above which two outputs count as unchanged.
 SAME = 0.9999
-#: Words for the c-TF-IDF terms: two or more letters.
-TERM_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
+#: Words for the c-TF-IDF terms: three or more letters of any script (shorter words are mostly
+#: function words in languages without a stop-word list: "el", "es", "de").
+TERM_PATTERN = r"(?u)\b[^\W\d_]{3,}\b"
 PREVIEW_CHARS = 300
 
 Representation = Literal["pair", "new", "old", "difference"]
@@ -177,14 +180,16 @@ def cluster_terms(
     top_n: int = 8,
     stop_words: str | Sequence[str] | None = "english",
     binary: bool = True,
+    min_outputs: int = 2,
 ) -> dict[int, tuple[tuple[str, float], ...]]:
     """The ``top_n`` most distinctive terms of each label's texts, by :func:`class_tfidf`.
 
     Every label (a negative one too, e.g. -1 for a background) is one class; all its texts
     form one document. With ``binary`` (the default) a term counts once per text that uses
-    it; without, every occurrence counts. Terms are words of two or more letters, lower-cased, without
-    ``stop_words``; only terms the class contains are listed, highest weight first (ties by
-    term). Returns label → ((term, weight), …).
+    it; without, every occurrence counts. Terms are words of three or more letters of any
+    script (:data:`TERM_PATTERN`), lower-cased, without ``stop_words``; a class lists only the
+    terms that at least ``min_outputs`` of its texts use (all of them when it has fewer),
+    highest weight first (ties by term). Returns label → ((term, weight), …).
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -209,10 +214,12 @@ def cluster_terms(
         return empty
     terms = vectorizer.get_feature_names_out()
     counts = np.vstack([np.asarray(X[labels == c].sum(axis=0)).ravel() for c in classes])
+    users = np.vstack([np.asarray((X[labels == c] > 0).sum(axis=0)).ravel() for c in classes])
     weights = class_tfidf(counts)
     out = {}
     for row, c in enumerate(classes):
-        present = np.flatnonzero(counts[row] > 0)
+        needed = max(1, min(min_outputs, int(np.sum(labels == c))))
+        present = np.flatnonzero((counts[row] > 0) & (users[row] >= needed))
         order = sorted(present.tolist(), key=lambda j: (-weights[row, j], terms[j]))[:top_n]
         out[c] = tuple((str(terms[j]), float(weights[row, j])) for j in order)
     return out

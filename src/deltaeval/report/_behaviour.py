@@ -28,6 +28,46 @@ def axes(section: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [a for a in section.get("axes") or [] if isinstance(a, Mapping)]
 
 
+def _significance_order(axis: Mapping[str, Any]) -> tuple[float, float, str]:
+    q, effect = axis.get("q_value"), axis.get("effect_size")
+    q = float(q) if isinstance(q, int | float) and q == q else float("inf")
+    effect = abs(float(effect)) if isinstance(effect, int | float) and effect == effect else 0.0
+    return q, -effect, fmt.text_of(axis.get("name"))
+
+
+def changed_axes(section: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The axes that changed (``passes``), most significant first: by q-value, then by the
+    size of the effect, then by name."""
+    return sorted((a for a in axes(section) if a.get("passes")), key=_significance_order)
+
+
+def unchanged_axes(section: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The axes that did not change, in the section's order (most separable first)."""
+    return [a for a in axes(section) if not a.get("passes")]
+
+
+def unchanged_summary(section: Mapping[str, Any]) -> str:
+    """``17 other axes unchanged`` (empty when every axis changed)."""
+    rest = unchanged_axes(section)
+    if not rest:
+        return ""
+    other = "other " if changed_axes(section) else ""
+    return f"{len(rest)} {other}{'axis' if len(rest) == 1 else 'axes'} unchanged"
+
+
+def unchanged_line(section: Mapping[str, Any], limit: int = 12) -> str:
+    """``17 other axes unchanged: sentiment, hedges, … (q ≥ 0.05 or the interval includes 0).``"""
+    rest = unchanged_axes(section)
+    if not rest:
+        return ""
+    names = ", ".join(axis_name(a) for a in rest[:limit])
+    more = f" and {len(rest) - limit} more" if len(rest) > limit else ""
+    return (
+        f"{unchanged_summary(section)}: {names}{more}"
+        f" (q ≥ {_plain(section.get('alpha'))} or the interval includes 0)."
+    )
+
+
 def has_preferences(section: Mapping[str, Any]) -> bool:
     """Whether the axes were related to preferences (a preference column is shown)."""
     return bool(section.get("n_preferences")) or any(

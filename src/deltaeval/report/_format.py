@@ -240,6 +240,13 @@ def text_of(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def reference(value: Any) -> str:
+    """A reference as people read it: alternatives as ``1000 or 1,000`` (never the separator)."""
+    from deltaeval.references import reference_text
+
+    return (reference_text(value) or "") if isinstance(value, str) else text_of(value)
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """Collapse all whitespace runs to one space and cut to ``limit`` characters with ``…``."""
     flat = _WHITESPACE.sub(" ", text).strip()

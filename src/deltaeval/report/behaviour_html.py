@@ -110,7 +110,9 @@ def behaviour_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
     section = bh.section(report)
     if section is None:
         return None
-    axes = [_axis(i, a) for i, a in enumerate(bh.axes(section), 1)]
+    changed = [_axis(i, a) for i, a in enumerate(bh.changed_axes(section), 1)]
+    unchanged = [_axis(i, a) for i, a in enumerate(bh.unchanged_axes(section), len(changed) + 1)]
+    axes = changed + unchanged
     return {
         "n": section.get("n"),
         "n_axes": section.get("n_axes"),
@@ -124,7 +126,12 @@ def behaviour_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
         "legend": _text(bh.legend(section, "“proposed”")),
         "prefs": bh.has_preferences(section),
         "axes": axes,
-        "examples": [a for a in axes if a["example"] is not None],
+        "changed": changed,
+        "unchanged": unchanged,
+        "unchanged_summary": _text(bh.unchanged_summary(section)),
+        "unchanged_line": _text(bh.unchanged_line(section)),
+        "examples": [a for a in changed if a["example"] is not None],
+        "unchanged_examples": [a for a in unchanged if a["example"] is not None],
         "combined": [_text(line) for line in bh.combined_lines(section)],
         "proposed": _proposed(section),
         "changes": _changes(section),

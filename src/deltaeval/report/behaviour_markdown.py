@@ -1,8 +1,9 @@
 """The ``behaviour`` section in Markdown, compact enough for a GitHub PR comment.
 
-The top axes, the combined model, proposed axes, the changed-most clusters and, folded in
-``<details>``, the example pairs of the first axes that changed (one line each; the HTML report
-has the full texts). Every text from the data goes through :func:`md_inline`.
+The axes that changed (most significant first; the unchanged ones folded in ``<details>``), the
+combined model, proposed axes, the changed-most clusters and, folded in ``<details>``, the example
+pairs of the first axes that changed (one line each; the HTML report has the full texts). Every
+text from the data goes through :func:`md_inline`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def behaviour_heading(report: Mapping[str, Any]) -> str:
     old, new = _names(report)
     section = bh.section(report) or {}
     settings = report.get("settings") or {}
-    changed = [a for a in bh.axes(section) if a.get("passes")][:3]
+    changed = bh.changed_axes(section)[:3]
     lead = (
         f"{fmt.count(section.get('n'))} examples;"
         f" {fmt.level(settings.get('confidence_level', section.get('level')))} paired bootstrap intervals"
@@ -37,7 +38,7 @@ def behaviour_heading(report: Mapping[str, Any]) -> str:
         f" at FDR {md_inline(section.get('alpha'))}."
     )
     if changed:
-        lead += " Most separable: " + ", ".join(
+        lead += " Most significant: " + ", ".join(
             f"{md_inline(bh.axis_name(a), 60)} {fmt.arrow(a.get('direction'))}"
             f" ({fmt.num(a.get('separability'), 2)})"
             for a in changed
@@ -47,29 +48,40 @@ def behaviour_heading(report: Mapping[str, Any]) -> str:
     return f"### Behaviour: {title}: {old} → {new}\n\n{lead}"
 
 
-def _axes(section: Mapping[str, Any]) -> str:
-    axes = bh.axes(section)
-    shown = axes[:MAX_AXES]
+def _axes_table(section: Mapping[str, Any], axes: list[Mapping[str, Any]]) -> str:
     conf = fmt.level(section.get("level"))
-    prefs = bh.has_preferences(section)
     header = ["Axis", "", "Old → new", "Diff", f"{conf} CI", "Effect", "Sep.", "q", "✓"]
     keys = ["arrow", "means", "diff", "diff_ci", "effect", "separability", "q", "passes"]
-    if prefs:
+    if bh.has_preferences(section):
         header += ["Pref.", f"{conf} CI"]
         keys += ["pref", "pref_ci"]
     rows = []
-    for axis in shown:
+    for axis in axes:
         cells = bh.axis_cells(axis)
         name = md_inline(bh.axis_name(axis), 60)
         rows.append([f"**{name}**" if axis.get("passes") else name, *(cells[k] for k in keys)])
-    text = (
-        f"#### Behaviour\n\n{md_inline(bh.headline(section), 400)}\n\n"
-        + _table(header, rows, "ll" + "r" * (len(header) - 2))
-        + "\n\n"
-    )
-    if len(shown) < len(axes):
-        text += f"Showing {len(shown)} of {len(axes)} axes (all of them in the HTML report). "
-    return text + md_inline(bh.legend(section), 2_000)
+    return _table(header, rows, "ll" + "r" * (len(header) - 2))
+
+
+def _axes(section: Mapping[str, Any]) -> str:
+    """The axes that changed, most significant first; the others folded in ``<details>``."""
+    changed = bh.changed_axes(section)
+    shown = changed[:MAX_AXES]
+    text = f"#### Behaviour\n\n{md_inline(bh.headline(section), 400)}\n\n"
+    if shown:
+        text += _axes_table(section, shown) + "\n\n"
+    if len(shown) < len(changed):
+        text += f"Showing {len(shown)} of {len(changed)} changed axes (all of them in the HTML report). "
+    text += md_inline(bh.legend(section), 2_000)
+    unchanged = bh.unchanged_axes(section)
+    if unchanged:
+        summary = md_inline(bh.unchanged_summary(section), 200)
+        text += (
+            f"\n\n<details>\n<summary>{summary}</summary>\n\n"
+            f"{md_inline(bh.unchanged_line(section), 2_000)}\n\n"
+            f"{_axes_table(section, unchanged)}\n\n</details>"
+        )
+    return text
 
 
 def _combined(section: Mapping[str, Any]) -> str | None:
@@ -125,7 +137,7 @@ def _changes(section: Mapping[str, Any]) -> str | None:
 
 
 def _examples(section: Mapping[str, Any]) -> str | None:
-    changed = [a for a in bh.axes(section) if a.get("passes") and isinstance(a.get("example"), Mapping)]
+    changed = [a for a in bh.changed_axes(section) if isinstance(a.get("example"), Mapping)]
     shown = changed[:MAX_AXIS_EXAMPLES]
     if not shown:
         return None

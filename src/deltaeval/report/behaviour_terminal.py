@@ -1,5 +1,6 @@
-"""The ``behaviour`` section in the terminal: the top axes, the combined model, proposed axes,
-the changed-most clusters and a few example pairs, compactly (the HTML report has everything).
+"""The ``behaviour`` section in the terminal: the axes that changed (most significant first, the
+others named in one line), the combined model, proposed axes, the changed-most clusters and a few
+example pairs, compactly (the HTML report has everything).
 
 Data strings go through :func:`deltaeval.report.terminal._data`, so rich never reads them as
 markup, and the report through :func:`deltaeval.textsafe.visible_data`, so control characters,
@@ -55,8 +56,15 @@ def behaviour_header(report: Mapping[str, Any]) -> list[RenderableType]:
 
 
 def _axes_table(section: Mapping[str, Any], width: int) -> RenderableType:
-    axes = bh.axes(section)
-    shown = axes[:MAX_AXES]
+    """The axes that changed, most significant first; the unchanged ones named in the caption
+    (a non-significant axis never takes the place of a significant one)."""
+    changed = bh.changed_axes(section)
+    shown = changed[:MAX_AXES]
+    if not shown:
+        text = Text.assemble(("Behaviour", "bold"), " · ", _data(bh.headline(section)))
+        if bh.unchanged_line(section):
+            text.append("\n").append_text(_data(bh.unchanged_line(section)))
+        return text
     conf = fmt.level(section.get("level"))
     narrow = width < NARROW
     columns = [("", "arrow"), ("old → new", "means"), ("diff", "diff")]
@@ -66,8 +74,11 @@ def _axes_table(section: Mapping[str, Any], width: int) -> RenderableType:
     if bh.has_preferences(section):
         columns += [("pref.", "pref")] + ([] if narrow else [(f"{conf} CI", "pref_ci")])
     caption = bh.legend(section)
-    if len(shown) < len(axes):
-        caption = f"{len(axes) - len(shown)} more axes in the JSON and HTML reports. " + caption
+    unchanged = bh.unchanged_line(section)
+    if unchanged:
+        caption = f"{unchanged} " + caption
+    if len(shown) < len(changed):
+        caption = f"{len(changed) - len(shown)} more changed axes in the JSON and HTML reports. " + caption
     if narrow:
         caption += " Effect sizes and intervals: a wider terminal or the HTML report."
     title = Text.assemble(("Behaviour", "bold"), " · ", _data(bh.headline(section)))
@@ -144,7 +155,7 @@ def _changes(section: Mapping[str, Any]) -> list[RenderableType]:
 
 
 def _examples(section: Mapping[str, Any], max_examples: int) -> list[RenderableType]:
-    changed = [a for a in bh.axes(section) if a.get("passes") and isinstance(a.get("example"), Mapping)]
+    changed = [a for a in bh.changed_axes(section) if isinstance(a.get("example"), Mapping)]
     shown = changed[: max(min(max_examples, MAX_AXIS_EXAMPLES), 0)]
     if not shown:
         return []

@@ -14,11 +14,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from deltaeval.report import _decision as decision
 from deltaeval.report import _format as fmt
 from deltaeval.report.behaviour_html import behaviour_view
 from deltaeval.textsafe import visible, visible_data
 
 TEMPLATE = "report.html.j2"
+#: Negative flips shown open; the rest are folded in one ``<details>`` (the filter searches all).
+FLIPS_OPEN = 10
 
 #: The page may load nothing from the network; inline styles and the inline script only.
 CONTENT_SECURITY_POLICY = (
@@ -70,7 +73,7 @@ def _flip_view(index: int, flip: Mapping[str, Any]) -> dict[str, Any]:
         "id": _text(flip.get("id")),
         "tags": tag_items,
         "input": _text(flip.get("input")),
-        "reference": _text(flip.get("reference")) if flip.get("reference") is not None else None,
+        "reference": None if flip.get("reference") is None else _text(fmt.reference(flip.get("reference"))),
         "old_output": _text(flip.get("old_output")),
         "new_output": _text(flip.get("new_output")),
         "old_error": _text(flip.get("old_error")) if flip.get("old_error") is not None else None,
@@ -164,6 +167,12 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
             "new better": "good",
         }.get(verdict, "neutral"),
         "has_flips": has_flips,
+        # the badge and the verdict line name the figure `gate --max-nfr` checks
+        "badge": decision.badge(report) if has_flips else fmt.verdict_word(verdict),
+        "verdict_line": decision.verdict_line(report) if has_flips else "",
+        "nfr_upper": decision.nfr_upper_bound(report) if has_flips else None,
+        "one_sided": decision.one_sided_level(report),
+        "flips_open": FLIPS_OPEN,
         "preference": preference,
         "behaviour": behaviour,
         "continuous": continuous if isinstance(continuous, Mapping) else None,
@@ -179,16 +188,19 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
 def render_html(report: Mapping[str, Any]) -> str:
     """Render ``report`` as one self-contained HTML page.
 
-    The page has the summary (verdict, accuracy and flip rates with intervals, McNemar p, the
-    confidence level), alignment warnings, the continuous block, the slice tables with the
-    multiple-testing method, every negative flip with old and new output side by side, and the
-    positive flips the report holds; and the ``preference`` section of a judging (win/tie/loss,
-    win rate with interval and p-value, position bias, length control, agreement, adaptive stop,
-    cost, per-tag win rates, the strongest wins and losses with the judges' explanations); and
-    the ``behaviour`` section (every axis with its interval, separability and q-value, the
-    combined model, proposed axes, the changed-most clusters with their examples, and each
-    axis's example pair side by side, from ``templates/behaviour.html.j2``). A report without
-    flips shows only the latter two. It loads nothing from the network (a
+    In the order a ship decision reads it: the verdict (a badge and a line with the accuracy
+    change, McNemar p and the NFR with the one-sided upper bound `gate --max-nfr` checks), the
+    summary (accuracy and flip rates with intervals, the confidence level), alignment warnings,
+    the continuous block, every negative flip with old and new output side by side (the first
+    :data:`FLIPS_OPEN` open, the rest folded), the slice tables with the multiple-testing
+    method; then the ``preference`` section of a judging (win/tie/loss, win rate with interval
+    and p-value, position bias, length control, agreement, adaptive stop, cost, per-tag win
+    rates, the strongest wins and losses with the judges' explanations); then the ``behaviour``
+    section (the axes that changed, most significant first, with interval, separability and
+    q-value, the unchanged axes folded; the combined model, proposed axes, the changed-most
+    clusters with their examples, and each changed axis's example pair side by side, from
+    ``templates/behaviour.html.j2``); and last the positive flips the report holds. A report
+    without flips shows only the preference and behaviour sections. It loads nothing from the network (a
     Content-Security-Policy forbids it) and its only script sorts tables and filters examples
     using text, never HTML.
     """

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deltaeval.report import _decision as decision
 from deltaeval.report import _format as fmt
 from deltaeval.textsafe import visible, visible_data
 
@@ -61,6 +62,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
     return "\n".join(lines)
 
 
+def _drop_empty_last_column(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Leave out the last column (a flag) when no row has anything in it."""
+    if any(row[-1] for row in rows):
+        return header, rows
+    return header[:-1], [row[:-1] for row in rows]
+
+
 def _names(report: Mapping[str, Any]) -> tuple[str, str]:
     old = md_inline((report.get("old") or {}).get("name", "old"), 80)
     new = md_inline((report.get("new") or {}).get("name", "new"), 80)
@@ -68,18 +76,16 @@ def _names(report: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _heading(report: Mapping[str, Any]) -> str:
-    """The verdict heading and one line with the numbers that decide it."""
+    """The verdict heading (with the NFR bound a gate checks) and one line that decides it."""
     old, new = _names(report)
     acc = report.get("accuracy") or {}
     f = report.get("flips") or {}
-    word = fmt.verdict_word(f.get("verdict"))
     lead = (
-        f"Accuracy {fmt.pct(acc.get('old'))} → {fmt.pct(acc.get('new'))}"
-        f" (**{fmt.pp(acc.get('delta'))}**), NFR **{fmt.pct(f.get('nfr'))}**"
-        f" ({fmt.count(f.get('negative'))} negative, {fmt.count(f.get('positive'))} positive flips),"
-        f" exact McNemar p = {fmt.pval(f.get('mcnemar_p'))}."
+        f"**Verdict:** {md_inline(decision.verdict_line(report))}."
+        f" Accuracy {fmt.pct(acc.get('old'))} → {fmt.pct(acc.get('new'))};"
+        f" {fmt.count(f.get('positive'))} positive flips."
     )
-    return f"### {word}: {old} → {new}\n\n{lead}"
+    return f"### {old} → {new}: {md_inline(decision.badge(report))}\n\n{lead}"
 
 
 def _summary(report: Mapping[str, Any]) -> str:
@@ -96,6 +102,11 @@ def _summary(report: Mapping[str, Any]) -> str:
             "**NFR**: negative flips (old right, new wrong)",
             f"**{fmt.pct(f.get('nfr'))}** ({fmt.count(f.get('negative'))})",
             fmt.pct_ci(f.get("nfr_ci")),
+        ],
+        [
+            f"NFR upper bound ({decision.one_sided_level(report)}, what `gate --max-nfr` checks)",
+            fmt.pct(decision.nfr_upper_bound(report)),
+            "",
         ],
         [
             "PFR: positive flips (old wrong, new right)",
@@ -176,7 +187,8 @@ def _slices(report: Mapping[str, Any], max_rows: int | None) -> list[str]:
                     flag,
                 ]
             )
-        header = ["Value", "n", "Accuracy old → new", "Δ", f"{conf} CI", "NFR", "Flips − / +", "q", ""]
+        header = ["Value", "n", "Accuracy old → new", "Δ", f"{conf} CI", "NFR", "Flips − / +", "q", "Flag"]
+        header, rows = _drop_empty_last_column(header, rows)
         text = (
             f"#### Slices by {md_inline(block.get('tag'), 60)}\n\n"
             + _table(header, rows, "lrrrrrrrl")
@@ -198,7 +210,7 @@ def _flip(index: int, flip: Mapping[str, Any], old: str, new: str) -> str:
         head += f" · score {fmt.num(flip.get('old_score'))} → {fmt.num(flip.get('new_score'))}"
     fields = [
         ("Input", flip.get("input"), None),
-        ("Reference", flip.get("reference"), None),
+        ("Reference", fmt.reference(flip.get("reference")), None),
         (f"Old ({old})", flip.get("old_output"), flip.get("old_error")),
         (f"New ({new})", flip.get("new_output"), flip.get("new_error")),
     ]
@@ -222,17 +234,89 @@ def _flip(index: int, flip: Mapping[str, Any], old: str, new: str) -> str:
     return "\n\n".join(parts)
 
 
+#: Negative flips listed one line each at the top of the regressions block.
+_REGRESSION_ROWS = 5
+#: Characters of each text in that list.
+_REGRESSION_CHARS = 80
+
+
+def _regression_rows(negatives: Sequence[Mapping[str, Any]]) -> str:
+    """The first negative flips, one line each: input, reference, old and new output."""
+    shown = negatives[:_REGRESSION_ROWS]
+    references = any(flip.get("reference") is not None for flip in shown)
+    rows = []
+    for flip in shown:
+        old_error, new_error = flip.get("old_error"), flip.get("new_error")
+        reference = [md_inline(fmt.reference(flip.get("reference")), 40)] if references else []
+        rows.append(
+            [
+                md_inline(flip.get("id"), 40),
+                md_inline(flip.get("input"), _REGRESSION_CHARS),
+                *reference,
+                md_inline(flip.get("old_output") if old_error is None else f"error: {old_error}", 60),
+                md_inline(flip.get("new_output") if new_error is None else f"error: {new_error}", 60),
+            ]
+        )
+    header = ["Id", "Input", *(["Reference"] if references else []), "Old (right)", "New (wrong)"]
+    return _table(header, rows)
+
+
+def _regressions(report: Mapping[str, Any], max_examples: int, budget: int) -> str | None:
+    """The negative flips: a one-line list of the first ones, then their full texts folded in
+    ``<details>`` (within ``budget`` characters). None for a report without flips."""
+    if not isinstance(report.get("flips"), Mapping):
+        return None
+    negatives = list((report.get("examples") or {}).get("negative_flips") or [])
+    total = (report.get("flips") or {}).get("negative")
+    total = total if isinstance(total, int) else len(negatives)
+    title = f"#### Regressions: {total:,} negative flip{'s' if total != 1 else ''} (old right, new wrong)"
+    if not total:
+        return f"{title}\n\nNo example went from right to wrong."
+    text = title
+    if negatives:
+        text += "\n\n" + _regression_rows(negatives)
+        if len(negatives[:_REGRESSION_ROWS]) < total:
+            shown = len(negatives[:_REGRESSION_ROWS])
+            text += f"\n\nShowing {shown} of {total:,} (all of them in the HTML report)."
+    wanted = negatives[: max(max_examples, 0)]
+    if not wanted:
+        return text
+    old, new = _names(report)
+    rendered: list[str] = []
+    used = len(text) + 200
+    for i, flip in enumerate(wanted, 1):
+        piece = _flip(i, flip, old, new)
+        if used + len(piece) + 2 > budget:
+            break
+        rendered.append(piece)
+        used += len(piece) + 2
+    note = ""
+    if len(rendered) < len(wanted):
+        note = (
+            f"\n\n*{len(wanted) - len(rendered)} more examples left out to stay under"
+            f" GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit.*"
+        )
+    if rendered or note:
+        body = "\n\n".join(rendered) + note
+        summary = f"Full texts of the first {len(rendered)} of {total:,} negative flips"
+        text += f"\n\n<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
+    return text
+
+
 def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str:
     """Render ``report`` as Markdown for a PR comment or a CI job summary.
 
-    Holds a one-line verdict heading, the summary table, alignment warnings, the continuous
-    block, one table per slice tag and, folded in ``<details>``, the first ``max_examples``
-    negative flips; then, when the report has a ``preference`` section, its tables and the
-    strongest wins and losses with the judges' explanations; then, when it has a ``behaviour``
-    section, its top axes, combined model, proposed axes, changed-most clusters and folded example
-    pairs (a report with neither flips nor preferences leads with a behaviour heading). The
-    result stays under GitHub's 65,536-character comment limit: examples (and, if needed, slice
-    rows) are left out, and the text says so.
+    In the order a ship decision reads it: a verdict heading with the NFR's one-sided upper
+    bound (the figure `gate --max-nfr` checks) and a line with the accuracy change and McNemar
+    p, the summary table, alignment warnings, the continuous block; the regressions (the first
+    negative flips one line each, then the first ``max_examples`` in full, folded in
+    ``<details>``); one table per slice tag; then, when the report has a ``preference``
+    section, its tables and the strongest wins and losses with the judges' explanations; then,
+    when it has a ``behaviour`` section, the axes that changed (the rest folded), combined model,
+    proposed axes, changed-most clusters and folded example pairs (a report with neither flips
+    nor preferences leads with a behaviour heading). The result stays under GitHub's
+    65,536-character comment limit: examples (and, if needed, slice rows) are left out, and the
+    text says so.
     """
     from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
 
@@ -247,49 +331,28 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     for extra in (_alignment(report), _continuous(report)):
         if extra:
             head.append(extra)
-    head += _preference_blocks(report)
+    preference = _preference_blocks(report)
     behaviour = behaviour_blocks(report)
     budget = GITHUB_COMMENT_LIMIT - _RESERVE
     slices = _slices(report, None)
-    if len("\n\n".join(head + slices + behaviour)) > budget // 2:
+    if len("\n\n".join(head + slices + preference + behaviour)) > budget // 2:
         slices = _slices(report, _SLICE_ROWS_WHEN_LONG)
-    blocks = head + slices + behaviour
 
     version = md_inline(report.get("deltaeval_version", ""), 40)
     footer = (
         f"<sub>deltaeval {version} · report schema v{md_inline(report.get('schema_version'))}"
         " · full texts in the HTML report</sub>"
     )
-    text = "\n\n".join(blocks)
-
-    negatives = list((report.get("examples") or {}).get("negative_flips") or [])
-    total = (report.get("flips") or {}).get("negative")
-    total = total if isinstance(total, int) else len(negatives)
-    wanted = negatives[: max(max_examples, 0)]
-    if wanted:
-        old, new = _names(report)
-        rendered: list[str] = []
-        used = len(text) + len(footer) + 200
-        for i, flip in enumerate(wanted, 1):
-            piece = _flip(i, flip, old, new)
-            if used + len(piece) + 2 > budget:
-                break
-            rendered.append(piece)
-            used += len(piece) + 2
-        note = ""
-        if len(rendered) < len(wanted):
-            note = (
-                f"\n\n*{len(wanted) - len(rendered)} more examples left out to stay under"
-                f" GitHub's {GITHUB_COMMENT_LIMIT:,}-character limit.*"
-            )
-        summary = f"First {len(rendered)} of {total:,} negative flips"
-        if rendered or note:
-            body = "\n\n".join(rendered) + note
-            text += f"\n\n<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
-
+    # the order a ship decision reads: verdict and figures, regressions, slices, preference,
+    # behaviour; the folded full texts take what room the rest leaves under the limit
+    behaviour_text = "".join("\n\n" + b for b in behaviour)
+    rest = len("\n\n".join(head + slices + preference)) + len(behaviour_text) + len(footer)
+    regressions = _regressions(report, max_examples, budget - rest)
+    text = "\n\n".join(head + ([regressions] if regressions else []) + slices + preference)
     if isinstance(report.get("preference"), Mapping):
-        text += _preference_examples_md(report, max_examples, budget - len(text) - len(footer))
-
+        room = budget - len(text) - len(behaviour_text) - len(footer)
+        text += _preference_examples_md(report, max_examples, room)
+    text += behaviour_text
     text += f"\n\n{footer}\n"
     if len(text) > GITHUB_COMMENT_LIMIT:
         cut_note = "\n\n*(report cut to fit GitHub's comment limit)*\n"
@@ -440,9 +503,12 @@ def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
             ]
             for row in block.get("rows") or []
         ]
+        tag_header, tag_rows = _drop_empty_last_column(
+            ["Value", "n", "Win rate", f"{conf} CI", "W / T / L", "q", "Flag"], tag_rows
+        )
         blocks.append(
             f"#### Win rate by {md_inline(block.get('tag'), 60)}\n\n"
-            + _table(["Value", "n", "Win rate", f"{conf} CI", "W / T / L", "q", ""], tag_rows, "lrrrrrl")
+            + _table(tag_header, tag_rows, "lrrrrrl")
             + f"\n\nq-values: {md_inline(fmt.method_name(block.get('method')))}"
             f" at alpha {md_inline(block.get('alpha'))}."
         )

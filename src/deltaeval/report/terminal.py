@@ -16,6 +16,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from deltaeval.report import _decision as decision
 from deltaeval.report import _format as fmt
 from deltaeval.textsafe import visible, visible_data
 
@@ -72,8 +73,9 @@ def _header(report: Mapping[str, Any]) -> list[RenderableType]:
         line.append_text(_data(settings["scorer"]))
     verdict_line = Text.assemble(
         "Verdict: ",
-        (fmt.verdict_word(verdict).upper(), _VERDICT_STYLES.get(verdict, "bold")),
-        f"  (exact McNemar p={fmt.pval(flips.get('mcnemar_p'))}, alpha {settings.get('alpha', fmt.MISSING)})",
+        (decision.accuracy_text(report), _VERDICT_STYLES.get(verdict, "bold")),
+        " · ",
+        (decision.regressions_text(report), "bold red" if flips.get("negative") else "bold"),
     )
     return [line, verdict_line]
 
@@ -112,7 +114,8 @@ def _flips(report: Mapping[str, Any]) -> list[RenderableType]:
         fmt.count(f.get("negative")),
         Text(fmt.pct(f.get("nfr")), style="red"),
         fmt.pct_ci(f.get("nfr_ci")),
-        "old right, new wrong",
+        f"old right, new wrong; upper bound {fmt.pct(decision.nfr_upper_bound(report))}"
+        f" ({decision.one_sided_level(report)}, as gate --max-nfr)",
     )
     table.add_row(
         Text("Positive flips (PFR)", style="green"),
@@ -209,12 +212,10 @@ def _examples(report: Mapping[str, Any], max_examples: int) -> list[RenderableTy
     shown = flips[: max(max_examples, 0)]
     if not shown:
         return []
+    references = any(flip.get("reference") is not None for flip in shown)
     table = _table(
-        f"First {len(shown)} of {total:,} negative flips",
-        "id",
-        "input",
-        "old",
-        "new",
+        f"First {len(shown)} of {total:,} negative flips (old right, new wrong)",
+        *("id", "input", *(("reference",) if references else ()), "old", "new"),
         caption="full texts: the HTML report" if len(shown) < total else None,
     )
     for column in table.columns:
@@ -223,9 +224,11 @@ def _examples(report: Mapping[str, Any], max_examples: int) -> list[RenderableTy
         old_error, new_error = flip.get("old_error"), flip.get("new_error")
         old_out = flip.get("old_output") if old_error is None else f"[error] {old_error}"
         new_out = flip.get("new_output") if new_error is None else f"[error] {new_error}"
+        reference = [_data(fmt.reference(flip.get("reference")), 30)] if references else []
         table.add_row(
             _data(flip.get("id"), 24),
             _data(flip.get("input"), 60),
+            *reference,
             _data(old_out, 40, style="green"),
             _data(new_out, 40, style="red"),
         )
@@ -235,15 +238,18 @@ def _examples(report: Mapping[str, Any], max_examples: int) -> list[RenderableTy
 def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples: int = 5) -> None:
     """Print a compact summary of ``report`` to ``console``.
 
-    Shows the runs, the verdict, accuracy and flip rates with their intervals, alignment
-    warnings, the continuous-score block, one table per slice tag, and the first
-    ``max_examples`` negative flips (truncated; the HTML report has them in full); then the
+    In the order a ship decision reads it: the runs and the verdict (the accuracy change with
+    its McNemar p, and the regressions with the NFR's one-sided upper bound that `gate
+    --max-nfr` checks), alignment warnings, accuracy and flip rates with their intervals, the
+    continuous-score block, the first ``max_examples`` negative flips with old and new side by
+    side (truncated; the HTML report has them in full), one table per slice tag; then the
     ``preference`` section when the report has one (win/tie/loss, win rate with interval and
     p-value, position bias, length control, agreement, adaptive stop, cost, per-tag win rates,
-    strongest wins and losses); then the ``behaviour`` section when the report has one (the top
-    axes, the combined model, proposed axes, changed-most clusters and a few example pairs). A
-    report without flips shows the preference verdict on top, or without preferences either (a
-    `deltaeval behaviour` report) how many behaviour axes changed.
+    strongest wins and losses); then the ``behaviour`` section when the report has one (the axes
+    that changed, the others named in one line, the combined model, proposed axes, changed-most
+    clusters and a few example pairs). A report without flips shows the preference verdict on
+    top, or without preferences either (a `deltaeval behaviour` report) how many behaviour axes
+    changed.
     """
     from deltaeval.report.behaviour_terminal import behaviour_header, render_behaviour
 
@@ -261,12 +267,12 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
         console.print(*warnings, sep="\n")
     sections: list[RenderableType] = []
     if has_flips:
-        sections = [
+        sections = [  # what a ship decision reads first: figures, regressions, then slices
             *_accuracy(report),
             *_flips(report),
             *_continuous(report),
-            *_slices(report),
             *_examples(report, max_examples),
+            *_slices(report),
         ]
     for section in sections:
         console.print()
