@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deltaeval import __version__
-from deltaeval.errors import DeltaEvalError, UsageError
+from deltaeval.errors import DeltaEvalError, JudgingFailedError, UsageError
 from deltaeval.io.base import ColumnMapping
 from deltaeval.textsafe import visible
 
@@ -29,7 +29,11 @@ app = typer.Typer(
 
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
+EXIT_JUDGING_FAILED = 3  # most judge requests gave no verdict (judging.validity); reports still written
 EXIT_INTERRUPTED = 130
+#: judging.llm.DEFAULT_MAX_TOKENS and judging.validity.DEFAULT_MIN_VALID (not imported: --help stays fast)
+JUDGE_MAX_TOKENS = 256
+MIN_VALID = 10
 
 StoreOpt = Annotated[
     Path | None,
@@ -776,7 +780,21 @@ MaxRetriesOpt = Annotated[
     typer.Option("--max-retries", metavar="N", help="Re-asks after a judge reply without a verdict."),
 ]
 JudgeMaxTokensOpt = Annotated[
-    int, typer.Option("--judge-max-tokens", metavar="N", help="Most tokens a judge reply may have.")
+    int,
+    typer.Option(
+        "--judge-max-tokens",
+        metavar="N",
+        help="Most tokens a judge reply may have (a brief reason and the verdict).",
+    ),
+]
+MinValidOpt = Annotated[
+    int,
+    typer.Option(
+        "--min-valid",
+        metavar="N",
+        help="Fewest judged examples with a verdict for a win-rate verdict; below it, or when most judge "
+        "requests fail, the verdict is 'insufficient judgments'.",
+    ),
 ]
 PreferenceOpt = Annotated[
     str | None,
@@ -812,6 +830,17 @@ def _progress_factory(console: Console, quiet: bool):
         return lambda n: progress.advance(task, n)
 
     return progress, start
+
+
+def _exit_if_judging_failed(data: dict) -> None:
+    """Exit with EXIT_JUDGING_FAILED (saying why on stderr) when most judge requests gave no verdict."""
+    from deltaeval.judging.validity import judging_failed
+
+    if judging_failed(data):
+        block = (data.get("preference") or data).get("validity") or {}
+        message = f"error: {block.get('message')} (fix: {block.get('hint')})"
+        Console(stderr=True, highlight=False, soft_wrap=True).print(visible(message), markup=False)
+        raise typer.Exit(EXIT_JUDGING_FAILED)
 
 
 def _judge_options(
@@ -892,7 +921,8 @@ def judge_cmd(
     judge_template: JudgeTemplateOpt = None,
     judge_system: JudgeSystemOpt = None,
     max_retries: MaxRetriesOpt = 2,
-    judge_max_tokens: JudgeMaxTokensOpt = 1024,
+    judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
+    min_valid: MinValidOpt = MIN_VALID,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
     timeout: TimeoutOpt = None,
@@ -943,6 +973,7 @@ def judge_cmd(
                 confidence_level=level,
                 alpha=alpha,
                 max_examples=max_examples,
+                min_valid=min_valid,
                 prices=_prices(price_in, price_out),
                 strict=strict,
                 progress=start,
@@ -965,6 +996,7 @@ def judge_cmd(
         if target is not None:
             _save_as(report, target, suffix)
             console.print(f"wrote {visible(str(target))}", markup=False)
+    _exit_if_judging_failed(report.data)
 
 
 @app.command("behaviour")
@@ -1038,7 +1070,7 @@ def behaviour_cmd(
     judge_template: JudgeTemplateOpt = None,
     judge_system: JudgeSystemOpt = None,
     max_retries: MaxRetriesOpt = 2,
-    judge_max_tokens: JudgeMaxTokensOpt = 1024,
+    judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
     timeout: TimeoutOpt = None,
@@ -1120,6 +1152,7 @@ def behaviour_cmd(
         if target is not None:
             _save_as(report, target, suffix)
             console.print(f"wrote {visible(str(target))}", markup=False)
+    _exit_if_judging_failed(report.data)
 
 
 @app.command("rank")
@@ -1165,7 +1198,7 @@ def rank_cmd(
     judge_template: JudgeTemplateOpt = None,
     judge_system: JudgeSystemOpt = None,
     max_retries: MaxRetriesOpt = 2,
-    judge_max_tokens: JudgeMaxTokensOpt = 1024,
+    judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
     timeout: TimeoutOpt = None,
@@ -1246,9 +1279,15 @@ def rank_cmd(
 
         write_report(ranking.data, json_out)
         console.print(f"wrote {visible(str(json_out))}", markup=False)
+    _exit_if_judging_failed(ranking.data)
 
 
 def _print_ranking(data: dict, console: Console) -> None:
+    from deltaeval.report.judging_banner import terminal_banner
+
+    banner = terminal_banner(data)
+    if banner is not None:
+        console.print(banner)
     level = data["settings"]["confidence_level"]
     style = data.get("style") is not None
     table = Table(title=f"Bradley–Terry ratings ({level:.0%} bootstrap intervals)", title_justify="left")
@@ -1421,6 +1460,8 @@ def main(argv: list[str] | None = None) -> int:
         from deltaeval.runner import RunInterrupted
 
         err.print(f"error: {visible(exc.one_line())}", markup=False)
+        if isinstance(exc, JudgingFailedError):
+            return EXIT_JUDGING_FAILED
         return EXIT_INTERRUPTED if isinstance(exc, RunInterrupted) else EXIT_USAGE
     except usage_errors as exc:
         hint = f" (see `deltaeval {exc.ctx.info_name} --help`)" if exc.ctx and exc.ctx.parent else ""

@@ -71,3 +71,7 @@ class StoreError(DeltaEvalError):
 
 class UsageError(DeltaEvalError):
     """Options given together that do not make sense."""
+
+
+class JudgingFailedError(DeltaEvalError):
+    """Most judge requests gave no verdict, so there is nothing to conclude (the CLI exits 3)."""

@@ -19,7 +19,9 @@ report's level). What each check tests:
 - ``max_p`` Z: McNemar's exact p must be ≤ Z.
 - ``min_win_rate`` W (judge reports): the lower end of the report's win-rate interval must be
   ≥ W (a one-sided bound at (1 − level) / 2; the report holds no per-example outcomes to
-  recompute it at another alpha).
+  recompute it at another alpha). A report whose ``preference.validity.status`` is ``failed``
+  (most judge requests gave no verdict) or ``insufficient`` (too few judged examples) fails,
+  saying which.
 
 With ``estimate=True`` every check compares the point estimate instead (no confidence: a
 release whose true NFR is just above X passes about half the time).
@@ -267,6 +269,13 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
 
 def _win_rate_check(report: dict[str, Any], threshold: float, estimate: bool) -> GateCheck:
     win = _field(report, "preference", "win_rate")
+    validity = report["preference"].get("validity") if isinstance(report["preference"], dict) else None
+    if isinstance(validity, dict) and validity.get("status") in ("failed", "insufficient"):
+        return GateCheck(
+            "min_win_rate",
+            False,
+            f"no win rate to gate on (needs >= {_pct(threshold)}): {validity.get('message')}",
+        )
     rate = win.get("win_rate") if isinstance(win, dict) else None
     label = "win rate"
     if not estimate:

@@ -25,7 +25,7 @@ from deltaeval.errors import UsageError
 from deltaeval.judging.base import Judge, JudgmentCallback, Pair
 from deltaeval.judging.callable import CallableJudge
 from deltaeval.judging.check import check_judge
-from deltaeval.judging.llm import DEFAULT_SYSTEM, DEFAULT_TEMPLATE, REASK, LLMJudge
+from deltaeval.judging.llm import DEFAULT_MAX_TOKENS, DEFAULT_SYSTEM, DEFAULT_TEMPLATE, REASK, LLMJudge
 from deltaeval.judging.parse import normalize_label, parse_verdict
 from deltaeval.judging.protocol import JudgingResult, Prices, judge_runs
 from deltaeval.judging.recorded import RecordedJudge, RecordedJudgments, read_judgments, recorded_judge_for
@@ -42,7 +42,7 @@ def get_judge(
     template: str | None = None,
     system: str | None = None,
     max_retries: int = 2,
-    max_tokens: int = 1024,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
     temperature: float = 0.0,
     notes: list[str] | None = None,
     **backend_options: Any,
@@ -133,6 +133,7 @@ def judge(old: Any, new: Any, judges: Any, **options: Any) -> Any:
 
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
     "DEFAULT_SYSTEM",
     "DEFAULT_TEMPLATE",
     "REASK",

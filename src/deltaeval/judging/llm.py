@@ -32,8 +32,8 @@ DEFAULT_SYSTEM = (
     "request and two answers to it, labelled A and B. Decide which answer serves the user better, "
     "weighing correctness, helpfulness, relevance, completeness and clarity. The order in which "
     "the answers appear and their length must not sway you.\n\n"
-    "First explain your reasoning in a few sentences. Then end your reply with your verdict, "
-    "exactly one of these labels, on a line of its own:\n"
+    "First give your reason briefly, in one to three sentences. Then end your reply with your "
+    "verdict, exactly one of these labels, on a line of its own:\n"
     "[[A>>B]] if A is much better, [[A>B]] if A is better, [[A=B]] if they are about equally "
     "good, [[B>A]] if B is better, [[B>>A]] if B is much better."
 )
@@ -63,6 +63,10 @@ REASK = (
 )
 
 TEMPLATE_VARIABLES = ("input", "output_a", "output_b", "reference", "id", "tags")
+
+#: Most tokens a judge reply may have by default: room for a brief reason and the verdict, not
+#: an essay (a reply cut short without a verdict is re-asked for the label alone).
+DEFAULT_MAX_TOKENS = 256
 
 
 def _compile(template: str) -> Any:
@@ -106,7 +110,7 @@ class LLMJudge(Judge):
     max_retries:
         How many times to re-ask after a reply without a verdict (0: never).
     temperature, max_tokens:
-        Decoding of every judge request.
+        Decoding of every judge request (``max_tokens`` default :data:`DEFAULT_MAX_TOKENS`).
     name:
         The judge's name in judgments and reports (default: the backend's spec).
 
@@ -126,7 +130,7 @@ class LLMJudge(Judge):
         system: str | None = DEFAULT_SYSTEM,
         max_retries: int = 2,
         temperature: float = 0.0,
-        max_tokens: int = 1024,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         name: str | None = None,
     ) -> None:
         super().__init__(name or backend.spec)

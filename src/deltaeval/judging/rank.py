@@ -29,10 +29,11 @@ from deltaeval.analysis.ranking import (
     style_controlled_bradley_terry,
     style_features,
 )
-from deltaeval.errors import DeltaEvalError, UsageError
+from deltaeval.errors import DeltaEvalError, JudgingFailedError, UsageError
 from deltaeval.jsonable import num
 from deltaeval.judging.base import Judge
 from deltaeval.judging.protocol import Prices, judge_runs
+from deltaeval.judging.validity import JUDGING_FAILED_HINT, validity_block
 from deltaeval.types import Judgment, Run
 
 SCHEMA = "deltaeval.ranking"
@@ -157,6 +158,7 @@ def ranking_from_judgments(
             "n_battles": int(a.size),
             "n_judgments": len(judgments),
             "n_without_verdict": len(judgments) - len(used),
+            "validity": validity_block(judgments, None, None),
             "judges": sorted({j.judge for j in judgments}),
             "scale": {"anchor_rating": plain.anchor_rating, "scale": plain.scale, "base": plain.base},
             "settings": {
@@ -211,6 +213,10 @@ def rank_runs(
         for name, values in result.texts.items():
             for example, text in zip(result.examples, values, strict=True):
                 texts[(example.id, name)] = text
+    if judgments and all(j.label is None for j in judgments):
+        # nothing to rate; the judgments are in the store when one was given
+        message = validity_block(judgments, None, None)["message"]
+        raise JudgingFailedError(str(message), hint=JUDGING_FAILED_HINT)
     costs = [j.cost for j in judgments if j.cost is not None]
     prompt = [j.prompt_tokens for j in judgments if j.prompt_tokens is not None]
     completion = [j.tokens for j in judgments if j.tokens is not None]

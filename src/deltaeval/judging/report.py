@@ -31,6 +31,13 @@ from deltaeval.jsonable import num as _num
 from deltaeval.jsonable import run_block as _run_block
 from deltaeval.judging.base import Judge
 from deltaeval.judging.protocol import Comparison, JudgingResult, Prices, judge_runs
+from deltaeval.judging.validity import (
+    DEFAULT_MIN_VALID,
+    INSUFFICIENT,
+    STATUS_OK,
+    check_min_valid,
+    validity_block,
+)
 from deltaeval.types import Judgment, Run, input_text
 
 SCHEMA = "deltaeval.report"
@@ -52,8 +59,10 @@ class JudgeSettings:
     confidence_level: float = 0.95
     alpha: float = 0.05
     max_examples: int = 5
+    min_valid: int = DEFAULT_MIN_VALID
 
     def __post_init__(self) -> None:
+        check_min_valid(self.min_valid)
         if not 0.5 <= self.confidence_level < 1:
             raise UsageError(
                 f"confidence level {self.confidence_level} is out of range", hint="use e.g. 0.95"
@@ -396,6 +405,7 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
         "n_skipped": len(result.skipped),
         "skipped_ids": list(result.skipped[:100]),
         "n_no_verdict": int((~np.isfinite(judged_x)).sum()),
+        "validity": validity_block(result.judgments, int(np.isfinite(judged_x).sum()), settings.min_valid),
         "win_rate": _win_rate_block(judged_x, settings, settings.seed),
         "position_bias": pooled_bias,
         "agreement": _agreement_block(
@@ -411,6 +421,8 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
         "notes": list(result.notes),
     }
 
+    if section["validity"]["status"] != STATUS_OK:
+        section["win_rate"]["verdict"] = INSUFFICIENT
     texts = result.texts
     lengths = {name: np.array([len(t) for t in values], dtype=float) for name, values in texts.items()}
     if result.head_to_head:
@@ -465,7 +477,7 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
         )
     if result.both_orders:
         for block in section["judges"]:
-            if block["n_judgments"] and not block["position_bias"]["n"]:
+            if block["n_judgments"] > block["n_errors"] and not block["position_bias"]["n"]:
                 section["notes"].append(
                     f"judge {block['name']} gave no example verdicts in both orders (recorded in one "
                     "order only): its position bias cannot be measured"
@@ -551,6 +563,7 @@ def build_report(result: JudgingResult, settings: JudgeSettings) -> dict[str, An
             "by": list(settings.by),
             "alpha": settings.alpha,
             "max_examples": settings.max_examples,
+            "min_valid": settings.min_valid,
         },
         "alignment": {
             "n_old": len(a.old_run),
@@ -586,6 +599,7 @@ def judge(
     confidence_level: float = 0.95,
     alpha: float = 0.05,
     max_examples: int = 5,
+    min_valid: int = DEFAULT_MIN_VALID,
     prices: Prices | tuple[float, float] | None = None,
     strict: bool = False,
     progress: Callable[[int], Callable[[int], None]] | None = None,
@@ -608,6 +622,9 @@ def judge(
     by, seed, n_boot, confidence_level, alpha, max_examples:
         Statistics: per-tag win rates (BH at ``alpha``), bootstrap settings, and how many of the
         strongest wins and losses the report keeps.
+    min_valid:
+        Fewest examples with a verdict for a win-rate verdict (``judging.validity``); below it,
+        or when most judge requests fail, the verdict is "insufficient judgments".
     prices:
         ``Prices(input, output)`` or a tuple, per million tokens.
     judge_options:
@@ -627,6 +644,7 @@ def judge(
         confidence_level=confidence_level,
         alpha=alpha,
         max_examples=max_examples,
+        min_valid=min_valid,
     )
     result = judging_result(
         old,

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from deltaeval.report import _decision as decision
 from deltaeval.report import _format as fmt
 from deltaeval.report.behaviour_html import behaviour_view
+from deltaeval.report.judging_banner import judging_problem
 from deltaeval.textsafe import visible, visible_data
 
 TEMPLATE = "report.html.j2"
@@ -173,6 +174,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "nfr_upper": decision.nfr_upper_bound(report) if has_flips else None,
         "one_sided": decision.one_sided_level(report),
         "flips_open": FLIPS_OPEN,
+        "judging_problem": judging_problem(report),
         "preference": preference,
         "behaviour": behaviour,
         "continuous": continuous if isinstance(continuous, Mapping) else None,

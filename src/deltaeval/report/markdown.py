@@ -319,6 +319,7 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     text says so.
     """
     from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
+    from deltaeval.report.judging_banner import markdown_banner
 
     report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
@@ -328,6 +329,9 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
         head = [behaviour_heading(report)]  # a `deltaeval behaviour` report
     else:
         head = [_judge_heading(report)]
+    banner = markdown_banner(report)  # a failed or insufficient judging comes first
+    if banner is not None:
+        head.insert(0, banner)
     for extra in (_alignment(report), _continuous(report)):
         if extra:
             head.append(extra)

@@ -252,6 +252,7 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     changed.
     """
     from deltaeval.report.behaviour_terminal import behaviour_header, render_behaviour
+    from deltaeval.report.judging_banner import terminal_banner
 
     report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
@@ -261,6 +262,9 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
         header = behaviour_header(report)
     else:
         header = _judge_header(report)
+    banner = terminal_banner(report)  # a failed or insufficient judging comes first
+    if banner is not None:
+        console.print(banner)
     console.print(*header, sep="\n")
     warnings = _alignment(report)
     if warnings:
