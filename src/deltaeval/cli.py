@@ -437,6 +437,7 @@ def compare_cmd(
         threshold=threshold,
         behaviour=behaviour,
         similarity=similarity,
+        quiet=quiet,
     )
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
@@ -727,6 +728,12 @@ def demo_cmd(
             "--classic", help="The scikit-learn demo: digits, logistic regression → gradient boosting."
         ),
     ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", min=1, hidden=True, help="Only the first N prompts.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", metavar="N", min=1, hidden=True, help="llama.cpp CPU threads.")
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Offline end-to-end demo: two versions of a model, run, compare, report.
@@ -738,7 +745,7 @@ def demo_cmd(
     if classic:
         run_classic_demo(out, console=_console(quiet))
     else:
-        run_llm_demo(out, console=_console(quiet), quiet=quiet)
+        run_llm_demo(out, console=_console(quiet), quiet=quiet, limit=limit, threads=threads)
 
 
 # -- pairwise judging -------------------------------------------------------------------------
@@ -816,20 +823,12 @@ def _prices(price_in: float | None, price_out: float | None):  # -> Prices | Non
 
 
 def _progress_factory(console: Console, quiet: bool):
-    """A progress hook for the judging protocol: a rich bar on stderr (silent when quiet)."""
-    from deltaeval.runner import make_progress
+    """Progress of judging for the judging protocol's hook, on stderr: a bar on a terminal, plain
+    lines in a pipe or CI log, nothing when quiet. Returns the reporter (stop it) and the hook."""
+    from deltaeval.progress import make_progress
 
     progress = make_progress(console, quiet=quiet)
-    state = {"started": False}
-
-    def start(total: int):
-        if not state["started"]:
-            progress.start()
-            state["started"] = True
-        task = progress.add_task("judging", total=total)
-        return lambda n: progress.advance(task, n)
-
-    return progress, start
+    return progress, progress.hook("judging")
 
 
 def _exit_if_judging_failed(data: dict) -> None:

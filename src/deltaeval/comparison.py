@@ -149,6 +149,7 @@ def compare(
     threshold: float | None = None,
     behaviour: bool | None = None,
     similarity: str = "tfidf",
+    quiet: bool = True,
 ) -> Report:
     """Compare two runs of a model on the same examples.
 
@@ -173,6 +174,8 @@ def compare(
         Add the ``behaviour`` section (how the outputs differ: built-in axes, changed-most
         clusters): ``None`` adds it when the outputs are text; ``similarity`` picks how the
         changed-most examples are found (``tfidf``, ``minilm``, ``auto``, ``none``).
+    quiet:
+        No progress on stderr while the behaviour section is computed (False: show it).
 
     Returns
     -------
@@ -213,11 +216,11 @@ def compare(
     old_run = _prepare(old_run, scorer_obj, threshold)
     new_run = _prepare(new_run, scorer_obj, threshold)
     alignment = align(old_run, new_run, strict=strict)
-    return Report(analyse(alignment, settings))
+    return Report(analyse(alignment, settings, quiet=quiet))
 
 
-def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
-    """Run every analysis on an alignment and assemble the JSON report dict."""
+def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = True) -> dict[str, Any]:
+    """Run every analysis on an alignment and assemble the JSON report dict (``quiet``: no progress)."""
     correct_old, correct_new = alignment.correct()
     same = alignment.same_output()
     codes = cell_codes(correct_old, correct_new, same)
@@ -288,6 +291,7 @@ def analyse(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
             alpha=settings.alpha,
             seed=settings.seed,
             similarity=settings.similarity,  # type: ignore[arg-type]
+            quiet=quiet,
         )
     data["settings"]["behaviour"] = "behaviour" in data
     data["settings"]["similarity"] = settings.similarity

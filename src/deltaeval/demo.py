@@ -107,10 +107,12 @@ def run_llm_demo(
     quiet: bool = False,
     model: str = DEMO_MODEL,
     limit: int | None = None,
+    threads: int | None = None,
 ) -> Report:
     """Prompt update on SmolLM2-135M-Instruct: no system prompt → "answer in one short sentence".
 
-    ``model`` swaps in another model spec and ``limit`` keeps the first prompts only (for tests).
+    ``model`` swaps in another model spec, ``limit`` keeps the first prompts only (for tests) and
+    ``threads`` sets llama.cpp's CPU threads (default: all cores). Progress goes to stderr.
     """
     from deltaeval.backends import GenerationParams, get_backend
     from deltaeval.io.dataset import load_dataset
@@ -133,7 +135,7 @@ def run_llm_demo(
         ),
     }
     runs = []
-    with Store(out / DB_NAME) as store, get_backend(model) as backend:
+    with Store(out / DB_NAME) as store, get_backend(model, threads=threads) as backend:
         for name, params in versions.items():
             run, stats = run_model(
                 backend,
@@ -142,7 +144,6 @@ def run_llm_demo(
                 name=name,
                 store=store,
                 source=str(dataset),
-                console=console,
                 quiet=quiet,
                 overwrite=True,
             )

@@ -13,21 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from deltaeval.backends.base import Backend, Generation, GenerationParams
 from deltaeval.errors import DeltaEvalError, UsageError
+from deltaeval.progress import make_progress
 from deltaeval.store import Store
-from deltaeval.textsafe import visible
 from deltaeval.types import Example, Run
 
 
@@ -44,36 +34,6 @@ class RunStats:
     called: int
     errors: int
     seconds: float
-
-
-class _Rate(TextColumn):
-    """Requests per second over the task's elapsed time."""
-
-    def __init__(self) -> None:
-        super().__init__("")
-
-    def render(self, task):  # type: ignore[no-untyped-def]
-        from rich.text import Text
-
-        speed = task.completed / task.elapsed if task.elapsed else 0.0
-        return Text(f"{speed:,.1f}/s", style="progress.data.speed")
-
-
-def make_progress(console: Console, *, quiet: bool = False) -> Progress:
-    """A rich progress bar with count, rate and ETA; silent when quiet or not on a terminal."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        _Rate(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-        transient=False,
-    )
 
 
 def run_model(
@@ -122,8 +82,10 @@ def run_model(
     identity = backend.cache_identity()
 
     with make_progress(console, quiet=quiet) as progress:
-        label = escape(visible(name))  # a run name: shown, never read as markup or escape codes
-        task = progress.add_task(label, total=len(examples), completed=len(examples) - len(todo))
+        # a run name: shown as plain text, never read as markup or escape codes
+        task = progress.add_task(
+            f"generating {name}", total=len(examples), completed=len(examples) - len(todo)
+        )
 
         def record(j: int, generation: Generation) -> None:
             i = unique_todo[j]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -301,6 +301,7 @@ def compute_axes(
     *,
     workers: int = 1,
     chunk_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     """Behaviour axes of every output.
 
@@ -318,6 +319,8 @@ def compute_axes(
         depend on it; axes you registered always run in this process.
     chunk_size:
         Outputs per task when ``workers > 1``.
+    progress:
+        Called with the number of outputs just done, as they are done (for a progress bar).
 
     Returns
     -------
@@ -350,13 +353,19 @@ def compute_axes(
     if fused:
         with_sentiment = any(spec.name == "sentiment" for spec in fused)
         fused_inputs = inputs if any(spec.uses_input for spec in fused) else None
-        rows = _run_fused(texts, fused_inputs, with_sentiment, workers, chunk_size)
+        rows = _run_fused(texts, fused_inputs, with_sentiment, workers, chunk_size, progress)
         for spec in fused:
             out[spec.name] = np.ascontiguousarray(rows[:, _COLUMN[spec.name]])
     for spec in specs:
         if not spec.builtin:
             out[spec.name] = _run_function(spec, texts, inputs)
+    if progress is not None and not fused:
+        progress(len(texts))
     return {spec.name: out[spec.name] for spec in specs}
+
+
+#: Outputs between two progress reports when the built-in axes run in this process.
+PROGRESS_CHUNK = 200
 
 
 def _run_fused(
@@ -365,9 +374,17 @@ def _run_fused(
     with_sentiment: bool,
     workers: int,
     chunk_size: int,
+    progress: Callable[[int], None] | None = None,
 ) -> NDArray[np.float64]:
     if workers <= 1 or len(texts) <= chunk_size:
-        return _fused_rows(texts, inputs, with_sentiment)
+        if progress is None or not texts:
+            return _fused_rows(texts, inputs, with_sentiment)
+        steps = [(a, min(a + PROGRESS_CHUNK, len(texts))) for a in range(0, len(texts), PROGRESS_CHUNK)]
+        rows = (
+            _fused_rows(texts[a:b], inputs[a:b] if inputs is not None else None, with_sentiment)
+            for a, b in steps
+        )
+        return _gather(rows, steps, progress)
     global _SHARED
     ranges = [(start, min(start + chunk_size, len(texts))) for start in range(0, len(texts), chunk_size)]
     processes = max(1, min(workers, os.cpu_count() or 1, len(ranges)))
@@ -375,12 +392,24 @@ def _run_fused(
         _SHARED = (texts, inputs, with_sentiment)
         try:
             with multiprocessing.get_context("fork").Pool(processes) as pool:
-                return np.concatenate(pool.map(_fused_task, ranges))
+                return _gather(pool.imap(_fused_task, ranges), ranges, progress)
         finally:
             _SHARED = None
     tasks = [(texts[a:b], inputs[a:b] if inputs is not None else None, with_sentiment) for a, b in ranges]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        return np.concatenate(pool.map(_fused_task_data, tasks))
+        return _gather(pool.imap(_fused_task_data, tasks), ranges, progress)
+
+
+def _gather(
+    results: Iterable[NDArray], ranges: list[tuple[int, int]], progress: Callable[[int], None] | None
+) -> NDArray[np.float64]:
+    """The workers' rows in order, reporting each chunk as it arrives."""
+    parts = []
+    for (start, stop), rows in zip(ranges, results, strict=True):
+        parts.append(rows)
+        if progress is not None:
+            progress(stop - start)
+    return np.concatenate(parts)
 
 
 def _run_function(

@@ -286,10 +286,8 @@ def encode_cached(
     model: MiniLM, texts: Sequence[str], *, store: Any = None, quiet: bool = True
 ) -> NDArray[np.float32]:
     """``model.encode(texts)`` with each distinct text embedded once, cached in ``store``
-    (committed every :data:`ENCODE_CHUNK` texts), and a progress bar unless ``quiet``."""
-    from rich.console import Console
-
-    from deltaeval.runner import make_progress
+    (committed every :data:`ENCODE_CHUNK` texts), and progress on stderr unless ``quiet``."""
+    from deltaeval.progress import make_progress
 
     texts = [t if isinstance(t, str) else "" for t in texts]
     unique = list(dict.fromkeys(texts))
@@ -298,7 +296,7 @@ def encode_cached(
     vectors: dict[str, NDArray[np.float32]] = {t: found[keys[t]] for t in unique if keys[t] in found}
     # by length, so that each chunk pads little (MiniLM batches by length within a chunk)
     missing = sorted((t for t in unique if t not in vectors), key=len)
-    progress = make_progress(Console(stderr=True), quiet=quiet or not missing)
+    progress = make_progress(quiet=quiet or not missing)
     with progress:
         task = progress.add_task("embedding", total=len(missing))
         for start in range(0, len(missing), ENCODE_CHUNK):

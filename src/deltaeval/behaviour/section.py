@@ -154,47 +154,57 @@ def behaviour_section(
         cross-validation folds, seed).
     workers:
         Processes for the built-in axes.
+    quiet:
+        No progress; otherwise each stage (axes, statistics, proposed axes, similarity) reports
+        its progress on stderr (:mod:`deltaeval.progress`).
     """
+    from deltaeval.progress import make_progress
+
     if similarity not in ("auto", "minilm", "tfidf", "none"):
         raise UsageError(f"unknown similarity {similarity!r}", hint="use auto, minilm, tfidf or none")
     texts = (_texts(alignment.old), _texts(alignment.new))
     inputs = [input_text(e.input) for e in alignment.examples]
     names = list(axes) if axes else default_axis_names(with_inputs=True)
-    old_values = compute_axes(texts[0], inputs, names, workers=workers)
-    new_values = compute_axes(texts[1], inputs, names, workers=workers)
-    pref = None if preference is None else np.asarray(preference, dtype=float)
-    stats = behaviour_stats(
-        old_values,
-        new_values,
-        pref,
-        n_boot=n_boot,
-        level=level,
-        alpha=alpha,
-        folds=folds,
-        seed=seed,
-    )
-    rows = []
-    for result in stats.axes:
-        index = _example_index(old_values[result.name], new_values[result.name], result.direction)
-        values = (
-            (_finite(old_values[result.name][index]), _finite(new_values[result.name][index]))
-            if index is not None
-            else (None, None)
-        )
-        example = _example(alignment, texts, index, values)
-        rows.append(_axis_row(result, "built-in", _builtin_meta(result.name), example))
-    notes = list(stats.notes)
-    proposed_block = None
-    if proposer is not None:
-        proposed_block, proposed_rows = _proposed(
-            alignment, texts, inputs, pref, proposer, axis_judge, proposer_options, store,
-            n_boot=n_boot, level=level, alpha=alpha, folds=folds, seed=seed, quiet=quiet,
-        )  # fmt: skip
-        rows.extend(proposed_rows)
-    rows.sort(key=lambda r: -(r["separability"] or 0.5))
-    changes_block = None
-    if similarity != "none":
-        changes_block = _changes(alignment, texts, inputs, similarity, describe, store, seed, quiet)
+    with make_progress(quiet=quiet) as progress:
+        with progress.stage("behaviour: axes", total=2 * len(inputs)) as advance:
+            old_values = compute_axes(texts[0], inputs, names, workers=workers, progress=advance)
+            new_values = compute_axes(texts[1], inputs, names, workers=workers, progress=advance)
+        pref = None if preference is None else np.asarray(preference, dtype=float)
+        with progress.stage("behaviour: statistics"):
+            stats = behaviour_stats(
+                old_values,
+                new_values,
+                pref,
+                n_boot=n_boot,
+                level=level,
+                alpha=alpha,
+                folds=folds,
+                seed=seed,
+            )
+        rows = []
+        for result in stats.axes:
+            index = _example_index(old_values[result.name], new_values[result.name], result.direction)
+            values = (
+                (_finite(old_values[result.name][index]), _finite(new_values[result.name][index]))
+                if index is not None
+                else (None, None)
+            )
+            example = _example(alignment, texts, index, values)
+            rows.append(_axis_row(result, "built-in", _builtin_meta(result.name), example))
+        notes = list(stats.notes)
+        proposed_block = None
+        if proposer is not None:
+            with progress.stage("behaviour: proposed axes"):
+                proposed_block, proposed_rows = _proposed(
+                    alignment, texts, inputs, pref, proposer, axis_judge, proposer_options, store,
+                    n_boot=n_boot, level=level, alpha=alpha, folds=folds, seed=seed, quiet=quiet,
+                )  # fmt: skip
+            rows.extend(proposed_rows)
+        rows.sort(key=lambda r: -(r["separability"] or 0.5))
+        changes_block = None
+        if similarity != "none":
+            with progress.stage("behaviour: similarity"):
+                changes_block = _changes(alignment, texts, inputs, similarity, describe, store, seed, quiet)
     skipped = skipped_axes(with_inputs=True) if not axes else {}
     return clean(
         {
