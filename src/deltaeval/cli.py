@@ -17,6 +17,7 @@ from deltaeval import __version__
 from deltaeval.errors import DeltaEvalError, JudgingFailedError, UsageError
 from deltaeval.io.base import ColumnMapping
 from deltaeval.textsafe import visible
+from deltaeval.types import Run
 
 app = typer.Typer(
     name="deltaeval",
@@ -208,12 +209,21 @@ def import_cmd(
             console.print(
                 f"imported {run.name!r}: {len(run)} examples from {visible(str(file))}", markup=False
             )
+            tags = f"tags: {', '.join(_tag_names(run)) or 'none'}"
+            if tags not in shown:
+                shown.add(tags)
+                console.print(f"  {visible(tags)}", markup=False)
             notes = [note for note in run.notes if note not in shown]
             shown.update(notes)
             for note in notes[:5]:
                 console.print(f"  note: {visible(note)}", markup=False)
             if len(notes) > 5:
                 console.print(f"  … and {len(notes) - 5} more notes")
+
+
+def _tag_names(run: Run) -> list[str]:
+    """The tag names of a run's examples, sorted."""
+    return sorted({t for e in run.examples for t in e.tags})
 
 
 @app.command("runs")
@@ -262,7 +272,7 @@ def show_cmd(
         lines.append(f"correct: {n_correct}/{n_known} ({n_correct / n_known:.1%})")
     if n_errors:
         lines.append(f"errors: {n_errors}")
-    tags = sorted({t for e in run.examples for t in e.tags})
+    tags = _tag_names(run)
     if tags:
         lines.append(f"tags: {', '.join(tags)}")
     lines += [f"note: {note}" for note in run.notes[:5]]

@@ -229,11 +229,9 @@ def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = Tr
     )
     for tag in settings.by:
         if tag not in alignment.tag_names():
-            raise UsageError(
-                f"no example has the tag {tag!r}",
-                hint=f"tags present: {', '.join(alignment.tag_names()) or 'none'}"
-                " (import tags with --tag COLUMN)",
-            )
+            from deltaeval.io.auto_tags import unknown_tag_error
+
+            raise unknown_tag_error(tag, alignment.tag_names(), (alignment.old_run, alignment.new_run))
     slices = [
         slice_stats(
             tag,

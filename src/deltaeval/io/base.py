@@ -25,7 +25,8 @@ TAGS_COLUMNS = ("tags",)
 class ColumnMapping:
     """Which column holds what. ``None`` means: look for the usual names (see ``*_COLUMNS``).
 
-    ``tags`` are extra columns whose values become example tags (``--tag COL``).
+    ``tags`` are the columns whose values become example tags (``--tag COL``); empty means: every
+    column with no other role whose values look like categories (:mod:`deltaeval.io.auto_tags`).
     """
 
     id: str | None = None

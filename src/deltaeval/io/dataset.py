@@ -18,7 +18,7 @@ def load_dataset(
     """The examples of a dataset file.
 
     Columns: ``id`` (else a hash of the input), ``input`` (text, or chat ``messages``),
-    optional ``reference`` and tags (``--tag COL`` or a JSONL ``tags`` object). Ids must be
+    optional ``reference`` and tags (other columns, ``--tag COL``, a JSONL ``tags`` object). Ids must be
     unique unless ``strict`` is False (then the first occurrence is kept).
     """
     path = Path(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from deltaeval.errors import DeltaEvalError, InputError
+from deltaeval.io.auto_tags import choose_tags
 from deltaeval.io.base import (
     CORRECT_COLUMNS,
     ID_COLUMNS,
@@ -35,6 +37,7 @@ from deltaeval.io.reading import (
     require_column,
     stringify_tags,
 )
+from deltaeval.references import join_alternatives
 from deltaeval.types import Example, Input, Output, Run, input_text
 
 #: Optional Output fields read from columns of the same name when present.
@@ -55,6 +58,11 @@ class Roles:
     tags_field: str | None
     extras: tuple[str, ...]
     input_fallbacks: tuple[str, ...] = ()
+
+    def taken(self) -> set[str]:
+        """Every column the reader uses for something other than a tag column."""
+        single = (self.id, self.input, self.output, self.reference, self.score, self.correct, self.tags_field)
+        return {c for c in single if c is not None} | set(self.extras) | set(self.input_fallbacks)
 
 
 def resolve_roles(
@@ -178,6 +186,20 @@ def _field_tags(value: Any, column: str) -> dict[str, str]:
     return {column: str(value)}
 
 
+def reference_value(value: Any, *, path: Path, line: int | None, column: str) -> str | None:
+    """A reference cell: text, or a list of acceptable answers (joined as alternatives)."""
+    if not isinstance(value, list | tuple):
+        return text_or_none(value)
+    if any(isinstance(item, list | tuple | dict) for item in value):
+        raise InputError(
+            f"column {column!r} holds a list with nested lists or objects",
+            hint='give several acceptable answers as a list of strings, e.g. ["1000", "1,000"]',
+            path=path,
+            line=line,
+        )
+    return join_alternatives(text for item in value if (text := text_or_none(item)) is not None)
+
+
 def parse_int(value: Any, *, path: Path, line: int | None, column: str) -> int | None:
     """A token count: a whole number, or None when empty."""
     number = parse_float(value, path=path, line=line, column=column)
@@ -219,7 +241,11 @@ def record_pair(
     example = Example(
         id=example_id_for(raw_id, input_text(value)),
         input=value,
-        reference=text_or_none(record.get(roles.reference)) if roles.reference else None,
+        reference=(
+            reference_value(record.get(roles.reference), path=path, line=line, column=roles.reference)
+            if roles.reference
+            else None
+        ),
         tags=tags_of(record, roles),
     )
     extras: dict[str, Any] = {}
@@ -268,6 +294,11 @@ def generic_run(
     ``notes`` (from reading the file) come first among the run's notes.
     """
     roles = resolve_roles(columns, mapping, path=path, line=header_line, require_output=require_output)
+    if not mapping.tags:
+        taken = roles.taken()
+        auto = choose_tags(records, [c for c in columns if c not in taken])
+        roles = dataclasses.replace(roles, tags=auto.columns)
+        notes = (*notes, *auto.notes)
 
     def pairs() -> Iterable[tuple[Example, Output, int | None]]:
         for line, record in records:

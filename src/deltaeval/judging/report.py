@@ -436,10 +436,9 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
     tag_names = sorted({t for e in result.examples for t in e.tags})
     for tag in settings.by:
         if tag not in tag_names:
-            raise UsageError(
-                f"no example has the tag {tag!r}",
-                hint=f"tags present: {', '.join(tag_names) or 'none'} (import tags with --tag COLUMN)",
-            )
+            from deltaeval.io.auto_tags import unknown_tag_error
+
+            raise unknown_tag_error(tag, tag_names, (result.old, result.new))
         values = np.array([result.examples[i].tags.get(tag, "(none)") for i in range(n)], dtype=object)
         keep = mask & np.isfinite(outcomes)
         table = win_rate_by_tag(

@@ -8,10 +8,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from deltaeval.errors import ScorerError
-from deltaeval.types import Example, Run
 
-#: Separates alternative references in one reference cell: ``"Paris|||Paris, France"``.
-ALTERNATIVES_SEPARATOR = "|||"
+# re-exported: the scorers split alternatives; reports show them with reference_text
+from deltaeval.references import (  # noqa: F401
+    ALTERNATIVES_SEPARATOR,
+    reference_text,
+    split_alternatives,
+)
+from deltaeval.types import Example, Run
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +120,6 @@ def bad_reference(scorer_name: str, example: Example, reference: str, what: str)
         f"scorer {scorer_name!r}: the reference of example {example.id!r} ({shown!r}) holds no {what}",
         hint="check the reference column, or choose another scorer",
     )
-
-
-def split_alternatives(reference: str) -> list[str]:
-    """The alternatives listed in a reference (``"a|||b"`` → ``["a", "b"]``), stripped.
-
-    Blank alternatives are dropped; a reference with no non-blank alternative gives ``[""]``.
-    """
-    parts = [part.strip() for part in reference.split(ALTERNATIVES_SEPARATOR)]
-    return [part for part in parts if part] or [""]
 
 
 def score_run(run: Run, scorer: Scorer) -> Run:
