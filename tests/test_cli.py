@@ -132,10 +132,12 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys) -> None:
     old_path, _ = write_runs(tmp_path)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "output": "x"}\n{not json\n')
+    scored = tmp_path / "scored.jsonl"  # correctness on one side only (no correctness at all is no error)
+    scored.write_text('{"id": "ex000", "output": "0", "correct": true}\n')
     cases = [
         ["compare", str(old_path), str(bad)],
         ["compare", str(old_path), "no-such-run", "--store", str(tmp_path / "s.db")],
-        ["compare", str(old_path), str(old_path)],  # no correctness and no scorer
+        ["compare", str(scored), str(old_path)],  # no correctness on one side, and no scorer
         ["compare", str(old_path), str(old_path), "--scorer", "nonsense"],
         ["compare", str(old_path), str(old_path), "--scorer", "exact", "--by", "nope"],
         ["gate", str(tmp_path / "missing.json"), "--max-nfr", "0.1"],

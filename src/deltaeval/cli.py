@@ -149,10 +149,11 @@ def _mapping(
     )
 
 
-def _store(path: Path | None):  # -> Store (imported lazily to keep --help fast)
+def _store(path: Path | None, *, create: bool = True):  # -> Store (imported lazily to keep --help fast)
+    """The store at ``path``; ``create=False`` (read-only commands): a missing one is an error."""
     from deltaeval.store import Store
 
-    return Store(path)
+    return Store(path, create=create)
 
 
 #: Width of reports written to a pipe or a CI log (rich would use 80 and cut model names).
@@ -228,24 +229,34 @@ def _tag_names(run: Run) -> list[str]:
 
 @app.command("runs")
 def runs_cmd(store: StoreOpt = None) -> None:
-    """List the stored runs."""
+    """List the stored runs (a missing store is not created)."""
+    from deltaeval.store import store_hint, store_origin, store_path
+
     console = _console()
-    with _store(store) as db:
+    path = store_path(store)
+    where = f"{path} ({store_origin(store)})"
+    if not path.exists():
+        message = f"no store at {where}: no runs stored yet (`deltaeval import FILE --name NAME` makes one)"
+        console.print(_plain(f"{message}; elsewhere? {store_hint(path)}"), soft_wrap=True)
+        return
+    with _store(store, create=False) as db:
         infos = db.list_runs()
     if not infos:
-        console.print("no runs stored yet: `deltaeval import FILE --name NAME`")
+        message = f"no runs stored yet in {where}: `deltaeval import FILE --name NAME`"
+        console.print(_plain(f"{message}; elsewhere? {store_hint(path)}"), soft_wrap=True)
         return
-    table = Table("name", "examples", "model", "source", "created", "hash")
+    table = Table("name", "examples", "model", "source", "imported", "hash", title=_plain(f"runs in {where}"))
     for info in infos:
         table.add_row(
             _plain(info.name),
             str(info.n),
             _plain(info.model),
             _plain(info.source),
-            _plain(info.created_at),
-            _plain(info.content_hash[:12]),
+            _plain(info.imported_at or "-"),
+            _plain(info.content_hash[:HASH_SHOWN]),
         )
     console.print(table)
+    console.print(_plain(f"hash: the first {HASH_SHOWN} digits of the content hash that reports show"))
 
 
 @app.command("show")
@@ -256,14 +267,17 @@ def show_cmd(
 ) -> None:
     """Show a stored run: its metadata, correctness and first examples."""
     console = _console()
-    with _store(store) as db:
+    with _store(store, create=False) as db:
         run = db.load_run(name)
+        info = db.run_info(name)
     n_correct = sum(bool(o.correct) for o in run.outputs)
     n_known = sum(o.correct is not None for o in run.outputs)
     n_errors = sum(o.error is not None for o in run.outputs)
     lines = [
         f"run {run.name}: {len(run)} examples, source {run.source}",
-        f"model: {run.model or '-'}   created: {run.created_at}",
+        f"model: {run.model or '-'}",
+        f"imported: {(info.imported_at if info else None) or '- (stored before deltaeval recorded it)'}",
+        _created_line(run),
         f"content hash: {run.content_hash}",
     ]
     if run.params:
@@ -278,19 +292,43 @@ def show_cmd(
     lines += [f"note: {note}" for note in run.notes[:5]]
     for line in lines:
         console.print(_plain(line))
-    table = Table("id", "input", "output", "reference", "correct")
     from deltaeval.references import reference_text
     from deltaeval.types import input_text
 
-    for example, out in list(zip(run.examples, run.outputs, strict=True))[:limit]:
-        table.add_row(
-            _plain(example.id),
-            _plain(_clip(input_text(example.input))),
-            _plain(_clip(out.text if out.error is None else f"ERROR: {out.error}")),
-            _plain(_clip(reference_text(example.reference))),
+    header = ("id", "input", "output", "reference", "correct")
+    rows = [
+        (
+            example.id,
+            _clip(input_text(example.input)),
+            _clip(out.text if out.error is None else f"ERROR: {out.error}"),
+            _clip(reference_text(example.reference)),
             "" if out.correct is None else ("yes" if out.correct else "no"),
         )
+        for example, out in list(zip(run.examples, run.outputs, strict=True))[:limit]
+    ]
+    shown = [i for i in range(len(header)) if i < 3 or any(row[i] for row in rows)]  # no empty column
+    table = Table(*(header[i] for i in shown))
+    for row in rows:
+        table.add_row(*(_plain(row[i]) for i in shown))
     console.print(table)
+
+
+#: Digits of a content hash that `runs` prints (reports hold the whole hash).
+HASH_SHOWN = 12
+
+
+def _created_line(run: Run) -> str:
+    """The run's own time, saying which: the source file's modification time, or when it was made."""
+    from datetime import UTC, datetime
+
+    source = Path(run.source) if run.source else None
+    try:
+        modified = datetime.fromtimestamp(source.stat().st_mtime, UTC) if source else None
+    except OSError:  # the file is gone, or the source is not a file
+        modified = None
+    if modified is not None and modified.isoformat(timespec="seconds") == run.created_at:
+        return f"source file modified: {run.created_at}"
+    return f"created: {run.created_at} (when the outputs were made or their file last modified)"
 
 
 def _clip(text: str | None, width: int = 60) -> str:
@@ -424,8 +462,10 @@ def compare_cmd(
     else:
         if old is None or new is None:
             raise UsageError("compare needs two runs: deltaeval compare OLD NEW (or --old-model … --data …)")
-        needs_store = not all(_is_file(ref) for ref in (old, new))
-        db = _store(store) if needs_store else None
+        from deltaeval.store import store_path
+
+        needs_store = not all(_is_file(ref) for ref in (old, new)) and store_path(store).exists()
+        db = _store(store, create=False) if needs_store else None  # reading runs creates no store
         try:
             old_run = resolve_run(old, db, format=format, mapping=mapping, strict=strict)
             new_run = resolve_run(new, db, format=format, mapping=mapping, strict=strict)

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from deltaeval.jsonable import num as _num
 from deltaeval.jsonable import run_block as _run_block
 from deltaeval.stats import BOOTSTRAP, CLOPPER_PEARSON
 from deltaeval.types import Run, input_text
+
+if TYPE_CHECKING:
+    from deltaeval.scoring.auto import ScorerChoice
 
 SCHEMA = "deltaeval.report"
 SCHEMA_VERSION = 1
@@ -76,11 +79,13 @@ class Report:
     data: dict[str, Any]
 
     @property
-    def flips(self) -> dict[str, Any]:
+    def flips(self) -> dict[str, Any] | None:
+        """The ``flips`` block; None when the runs carry no correctness (see ``notes``)."""
         return self.data["flips"]
 
     @property
-    def accuracy(self) -> dict[str, Any]:
+    def accuracy(self) -> dict[str, Any] | None:
+        """The ``accuracy`` block; None when the runs carry no correctness (see ``notes``)."""
         return self.data["accuracy"]
 
     def to_json(self) -> str:
@@ -159,7 +164,10 @@ def compare(
         Runs, or paths of files to import (``deltaeval.load_run``).
     scorer:
         A scorer name/spec (``exact``, ``numeric``, ``choice``, ``regex:PAT``, ``contains``,
-        ``rouge_l``, ``module:function``) or a ``Scorer``; needed when runs lack correctness.
+        ``rouge_l``, ``module:function``) or a ``Scorer``. Without one, runs that lack
+        correctness are scored by a default chosen from their references and named in the
+        report (:mod:`deltaeval.scoring.auto`); runs without references get no flips: the report
+        then holds churn, lengths and behaviour, and ``notes`` says why.
     by:
         Tag name(s) to slice on; slices get Benjamini–Hochberg control at ``alpha``.
     seed, n_boot, confidence_level:
@@ -208,6 +216,7 @@ def compare(
     )
     old_run = old if isinstance(old, Run) else load_run(old, strict=strict)
     new_run = new if isinstance(new, Run) else load_run(new, strict=strict)
+    runs = (_run_block(old_run), _run_block(new_run))  # the runs as given, before any scoring
     scorer_obj = None
     if scorer is not None:
         from deltaeval.scoring import get_scorer
@@ -215,13 +224,37 @@ def compare(
         scorer_obj = get_scorer(scorer) if isinstance(scorer, str) else scorer
     old_run = _prepare(old_run, scorer_obj, threshold)
     new_run = _prepare(new_run, scorer_obj, threshold)
+    choice = None
+    if scorer_obj is None:
+        from deltaeval.scoring.auto import score_by_default
+
+        old_run, new_run, choice = score_by_default(old_run, new_run)
+        if choice is not None and choice.name is not None:
+            settings = dataclasses.replace(settings, scorer=choice.name)
     alignment = align(old_run, new_run, strict=strict)
-    return Report(analyse(alignment, settings, quiet=quiet))
+    return Report(analyse(alignment, settings, quiet=quiet, scorer_choice=choice, runs=runs))
 
 
-def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = True) -> dict[str, Any]:
-    """Run every analysis on an alignment and assemble the JSON report dict (``quiet``: no progress)."""
-    correct_old, correct_new = alignment.correct()
+def analyse(
+    alignment: Alignment,
+    settings: CompareSettings,
+    *,
+    quiet: bool = True,
+    scorer_choice: ScorerChoice | None = None,
+    runs: tuple[dict[str, Any], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run every analysis on an alignment and assemble the JSON report dict (``quiet``: no progress).
+
+    ``scorer_choice`` is the automatic scorer choice (see :mod:`deltaeval.scoring.auto`), named
+    in the report; ``runs`` the identity blocks of the runs as given (default: the aligned runs).
+    Without correctness on any output the report has no ``accuracy``, ``flips``, ``slices`` or
+    ``examples``; it has ``output_changes`` (churn, lengths) and says so in ``notes``.
+    """
+    unscored = not any(o.correct is not None for o in alignment.old + alignment.new)
+    if unscored:
+        correct_old = correct_new = np.zeros(alignment.n, dtype=bool)
+    else:
+        correct_old, correct_new = alignment.correct()
     same = alignment.same_output()
     codes = cell_codes(correct_old, correct_new, same)
     flips = flip_stats_from_counts(
@@ -242,6 +275,7 @@ def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = Tr
             alpha=settings.alpha,
         )
         for tag in settings.by
+        if not unscored
     ]
     scores = alignment.scores()
     continuous = None
@@ -258,10 +292,11 @@ def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = Tr
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "deltaeval_version": __version__,
-        "old": _run_block(alignment.old_run),
-        "new": _run_block(alignment.new_run),
+        "old": runs[0] if runs else _run_block(alignment.old_run),
+        "new": runs[1] if runs else _run_block(alignment.new_run),
         "settings": {
             "scorer": settings.scorer,
+            "scorer_auto": scorer_choice.reason if scorer_choice and scorer_choice.name else None,
             "seed": settings.seed,
             "n_boot": settings.n_boot,
             "confidence_level": settings.confidence_level,
@@ -273,11 +308,15 @@ def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = Tr
             "threshold": settings.threshold,
         },
         "alignment": alignment_block(alignment),
-        "accuracy": _accuracy_block(flips),
-        "flips": _flips_block(flips, settings.alpha),
+        "accuracy": None if unscored else _accuracy_block(flips),
+        "flips": None if unscored else _flips_block(flips, settings.alpha),
         "continuous": _continuous_block(continuous) if continuous else None,
         "slices": [_slice_block(s) for s in slices],
-        "examples": _examples_block(alignment, correct_old, correct_new, settings.max_examples),
+        "examples": None
+        if unscored
+        else _examples_block(alignment, correct_old, correct_new, settings.max_examples),
+        "output_changes": _output_changes_block(alignment, settings) if unscored else None,
+        "notes": _notes(settings, scorer_choice, unscored),
     }
     if settings.behaviour or (settings.behaviour is None and _text_outputs(alignment)):
         from deltaeval.behaviour.section import behaviour_section
@@ -294,6 +333,45 @@ def analyse(alignment: Alignment, settings: CompareSettings, *, quiet: bool = Tr
     data["settings"]["behaviour"] = "behaviour" in data
     data["settings"]["similarity"] = settings.similarity
     return data
+
+
+def _notes(settings: CompareSettings, choice: ScorerChoice | None, unscored: bool) -> list[str]:
+    """What the reader must know about how the report was scored (or why it was not)."""
+    notes = []
+    if choice is not None and choice.name is not None:
+        notes.append(
+            f"Scored with {choice.name} (chosen automatically: {choice.reason}; pass --scorer to change)."
+        )
+    if unscored:
+        why = f", and no scorer was chosen ({choice.reason})" if choice is not None else ""
+        notes.append(
+            f"No flips or accuracy: the runs carry no correctness{why}. Flips need a scorer"
+            " (--scorer, when the examples have references) or a judge (deltaeval judge OLD NEW)."
+        )
+        if settings.by:
+            notes.append(f"Slices by {', '.join(settings.by)} need correctness too: none computed.")
+    return notes
+
+
+def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
+    """Churn and the outputs' lengths in words and characters (the behaviour axes' measures)."""
+    from deltaeval.analysis.output_changes import output_changes
+    from deltaeval.behaviour.axes import compute_axes
+
+    same = alignment.same_output()
+    texts = [[o.text if o.error is None else None for o in side] for side in (alignment.old, alignment.new)]
+    inputs = [input_text(e.input) for e in alignment.examples]
+    units = {"words": "length_words", "characters": "length_chars"}
+    old_values = compute_axes(texts[0], inputs, list(units.values()))
+    new_values = compute_axes(texts[1], inputs, list(units.values()))
+    result = output_changes(
+        same if same is not None else np.zeros(alignment.n, dtype=bool),
+        {unit: (old_values[axis], new_values[axis]) for unit, axis in units.items()},
+        n_boot=settings.n_boot,
+        level=settings.confidence_level,
+        seed=settings.seed,
+    )
+    return result.to_dict()
 
 
 def _text_outputs(alignment: Alignment) -> bool:

@@ -93,6 +93,9 @@ def evaluate_gate(
     if not 0 < a < 0.5:
         raise UsageError(f"alpha {a} is out of range", hint="use e.g. 0.05")
     confidence = f"one-sided {1 - a:.0%}"
+    flip_checks = (max_nfr, max_accuracy_drop, min_accuracy_delta, max_slice_nfr, max_p)
+    if any(value is not None for value in flip_checks):
+        _require_flips(report)
     checks: list[GateCheck] = []
     if max_nfr is not None:
         checks.append(_nfr_check(report, max_nfr, a, confidence, estimate))
@@ -110,6 +113,16 @@ def evaluate_gate(
     if min_win_rate is not None:
         checks.append(_win_rate_check(report, min_win_rate, estimate))
     return checks
+
+
+def _require_flips(report: dict[str, Any]) -> None:
+    """Refuse a comparison report written without correctness (its ``flips`` is null)."""
+    if isinstance(report, dict) and "flips" in report and report["flips"] is None:
+        raise InputError(
+            "the report has no flips: it was made without a scorer, and its runs carry no correctness",
+            hint="compare again with --scorer SCORER (the examples need references), or judge the runs "
+            "with `deltaeval judge OLD NEW --json FILE` and gate that report with --min-win-rate",
+        )
 
 
 def _nfr_check(

@@ -23,6 +23,8 @@ from deltaeval.store_schema import (
     check_schema,
     expected_sql,
     may_be_read_only,
+    migrate,
+    outdated_tables,
     store_error,
 )
 from deltaeval.surrogates import without_surrogates
@@ -34,7 +36,12 @@ DB_NAME = "store.sqlite"
 
 @dataclass(frozen=True)
 class RunInfo:
-    """A stored run's metadata (without its outputs)."""
+    """A stored run's metadata (without its outputs).
+
+    ``created_at`` is the run's own time (a file's modification time, or when a generated run
+    was made); ``imported_at`` when it was stored (None for runs stored before schema 2);
+    ``content_hash`` is :attr:`Run.content_hash`, the one every report shows.
+    """
 
     name: str
     model: str
@@ -42,6 +49,7 @@ class RunInfo:
     created_at: str
     n: int
     content_hash: str
+    imported_at: str | None = None
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -78,6 +86,36 @@ def default_store_path() -> Path:
     return Path(env) if env else Path(DEFAULT_DIR) / DB_NAME
 
 
+def store_path(path: str | Path | None = None) -> Path:
+    """The store file ``path`` names, or the default one (:func:`default_store_path`)."""
+    return Path(path) if path is not None else default_store_path()
+
+
+def store_origin(path: str | Path | None = None) -> str:
+    """Where the store's path came from: given, ``$DELTAEVAL_STORE``, or the default."""
+    if path is not None:
+        return "the path given"
+    return f"from ${STORE_ENV}" if os.environ.get(STORE_ENV) else "the default"
+
+
+def nearby_stores(exclude: Path | None = None, root: Path | None = None, limit: int = 3) -> list[Path]:
+    """Store files in the folders just below ``root`` (default: the working directory), such as
+    the demo's ``deltaeval-demo/store.sqlite``; ``exclude`` is left out."""
+    base = root or Path()
+    found = sorted({*base.glob(f"*/{DB_NAME}"), *base.glob(f"*/{DEFAULT_DIR}/{DB_NAME}")})
+    skip = exclude.resolve() if exclude is not None else None
+    return [p for p in found if p.is_file() and p.resolve() != skip][:limit]
+
+
+def store_hint(path: Path) -> str:
+    """How to point at another store, naming the stores found nearby."""
+    hint = f"pass --store FILE or set ${STORE_ENV}"
+    found = nearby_stores(exclude=path)
+    if found:
+        hint += "; stores nearby: " + ", ".join(str(p) for p in found)
+    return hint
+
+
 class Store:
     """Runs and call cache in one SQLite file (WAL mode; safe for one writer, many readers).
 
@@ -87,11 +125,18 @@ class Store:
     >>> store.save_run(run); store.load_run(run.name)  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+        """Open the store at ``path`` (default: :func:`default_store_path`).
+
+        With ``create=False`` (commands that only read) a missing store is an error, not a new
+        file: "no store at PATH".
+        """
+        self.path = store_path(path)
         #: True when the store could only be opened for reading (a read-only file or folder):
         #: runs can be listed, shown and compared; caches are not written.
         self.read_only = False
+        if not create and not self.path.exists():
+            raise StoreError(f"no store at {self.path} ({store_origin(path)})", hint=store_hint(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._connect(self.path, writable=True)
@@ -122,10 +167,13 @@ class Store:
                     db.execute(
                         "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                     )
+                    migrate(db)
             else:
                 # A table added after this store was written reads as empty (a temporary table).
                 for table in missing:
                     db.execute(expected_sql()[table].replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            #: the import time's column: NULL in a store of schema 1 opened for reading only
+            self._imported_at = "NULL" if "runs" in outdated_tables(db) else "imported_at"
         except BaseException:
             db.close()
             raise
@@ -200,7 +248,7 @@ class Store:
                     )
                 db.execute("DELETE FROM runs WHERE name=?", (run.name,))
             db.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     run.name,
                     run.model,
@@ -211,6 +259,7 @@ class Store:
                     len(run),
                     json.dumps(list(run.duplicate_ids)),
                     json.dumps(list(run.notes)),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
                 ),
             )
             db.executemany(
@@ -302,13 +351,18 @@ class Store:
 
     @_guarded
     def list_runs(self) -> list[RunInfo]:
-        """Stored runs, oldest first."""
-        return [
-            RunInfo(*r)
-            for r in self._db.execute(
-                "SELECT name, model, source, created_at, n, content_hash FROM runs ORDER BY created_at, name"
-            )
-        ]
+        """Stored runs, in the order they were stored."""
+        return [RunInfo(*r) for r in self._db.execute(self._info_query() + " ORDER BY rowid")]
+
+    @_guarded
+    def run_info(self, name: str) -> RunInfo | None:
+        """A stored run's metadata, or None when no run has that name."""
+        row = self._db.execute(self._info_query() + " WHERE name=?", (name,)).fetchone()
+        return None if row is None else RunInfo(*row)
+
+    def _info_query(self) -> str:
+        columns = f"name, model, source, created_at, n, content_hash, {self._imported_at}"
+        return f"SELECT {columns} FROM runs"
 
     @_guarded
     def delete_run(self, name: str) -> None:

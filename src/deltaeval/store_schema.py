@@ -10,7 +10,8 @@ from pathlib import Path
 from deltaeval.errors import StoreError
 
 STORE_ENV = "DELTAEVAL_STORE"
-SCHEMA_VERSION = 1
+#: 2: ``runs.imported_at`` (when the run was stored; NULL for runs stored before).
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,7 +24,8 @@ CREATE TABLE IF NOT EXISTS runs (
     content_hash TEXT NOT NULL,
     n INTEGER NOT NULL,
     duplicate_ids TEXT NOT NULL,
-    notes TEXT NOT NULL
+    notes TEXT NOT NULL,
+    imported_at TEXT
 );
 CREATE TABLE IF NOT EXISTS outputs (
     run_name TEXT NOT NULL REFERENCES runs(name) ON DELETE CASCADE,
@@ -78,6 +80,23 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL
 );
 """
+
+#: The columns of tables that an older schema version laid out differently, and the statement that
+#: brings each up to date. A store of that version opens (and is migrated when writable).
+OLDER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": (
+        "name",
+        "model",
+        "params",
+        "source",
+        "created_at",
+        "content_hash",
+        "n",
+        "duplicate_ids",
+        "notes",
+    ),
+}
+MIGRATIONS: dict[str, str] = {"runs": "ALTER TABLE runs ADD COLUMN imported_at TEXT"}
 
 DAMAGED_FIX = (
     "restore the store from a backup, or delete it to start afresh (its runs and cached calls are "
@@ -148,7 +167,8 @@ def check_schema(db: sqlite3.Connection, path: Path) -> list[str]:
             hint="upgrade deltaeval",
         )
     for table, columns in found.items():
-        if table in expected and columns != expected[table]:
+        older = int(version) < SCHEMA_VERSION and columns == OLDER_COLUMNS.get(table)
+        if table in expected and columns != expected[table] and not older:
             raise StoreError(
                 f"the store's table {table!r} has been altered: its columns are "
                 f"({', '.join(columns)}), deltaeval expects ({', '.join(expected[table])})",
@@ -156,6 +176,22 @@ def check_schema(db: sqlite3.Connection, path: Path) -> list[str]:
                 hint=DAMAGED_FIX,
             )
     return [table for table in expected if table not in found]
+
+
+def outdated_tables(db: sqlite3.Connection) -> list[str]:
+    """The tables of ``db`` laid out by an older schema version (see ``OLDER_COLUMNS``)."""
+    found = table_columns(db)
+    return [table for table, columns in OLDER_COLUMNS.items() if found.get(table) == columns]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a checked store's tables up to this schema version (inside the caller's transaction)."""
+    for table in outdated_tables(db):
+        db.execute(MIGRATIONS[table])
+    db.execute(
+        "UPDATE meta SET value=? WHERE key='schema_version' AND CAST(value AS INTEGER) < ?",
+        (str(SCHEMA_VERSION), SCHEMA_VERSION),
+    )
 
 
 def may_be_read_only(exc: sqlite3.OperationalError, path: Path) -> bool:

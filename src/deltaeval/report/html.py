@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltaeval.report import _decision as decision
 from deltaeval.report import _format as fmt
+from deltaeval.report import output_changes
 from deltaeval.report.behaviour_html import behaviour_view
 from deltaeval.report.judging_banner import judging_problem
 from deltaeval.textsafe import visible, visible_data
@@ -147,6 +148,8 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     behaviour = behaviour_view(report)
     if not has_flips and preference is not None:  # a `deltaeval judge` report
         verdict = str((preference.get("win_rate") or {}).get("verdict") or "")
+    elif not has_flips and output_changes.block(report) is not None:  # compared without correctness
+        verdict = output_changes.NOT_SCORED
     elif not has_flips and behaviour is not None:  # a `deltaeval behaviour` report
         verdict = behaviour["badge"]
     continuous = report.get("continuous")
@@ -174,6 +177,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "nfr_upper": decision.nfr_upper_bound(report) if has_flips else None,
         "one_sided": decision.one_sided_level(report),
         "flips_open": FLIPS_OPEN,
+        "unscored": output_changes.html_view(report),
         "judging_problem": judging_problem(report),
         "preference": preference,
         "behaviour": behaviour,

@@ -320,11 +320,14 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     """
     from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
     from deltaeval.report.judging_banner import markdown_banner
+    from deltaeval.report.output_changes import block, markdown_blocks, markdown_heading
 
     report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
     if has_flips:
         head = [_heading(report), _summary(report)]
+    elif block(report) is not None:  # compared without correctness
+        head = [markdown_heading(report)]
     elif not isinstance(report.get("preference"), Mapping) and isinstance(report.get("behaviour"), Mapping):
         head = [behaviour_heading(report)]  # a `deltaeval behaviour` report
     else:
@@ -332,6 +335,7 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     banner = markdown_banner(report)  # a failed or insufficient judging comes first
     if banner is not None:
         head.insert(0, banner)
+    head += markdown_blocks(report)  # notes; churn and lengths
     for extra in (_alignment(report), _continuous(report)):
         if extra:
             head.append(extra)

@@ -253,11 +253,14 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     """
     from deltaeval.report.behaviour_terminal import behaviour_header, render_behaviour
     from deltaeval.report.judging_banner import terminal_banner
+    from deltaeval.report.output_changes import block, terminal_header, terminal_sections
 
     report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
     if has_flips:
         header = _header(report)
+    elif block(report) is not None:  # compared without correctness
+        header = terminal_header(report)
     elif not isinstance(report.get("preference"), Mapping) and isinstance(report.get("behaviour"), Mapping):
         header = behaviour_header(report)
     else:
@@ -269,9 +272,11 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     warnings = _alignment(report)
     if warnings:
         console.print(*warnings, sep="\n")
-    sections: list[RenderableType] = []
+    sections: list[RenderableType] = terminal_sections(report)  # notes; churn and lengths
+    if block(report) is not None:
+        sections += _continuous(report)
     if has_flips:
-        sections = [  # what a ship decision reads first: figures, regressions, then slices
+        sections += [  # what a ship decision reads first: figures, regressions, then slices
             *_accuracy(report),
             *_flips(report),
             *_continuous(report),
