@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "--data",
         type=Path,
         default=DEFAULT_DATA,
-        help="the alpaca_eval data folder (default: ../shared/data/alpaca_eval beside the repo)",
+        help="the alpaca_eval data folder (default: $DELTAEVAL_DATA/alpaca_eval, else "
+        "../shared/data/alpaca_eval beside the repo)",
     )
     args = parser.parse_args(argv)
     data: Path = args.data

@@ -10,15 +10,18 @@ For the five models under ``--data`` (``<model>/annotations.json``, judge
    difficulty estimated jointly from these five models (AlpacaEval uses one estimated from its
    whole leaderboard, which we do not have), the GLM per model with shrinkage toward the pooled
    length slope, bootstrap SE over instructions. Also the LC figure without the difficulty term
-   (what one run alone gives). Printed beside the published LC win rate with the difference;
-   there is no pass/fail target for LC (see the note printed at the end).
+   (what one run alone gives; marked ``*`` where it is regularised because the model has fewer
+   than 10 wins per fitted parameter, see ``deltaeval.analysis.separation``). Printed beside the
+   published LC win rate with the difference; there is no pass/fail target for LC (see the note
+   printed at the end).
 
 Lengths are characters of ``output_1`` (baseline) and ``output_2`` (model), as AlpacaEval's
 ``str.len()``. The JSON is read with the standard library.
 
 Exit codes: 0 when every win-rate figure passes, 1 otherwise, 2 when data is missing.
 
-Run from the repository root: ``python bench/winrate_alpaca.py --data ../shared/data/alpaca_eval``
+Run from the repository root: ``python bench/winrate_alpaca.py`` (the data folder is
+``$DELTAEVAL_DATA/alpaca_eval``, by default ``../shared/data/alpaca_eval``; ``--data`` overrides it)
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from _alpaca import DEFAULT_DATA, MODELS
 from scipy import stats as sps
 
 from deltaeval.analysis.length_control import (
+    REGULARISED,
     estimate_instruction_difficulty,
     length_controlled_win_rate,
 )
@@ -168,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         ours_lc.append(r.lc_win_rate)
         pub_lc.append(ref)
         single_lc.append(s.lc_win_rate)
+        mark = "*" if s.status == REGULARISED else " "
         coef = ", ".join(f"{v:+.2f}" for v in r.coefficients.values())
         print(
             f"{model:<22} {r.win_rate:>7.2f} {r.lc_win_rate:>8.2f} {r.standard_error or float('nan'):>5.2f} "
             f"{f'[{lo:.2f}, {hi:.2f}]':>15} {ref:>7.2f} {r.lc_win_rate - ref:>+6.2f} "
             f"{'yes' if inside else 'no':>5}"
-            f"   {s.lc_win_rate:>10.2f} {s.lc_win_rate - ref:>+6.2f}   ({coef})"
+            f"   {s.lc_win_rate:>9.2f}{mark} {s.lc_win_rate - ref:>+6.2f}   ({coef})"
         )
     t_lc = time.perf_counter() - t0
     ours_a, pub_a, single_a = np.array(ours_lc), np.array(pub_lc), np.array(single_lc)
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{sps.spearmanr(ours_a, pub_a).statistic:+.2f}"
     )
     print(
-        f"LC without difficulty (single-run GLM, no shrinkage): mean |diff| "
+        f"LC without difficulty (single-run GLM; * regularised, under 10 wins per parameter): mean |diff| "
         f"{np.mean(np.abs(single_a - pub_a)):.2f} points, max {np.max(np.abs(single_a - pub_a)):.2f}; "
         f"Spearman {sps.spearmanr(single_a, pub_a).statistic:+.2f}"
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from deltaeval.cli import main
+from deltaeval.io import FORMAT_DESCRIPTIONS, FORMATS
 
 CATEGORIES = ("math", "geo", "misc")
 
@@ -163,7 +164,11 @@ def test_show_and_formats(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "120 examples" in out and "ex000" in out
     assert main(["formats"]) == 0
-    assert "alpaca_annotations" in capsys.readouterr().out
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == len(FORMATS)
+    # one line per format: its name, then what it reads
+    for line, name in zip(listed, FORMATS, strict=True):
+        assert line.startswith(name + " ") and FORMAT_DESCRIPTIONS[name] in line
 
 
 def test_console_script_exit_codes(tmp_path) -> None:

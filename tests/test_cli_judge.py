@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from openai_server import OpenAIServer
+from shared_data import ALPACA, DATA_ENV
 
 from deltaeval.cli import main
 
-ALPACA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_eval"
 ALPACA_MODELS = (
     "oasst-sft-llama-33b",
     "oasst-rlhf-llama-33b",
@@ -199,8 +199,12 @@ def test_rank_runs_and_recorded_files(tmp_path: Path, capsys: pytest.CaptureFixt
         path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
         paths.append(str(path))
     judge_file = tmp_path / "lj.py"
+    # mostly the longer answer, but not on every question: a judge that always picks the longer one
+    # separates the verdicts by length, and the style-controlled fit is then refused
     judge_file.write_text(
-        "def j(q, a, b):\n    return 'A>B' if len(a) > len(b) else 'B>A'\n", encoding="utf-8"
+        "def j(q, a, b):\n    longer = len(a) > len(b)\n"
+        "    return 'A>B' if longer != q.endswith('1') else 'B>A'\n",
+        encoding="utf-8",
     )
     out = tmp_path / "rank.json"
     args = ["rank", *paths, "--judge", f"python:{judge_file}:j", "--store", str(tmp_path / "s.sqlite")]
@@ -260,7 +264,7 @@ def test_winrate_on_synthetic_annotations(tmp_path: Path) -> None:
     assert runs["mb"]["n_wins"] == 2 and runs["mb"]["length_controlled_winrate"] is not None
 
 
-@pytest.mark.skipif(not ALPACA.is_dir(), reason=f"AlpacaEval data not found at {ALPACA} (../shared/data)")
+@pytest.mark.skipif(not ALPACA.is_dir(), reason=f"AlpacaEval data not found at {ALPACA} (set {DATA_ENV})")
 def test_winrate_reproduces_the_alpaca_eval_leaderboard(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -101,3 +101,63 @@ def test_model_options_are_validated(tmp_path, capsys) -> None:
         assert main(case) == 2, case
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and len(err.splitlines()) == 1, (case, err)
+
+
+def test_generated_runs_have_readable_names(tmp_path, capsys) -> None:
+    data, spec, store = setup_files(tmp_path)
+    base = ["compare", "--old-model", spec, "--data", str(data), "--scorer", "exact", "--store", str(store)]
+    report_path = tmp_path / "report.json"
+    # the same model, a system prompt on the new side only: named by the model and the difference
+    assert main([*base, "--new-system", "Be terse.", "--json", str(report_path), "-q"]) == 0
+    report = json.loads(report_path.read_text())
+    assert (report["old"]["name"], report["new"]["name"]) == (
+        "doubling_model.py:answer",
+        "doubling_model.py:answer+system",
+    )
+    # stable: the same command reuses the names (and the cache)
+    assert main([*base, "--new-system", "Be terse."]) == 0
+    assert "0 model calls" in capsys.readouterr().out
+    with Store(store) as db:
+        assert sorted(r.name for r in db.list_runs()) == [
+            "doubling_model.py:answer",
+            "doubling_model.py:answer+system",
+        ]
+    # the user names them
+    named = [*base, "--new-system", "Be terse.", "--old-name", "v1", "--new-name", "v1-terse", "--json"]
+    assert main([*named, str(report_path), "-q"]) == 0
+    report = json.loads(report_path.read_text())
+    assert (report["old"]["name"], report["new"]["name"]) == ("v1", "v1-terse")
+    # the same settings on both sides: old and new with the model
+    assert main([*base, "--json", str(report_path), "-q"]) == 0
+    report = json.loads(report_path.read_text())
+    assert (report["old"]["name"], report["new"]["name"]) == (
+        "old:doubling_model.py:answer",
+        "new:doubling_model.py:answer",
+    )
+
+
+def test_generated_names_never_replace_another_files_run(tmp_path, capsys) -> None:
+    data, spec, store = setup_files(tmp_path)
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"id": "q0", "input": "What is twice 0?", "output": "0"}) + "\n")
+    assert main(["import", str(other), "--name", "v1", "--store", str(store), "-q"]) == 0
+    base = ["compare", "--old-model", spec, "--data", str(data), "--scorer", "exact", "--store", str(store)]
+    # an explicit name taken by a run from another file is an error
+    capsys.readouterr()
+    assert main([*base, "--old-name", "v1", "--new-name", "v2", "--new-system", "Be terse."]) == 2
+    err = capsys.readouterr().err
+    assert "already named 'v1'" in err and "--old-name" in err
+    with Store(store) as db:
+        assert len(db.load_run("v1")) == 1  # untouched
+    # a default name taken by such a run gets the configuration's hash
+    assert (
+        main(["import", str(other), "--name", "doubling_model.py:answer", "--store", str(store), "-q"]) == 0
+    )
+    report_path = tmp_path / "report.json"
+    assert main([*base, "--new-system", "Be terse.", "--json", str(report_path), "-q"]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["old"]["name"].startswith("doubling_model.py:answer#")
+    assert report["new"]["name"] == "doubling_model.py:answer+system"
+    # names belong to generated runs only
+    assert main(["compare", "a.jsonl", "b.jsonl", "--old-name", "x"]) == 2
+    assert "--old-name/--new-name" in capsys.readouterr().err

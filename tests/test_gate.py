@@ -124,3 +124,17 @@ def test_gate_refuses_bad_alpha_and_contradicting_flags(tmp_path: Path, capsys) 
     assert main(["gate", str(report), "--max-nfr", "0.1", "--upper", "--estimate"]) == 2
     err = capsys.readouterr().err
     assert "alpha 0.7 is out of range" in err and "contradict" in err
+
+
+def test_rate_differences_print_in_percentage_points(tmp_path: Path, capsys) -> None:
+    """The accuracy change is a difference of rates: pp, as `compare` prints it, never `%`."""
+    rows = [("a", True, True)] * 10 + [("a", True, False)] * 2  # accuracy 100% → 83.3%
+    report = _compare(tmp_path, rows, "--by", "category")
+    capsys.readouterr()
+    args = ["gate", str(report), "--min-accuracy-delta", "0", "--max-accuracy-drop", "0.01"]
+    assert main([*args, "--max-slice-nfr", "0.5", "--estimate"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL accuracy change (new − old) -16.67 pp < +0.00 pp" in out
+    assert "FAIL accuracy drop (old − new) +16.67 pp > +1.00 pp" in out
+    assert "-16.67%" not in out and "+0.00%" not in out
+    assert "(1 slice; point estimates)" in out  # one slice, not "1 slices"

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_data import ALPACA as REAL_DATA
+from shared_data import DATA_ENV
 
 from deltaeval.errors import DuplicateIdError, InputError
 from deltaeval.io import ColumnMapping, detect_format, load_run, load_runs
 from deltaeval.io.alpaca_eval import NO_PREFERENCE
 from deltaeval.types import stable_id
-
-REAL_DATA = Path(__file__).parents[2] / "shared" / "data" / "alpaca_eval"
 
 
 def write_json(path: Path, records: list[Any]) -> Path:
@@ -232,7 +232,7 @@ def test_annotations_several_models(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(
     not (REAL_DATA / "oasst-sft-llama-33b" / "annotations.json").exists(),
-    reason=f"AlpacaEval sample data not available at {REAL_DATA}",
+    reason=f"AlpacaEval sample data not available at {REAL_DATA} (set {DATA_ENV})",
 )
 def test_real_annotations_win_rate() -> None:
     run = load_run(REAL_DATA / "oasst-sft-llama-33b" / "annotations.json")

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deltaeval.errors import AlignmentError
+from deltaeval.plural import plural
 from deltaeval.types import Example, Output, Run
 
 MISSING_TAG = "(none)"
@@ -122,7 +123,7 @@ def align(old: Run, new: Run, *, strict: bool = False) -> Alignment:
         if missing_in_new or missing_in_old:
             side, ids = (new.name, missing_in_new) if missing_in_new else (old.name, missing_in_old)
             raise AlignmentError(
-                f"run {side!r} lacks {len(ids)} example id(s), e.g. {ids[0]!r}",
+                f"run {side!r} lacks {plural(len(ids), 'example id')}, e.g. {ids[0]!r}",
                 hint="compare runs over the same examples, or drop --strict to compare the shared ones",
             )
     ids: list[str] = []

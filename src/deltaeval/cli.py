@@ -16,6 +16,7 @@ from rich.text import Text
 from deltaeval import __version__
 from deltaeval.errors import DeltaEvalError, JudgingFailedError, UsageError
 from deltaeval.io.base import ColumnMapping
+from deltaeval.plural import plural
 from deltaeval.textsafe import visible
 from deltaeval.types import Run
 
@@ -124,7 +125,8 @@ SimilarityOpt = Annotated[
     typer.Option(
         "--similarity",
         metavar="METHOD",
-        help="How the most-changed examples are found: tfidf, minilm (the [embed] extra), auto, none.",
+        help="How the most-changed examples are found: tfidf (default), minilm (the [embed] extra), "
+        "auto (minilm when installed, else tfidf), none.",
     ),
 ]
 
@@ -208,7 +210,8 @@ def import_cmd(
         for run in runs:
             db.save_run(run, overwrite=overwrite)
             console.print(
-                f"imported {run.name!r}: {len(run)} examples from {visible(str(file))}", markup=False
+                f"imported {run.name!r}: {plural(len(run), 'example')} from {visible(str(file))}",
+                markup=False,
             )
             tags = f"tags: {', '.join(_tag_names(run)) or 'none'}"
             if tags not in shown:
@@ -274,7 +277,7 @@ def show_cmd(
     n_known = sum(o.correct is not None for o in run.outputs)
     n_errors = sum(o.error is not None for o in run.outputs)
     lines = [
-        f"run {run.name}: {len(run)} examples, source {run.source}",
+        f"run {run.name}: {plural(len(run), 'example')}, source {run.source}",
         f"model: {run.model or '-'}",
         f"imported: {(info.imported_at if info else None) or '- (stored before deltaeval recorded it)'}",
         _created_line(run),
@@ -368,6 +371,22 @@ def compare_cmd(
     new_system: Annotated[
         str | None, typer.Option("--new-system", metavar="TEXT", help="System prompt of the new run only.")
     ] = None,
+    old_name: Annotated[
+        str | None,
+        typer.Option(
+            "--old-name",
+            metavar="NAME",
+            help="Name of the generated old run (default: the model, e.g. smollm2; see the README).",
+        ),
+    ] = None,
+    new_name: Annotated[
+        str | None,
+        typer.Option(
+            "--new-name",
+            metavar="NAME",
+            help="Name of the generated new run (default: the model, or the model and what differs).",
+        ),
+    ] = None,
     template: TemplateOpt = None,
     temperature: TemperatureOpt = 0.0,
     max_tokens: MaxTokensOpt = 256,
@@ -440,7 +459,13 @@ def compare_cmd(
 
     mapping = _mapping(id, input, output, reference, score, correct, tag)
     console = _console(quiet)
-    if old_model is not None or new_model is not None or data is not None:
+    generating = old_model is not None or new_model is not None or data is not None
+    if not generating and (old_name is not None or new_name is not None):
+        raise UsageError(
+            "--old-name/--new-name name runs that compare generates",
+            hint="use them with --old-model SPEC --data FILE; stored runs keep their names",
+        )
+    if generating:
         if old is not None or new is not None:
             raise UsageError(
                 "give either two runs (OLD NEW) or models to run (--old-model/--new-model --data), not both"
@@ -454,6 +479,7 @@ def compare_cmd(
             mapping=mapping,
             old_params=_params(old_system or system, template, temperature, max_tokens),
             new_params=_params(new_system or system, template, temperature, max_tokens),
+            names=(old_name, new_name),
             backend_options=_backend_options(concurrency, timeout, api_key_env, trust),
             store_path=store,
             console=console,
@@ -559,8 +585,8 @@ def _run_one(
             overwrite=overwrite,
         )
     console.print(
-        f"run {name!r}: {stats.total} examples · {stats.cached} from cache · {stats.called} model calls"
-        f" · {stats.errors} errors · {stats.seconds:.1f} s",
+        f"run {name!r}: {plural(stats.total, 'example')} · {stats.cached} from cache"
+        f" · {plural(stats.called, 'model call')} · {plural(stats.errors, 'error')} · {stats.seconds:.1f} s",
         markup=False,
     )
     return run
@@ -578,26 +604,48 @@ def _generate_pair(
     store_path: Path | None,
     console: Console,
     quiet: bool,
+    names: tuple[str | None, str | None] = (None, None),
 ):
-    """Run both model configurations on the dataset (reusing cached calls)."""
+    """Run both model configurations on the dataset (reusing cached calls).
+
+    The runs are named ``names`` or, by default, readably after the model (:func:`_pair_names`).
+    A generated run replaces a stored run of its name only when that one was generated from the
+    same data file; a default name taken by another run gets the configuration's hash.
+    """
     import hashlib
     import json
 
     from deltaeval.io.dataset import load_dataset
 
     examples = load_dataset(data, mapping=mapping)
+    defaults = _pair_names(old_model, new_model, old_params, new_params)
+    chosen = [given or default for given, default in zip(names, defaults, strict=True)]
+    if chosen[0] == chosen[1]:
+        raise UsageError(
+            f"both generated runs would be named {chosen[0]!r}", hint="give --old-name and --new-name"
+        )
     runs = []
     with _store(store_path) as db:
-        for side, spec, params in (("old", old_model, old_params), ("new", new_model, new_params)):
-            digest = hashlib.sha256(
-                json.dumps([spec, params.to_dict(), str(data)], sort_keys=True).encode()
-            ).hexdigest()[:8]
+        sides = (("old", old_model, old_params), ("new", new_model, new_params))
+        stored = {info.name: info.source for info in db.list_runs()}
+        for (side, spec, params), name, given in zip(sides, chosen, names, strict=True):
+            if name in stored and stored[name] != str(data):
+                if given is not None:
+                    raise UsageError(
+                        f"a stored run is already named {name!r} (from {visible(stored[name])})",
+                        hint=f"choose another --{side}-name (generated runs replace only runs made "
+                        "from the same data file)",
+                    )
+                digest = hashlib.sha256(
+                    json.dumps([spec, params.to_dict(), str(data)], sort_keys=True).encode()
+                ).hexdigest()[:8]
+                name = f"{name}#{digest}"
             runs.append(
                 _run_one(
                     spec,
                     examples,
                     params,
-                    name=f"{side}:{spec}#{digest}",
+                    name=name,
                     backend_options=backend_options,
                     db=db,
                     console=console,
@@ -607,6 +655,30 @@ def _generate_pair(
                 )
             )
     return runs[0], runs[1]
+
+
+def _short_spec(spec: str) -> str:
+    """A model spec without its backend prefix, URL and folders: ``openai:gpt-4o@URL`` → ``gpt-4o``."""
+    kind, _, rest = spec.partition(":")
+    body = (rest or kind).split("@", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    body = body.removesuffix(".gguf")
+    return body or spec
+
+
+def _pair_names(old_spec: str, new_spec: str, old_params, new_params) -> tuple[str, str]:
+    """Readable, distinct default names of two generated runs.
+
+    Different models: each model's short name (``smollm2``, ``gpt-4o``). The same model with a
+    system prompt on one side only: ``smollm2`` and ``smollm2+system``. Otherwise the role and
+    the model: ``old:smollm2``, ``new:smollm2``.
+    """
+    old_short, new_short = _short_spec(old_spec), _short_spec(new_spec)
+    if old_short != new_short:
+        return old_short, new_short
+    if (old_params.system is None) != (new_params.system is None):
+        with_system = f"{old_short}+system"
+        return (old_short, with_system) if old_params.system is None else (with_system, old_short)
+    return f"old:{old_short}", f"new:{new_short}"
 
 
 @app.command("run")
@@ -760,11 +832,12 @@ def gate_cmd(
 
 @app.command("formats")
 def formats_cmd() -> None:
-    """List the input formats `--format` accepts."""
-    from deltaeval.io import FORMATS
+    """List the input formats `--format` accepts, one line each."""
+    from deltaeval.io import FORMAT_DESCRIPTIONS, FORMATS
 
+    width = max(len(name) for name in FORMATS)
     for name in FORMATS:
-        typer.echo(visible(name))
+        typer.echo(f"{name:<{width}}  {FORMAT_DESCRIPTIONS[name]}")
 
 
 @app.command("demo")
@@ -1099,7 +1172,7 @@ def behaviour_cmd(
         list[str] | None,
         typer.Option("--axis", metavar="NAME", help="Built-in or registered axis to compute (repeatable)."),
     ] = None,
-    similarity: SimilarityOpt = "auto",
+    similarity: SimilarityOpt = "tfidf",
     describe: Annotated[
         str | None,
         typer.Option("--describe", metavar="SPEC", help="Model that describes each changed-most cluster."),
@@ -1356,7 +1429,7 @@ def _print_ranking(data: dict, console: Console) -> None:
         table.add_row(*cells)
     console.print(table)
     console.print(
-        f"{data['n_battles']:,} battles from {data['n_judgments']:,} judgments"
+        f"{plural(data['n_battles'], 'battle')} from {plural(data['n_judgments'], 'judgment')}"
         f" ({data['n_without_verdict']:,} without a verdict); strong verdicts count"
         f" {data['settings']['strong_weight']:g}×; judges: {visible(', '.join(data['judges']))}",
         markup=False,

@@ -23,6 +23,7 @@ from deltaeval.atomic_write import write_text_atomic
 from deltaeval.comparison import Report, compare
 from deltaeval.io import load_run
 from deltaeval.io.base import ColumnMapping
+from deltaeval.plural import plural
 from deltaeval.store import DB_NAME, Store
 
 SHADES = " .:-=+*#%@"
@@ -125,7 +126,7 @@ def run_llm_demo(
     write_text_atomic(dataset, demo_prompts_path().read_text(encoding="utf-8"))
     examples = load_dataset(dataset)[:limit]
     console.print(
-        f"[bold]deltaeval demo[/]: {model} on {len(examples)} prompts, "
+        f"[bold]deltaeval demo[/]: {model} on {plural(len(examples), 'prompt')}, "
         f"v1 no system prompt → v2 system prompt {DEMO_SYSTEM_V2!r}"
     )
     versions = {
@@ -148,8 +149,9 @@ def run_llm_demo(
                 overwrite=True,
             )
             console.print(
-                f"run {name}: {stats.total} prompts · {stats.cached} cached · {stats.called} generated"
-                f" · {stats.errors} errors · {stats.seconds:.1f} s"
+                f"run {name}: {plural(stats.total, 'prompt')} · {stats.cached} cached"
+                f" · {stats.called} generated"
+                f" · {plural(stats.errors, 'error')} · {stats.seconds:.1f} s"
             )
             runs.append(run)
     report = compare(runs[0], runs[1], scorer="contains", by="category")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deltaeval.errors import InputError, UsageError
+from deltaeval.plural import plural
 
 
 @dataclass(frozen=True)
@@ -241,13 +242,15 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
             return GateCheck(
                 "max_slice_nfr",
                 False,
-                f"{len(over)} of {len(rows)} slices have an NFR estimate above {_pct(threshold)} "
+                f"{len(over)} of {plural(len(rows), 'slice')} {'has' if len(over) == 1 else 'have'} "
+                f"an NFR estimate above {_pct(threshold)} "
                 f"(point estimates, no confidence): {detail}",
             )
         return GateCheck(
             "max_slice_nfr",
             True,
-            f"every slice's NFR estimate <= {_pct(threshold)} ({len(rows)} slices; point estimates)",
+            f"every slice's NFR estimate <= {_pct(threshold)} "
+            f"({plural(len(rows), 'slice')}; point estimates)",
         )
     import numpy as np
 
@@ -257,7 +260,10 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
     n = np.array([m for _, _, m in rows])
     p = binomial_upper_tail_p(negative, n, threshold)
     adjusted = holm(p)
-    method = f"exact one-sided binomial test per slice, Holm across {len(rows)} slices at alpha {alpha:g}"
+    method = (
+        f"exact one-sided binomial test per slice, Holm across {plural(len(rows), 'slice')} "
+        f"at alpha {alpha:g}"
+    )
     failing = [i for i in np.argsort(adjusted, kind="stable") if adjusted[i] <= alpha]
     if failing:
         detail = "; ".join(
@@ -268,7 +274,8 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
         return GateCheck(
             "max_slice_nfr",
             False,
-            f"{len(failing)} slice(s) with an NFR significantly above {_pct(threshold)} ({method}): {detail}",
+            f"{plural(len(failing), 'slice')} with an NFR significantly above {_pct(threshold)} ({method}): "
+            f"{detail}",
         )
     worst = int(np.argmin(adjusted))
     name, k, m = rows[worst]
@@ -299,7 +306,8 @@ def _win_rate_check(report: dict[str, Any], threshold: float, estimate: bool) ->
         label = f"win rate lower bound (the report's {level:.0%} interval)"
     passed = rate is not None and rate >= threshold
     counts = (
-        f"{win.get('wins')} wins, {win.get('ties')} ties, {win.get('losses')} losses"
+        f"{plural(win.get('wins') or 0, 'win')}, {plural(win.get('ties') or 0, 'tie')}, "
+        f"{plural(win.get('losses') or 0, 'loss', 'losses')}"
         if isinstance(win, dict)
         else "no judgments"
     )

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from deltaeval.backends.base import Backend, Generation, GenerationParams
 from deltaeval.errors import DeltaEvalError, UsageError
+from deltaeval.plural import plural
 from deltaeval.progress import make_progress
 from deltaeval.store import Store
 from deltaeval.types import Example, Run
@@ -106,7 +107,7 @@ def run_model(
         except KeyboardInterrupt:
             done = sum(r is not None and r.error is None for r in results)
             raise RunInterrupted(
-                f"interrupted: {done} of {len(examples)} examples answered and cached",
+                f"interrupted: {done} of {plural(len(examples), 'example')} answered and cached",
                 hint="rerun the same command to finish without repeating finished calls",
             ) from None
     outputs = tuple(

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from deltaeval.errors import InputError
+from deltaeval.plural import plural
 from deltaeval.surrogates import replace_lone_surrogates
 
 #: An example's input: plain text, chat messages, or a feature row.
@@ -75,7 +76,8 @@ class Run:
     def __post_init__(self) -> None:
         if len(self.examples) != len(self.outputs):
             raise InputError(
-                f"run {self.name!r} has {len(self.examples)} examples but {len(self.outputs)} outputs",
+                f"run {self.name!r} has {plural(len(self.examples), 'example')} but "
+                f"{plural(len(self.outputs), 'output')}",
                 hint="give one output per example",
             )
         seen: set[str] = set()

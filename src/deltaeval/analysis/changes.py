@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from deltaeval.errors import InputError
 from deltaeval.jsonable import clean as _clean
+from deltaeval.plural import plural
 
 #: Similarity at or above which two outputs count as unchanged.
 SAME = 0.9999
@@ -429,7 +430,7 @@ def change_stats(
         changed = order[:want]
         selection = f"lowest {fraction:.0%} by similarity"
         if changed.size < want:
-            notes.append(f"only {candidates.size} examples changed at all (similarity < {SAME})")
+            notes.append(f"only {plural(candidates.size, 'example')} changed at all (similarity < {SAME})")
     changed = changed[np.lexsort((changed, similarity[changed]))] if changed.size else changed
     cutoff = float(similarity[changed].max()) if changed.size else None
 

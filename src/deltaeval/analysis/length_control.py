@@ -31,6 +31,25 @@ How this differs from AlpacaEval, which we cannot fully reproduce from the runs 
 
 Expect LC win rates near but not equal to the published ones; ``bench/winrate_alpaca.py`` prints
 both.
+
+**When the model cannot be fitted honestly** (``analysis.separation``), the figure is refused or
+regularised, and ``LCResult.note`` says which and why:
+
+* *refused* (``status = "not estimated"``, the LC win rate NaN) with fewer than ``MIN_FIT`` (3)
+  judged instructions, or when the outcomes are (quasi-)completely separated in the parameters
+  fitted without a prior: every judged instruction has the same outcome, or the length term
+  alone tells every win from every loss (a judge that always prefers the shorter answer). The
+  maximum-likelihood slope is then infinite and the prediction at equal lengths is set by where
+  the iterations stopped, so no number is honest: any LC value between the observed extremes
+  fits the data equally well, and a prior would only report its own strength;
+* *regularised* (``status = "regularised"``) when there are fewer than
+  ``MIN_EVENTS_PER_PARAMETER`` (10) of the rarer outcome per parameter fitted without a prior:
+  a Gaussian prior of precision ``RIDGE`` (1, i.e. N(0, 1) on the logit scale per unit of the
+  tanh length term) is put on the slopes, centred at 0 (or added to the pooled prior, centred
+  at the pooled slopes). Slopes of 0 give the raw win rate, so the LC figure is pulled toward
+  it, the more the fewer the data. Above the threshold nothing changes.
+
+Bootstrap replicates that are themselves separated are left out of the interval (and counted).
 """
 
 from __future__ import annotations
@@ -41,10 +60,24 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, log_expit
 
+from deltaeval.analysis.separation import (
+    MIN_EVENTS_PER_PARAMETER,
+    RIDGE,
+    SUSPECT_COEFFICIENT,
+    events,
+    separating_direction,
+)
+from deltaeval.plural import plural
 from deltaeval.stats import Interval, percentile_interval
 
 #: AlpacaEval's weight of the regularisation toward the baseline (``regularize_to_baseline_lambda``).
 DEFAULT_REGULARIZATION = 0.2
+#: Fewest judged instructions for a length-controlled fit.
+MIN_FIT = 3
+#: ``LCResult.status`` values.
+ESTIMATED = "estimated"
+REGULARISED = "regularised"
+NOT_ESTIMATED = "not estimated"
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +186,9 @@ class InstructionDifficulty:
     ridge: float
     n_runs: int
     converged: bool
+    #: the runs' outcomes are separated by the run intercepts and the length term (see
+    #: ``analysis.separation``): the pooled length slope is then infinite and must not be used
+    separated: bool = False
 
 
 def estimate_instruction_difficulty(
@@ -251,6 +287,12 @@ def estimate_instruction_difficulty(
             converged = True
             break
     centre = float(gamma.mean()) if n_items else 0.0
+    # the instruction intercepts have a prior; the run intercepts and the length slope do not
+    free = np.zeros((n_runs * n_items, k))
+    free[np.arange(n_runs * n_items), np.repeat(np.arange(n_runs), n_items)] = 1.0
+    if has_length:
+        free[:, n_runs] = t_all.ravel()
+    separated = separating_direction(free, y.ravel(), w.ravel()) is not None
     return InstructionDifficulty(
         difficulty=-(gamma - centre),
         run_effects=theta + centre,
@@ -258,6 +300,7 @@ def estimate_instruction_difficulty(
         ridge=float(ridge),
         n_runs=n_runs,
         converged=converged,
+        separated=separated,
     )
 
 
@@ -283,6 +326,10 @@ class LCResult:
     uses_difficulty: bool
     regularization: float  # weight of the shrinkage toward the pooled slopes (0 = none)
     converged: bool
+    status: str = ESTIMATED  # ESTIMATED, REGULARISED or NOT_ESTIMATED (then lc_win_rate is NaN)
+    note: str | None = None  # why a figure was regularised or not estimated
+    ridge: float = 0.0  # precision of the extra prior on the slopes (RIDGE when regularised)
+    n_boot_dropped: int = 0  # bootstrap replicates left out because they were separated
 
 
 def length_controlled_win_rate(
@@ -355,11 +402,47 @@ def length_controlled_win_rate(
     y = np.where(fit_rows, y_all, 0.0)
     w = fit_rows.astype(float)
     k = X.shape[1]
+    n_fit = int(fit_rows.sum())
+    raw = y_all[fit_rows]
+    win_rate = float(raw.mean()) * 100 if raw.size else float("nan")
     prior = np.zeros(k)
     Q = np.zeros((k, k))
-    use_prior = False
-    if pooled is not None and regularization > 0 and np.isfinite(pooled.length_slope):
-        use_prior = True
+    use_prior = (
+        pooled is not None
+        and regularization > 0
+        and np.isfinite(pooled.length_slope)
+        and not pooled.separated
+    )
+    free = [0] if use_prior else list(range(k))
+
+    def refused(note: str) -> LCResult:
+        nan = float("nan")
+        return LCResult(
+            lc_win_rate=nan,
+            win_rate=win_rate,
+            standard_error=None,
+            interval=None,
+            level=level,
+            n_boot=n_boot,
+            coefficients={name: nan for name in names},
+            length_scale=sd,
+            n_fit=n_fit,
+            n_instructions=int(t.size),
+            uses_difficulty=d is not None,
+            regularization=0.0,
+            converged=False,
+            status=NOT_ESTIMATED,
+            note=note,
+        )
+
+    if n_fit < MIN_FIT:
+        return refused(f"not estimated: fewer than {MIN_FIT} judged examples; n = {n_fit}")
+    reason = _separation_reason(X[fit_rows], y[fit_rows], free)
+    if reason is not None:
+        return refused(f"not estimated: {reason}; n = {n_fit}")
+
+    if use_prior:
+        assert pooled is not None
         # prior slopes: the pooled length slope and difficulty coefficient −1 (the joint model's);
         # the intercept is free, set to the best fit given those slopes to evaluate the information
         slopes = np.array([pooled.length_slope, -1.0])
@@ -368,8 +451,19 @@ def length_controlled_win_rate(
         prior = np.concatenate([theta0, slopes])
         p0 = expit(theta0[0] + offset)
         info = (X * (w * p0 * (1 - p0))[:, None]).T @ X
-        Q = np.zeros((k, k))
         Q[1:, 1:] = regularization * info[1:, 1:]
+    status, note, ridge = ESTIMATED, None, 0.0
+    rare = events(y, w)
+    if rare < MIN_EVENTS_PER_PARAMETER * len(free):
+        status, ridge = REGULARISED, RIDGE
+        Q[1:, 1:] += ridge * np.eye(k - 1)
+        toward = "the pooled fit" if use_prior else "the raw win rate"
+        note = (
+            f"regularised: {plural(n_fit, 'judged example')}, {rare:.1f} of the rarer outcome for "
+            f"{plural(len(free), 'parameter')} fitted freely (fewer than {MIN_EVENTS_PER_PARAMETER} per "
+            f"parameter); a normal prior (ridge {ridge:g}) on the length slope pulls the "
+            f"length-controlled win rate toward {toward}"
+        )
     beta, converged = _fit_logistic(X, y, w, prior=prior, Q=Q, start=prior)
 
     def lc_of(b: NDArray, weights: NDArray | None = None) -> NDArray | float:
@@ -382,26 +476,62 @@ def length_controlled_win_rate(
     lc = lc_of(beta)
     se: float | None = None
     interval: Interval = None
+    dropped = 0
     if n_boot > 0 and t.size > 1:
         rng = np.random.default_rng(seed)
         counts = rng.multinomial(t.size, np.full(t.size, 1.0 / t.size), size=n_boot).astype(float)
         betas, _ = _fit_logistic(X, y, counts * w, prior=prior, Q=Q, start=beta)
         reps = np.asarray(lc_of(betas, counts))
-        se = float(np.std(reps, ddof=1))
-        interval = percentile_interval(reps, level)
-    raw = y_all[fit_rows]
+        if ridge == 0.0:
+            keep = ~_separated_replicates(X, y, counts * w, betas, free)
+            dropped = int((~keep).sum())
+            reps = reps[keep]
+        if reps.size > 1:
+            se = float(np.std(reps, ddof=1))
+            interval = percentile_interval(reps, level)
+        if dropped:
+            extra = f"{plural(dropped, 'bootstrap replicate')} of {n_boot} separated and left out"
+            note = extra if note is None else f"{note}; {extra}"
     return LCResult(
         lc_win_rate=float(lc),
-        win_rate=float(raw.mean()) * 100 if raw.size else float("nan"),
+        win_rate=win_rate,
         standard_error=se,
         interval=interval,
         level=level,
         n_boot=n_boot,
         coefficients={name: float(v) for name, v in zip(names, beta, strict=True)},
         length_scale=sd,
-        n_fit=int(fit_rows.sum()),
+        n_fit=n_fit,
         n_instructions=int(t.size),
         uses_difficulty=d is not None,
         regularization=float(regularization) if use_prior else 0.0,
         converged=converged,
+        status=status,
+        note=note,
+        ridge=ridge,
+        n_boot_dropped=dropped,
     )
+
+
+def _separation_reason(X: NDArray, y: NDArray, free: list[int]) -> str | None:
+    """Why the free columns of ``X`` separate the outcomes ``y`` (None when they do not)."""
+    if separating_direction(X[:, free], y) is None:
+        return None
+    if separating_direction(X[:, :1], y) is not None:
+        return "every judged example has the same outcome"
+    if separating_direction(X[:, :2], y) is not None:
+        return "the preferences are perfectly separated by length"
+    return "the preferences are perfectly separated by length and instruction difficulty"
+
+
+def _separated_replicates(X: NDArray, y: NDArray, w: NDArray, betas: NDArray, free: list[int]) -> NDArray:
+    """Which bootstrap fits (rows of ``betas``, weights ``w``) ran off along a separating direction.
+
+    Only replicates with a coefficient over ``SUSPECT_COEFFICIENT`` are checked (a linear
+    programme each); a separated fit always ends far beyond it.
+    """
+    out = np.zeros(betas.shape[0], dtype=bool)
+    suspect = np.flatnonzero(np.abs(betas[:, free]).max(axis=1) > SUSPECT_COEFFICIENT)
+    for r in suspect:
+        out[r] = separating_direction(X[:, free], y, w[r]) is not None
+    return out

@@ -25,6 +25,12 @@ left out of the percentiles.
 one-hot model difference plus per-battle covariates — the normalised differences in answer length
 and markdown density (headers, lists, bold) between the two answers — fitted by Newton/IRLS on the
 per-battle rows (two nonzero model entries per row; X^T W X assembled with ``np.bincount``).
+It is refused (``ValueError``) when the verdicts are (quasi-)completely separated by the
+covariates (e.g. a judge that always prefers the shorter answer: the length coefficient is then
+infinite and no style-held-equal rating is identified), and regularised — a N(0, 1) prior
+(ridge 1) on each standardised style coefficient, which pulls the ratings toward the plain ones —
+when there are fewer than 10 battles per parameter (``analysis.separation``). Bootstrap
+replicates that are separated are left out and counted.
 """
 
 from __future__ import annotations
@@ -33,12 +39,21 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit
+
+from deltaeval.analysis.separation import (
+    MIN_EVENTS_PER_PARAMETER,
+    RIDGE,
+    SUSPECT_COEFFICIENT,
+    separating_direction,
+)
+from deltaeval.plural import plural
 
 SCALE = 400.0
 BASE = 10.0
@@ -63,6 +78,8 @@ class Ratings:
     style_coefficients: dict[str, float] = field(default_factory=dict)  # logit per unit of feature
     style_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     n_boot_failed: int = 0  # replicates left out (no MLE)
+    style_ridge: float = 0.0  # prior precision on the style coefficients (0 = plain MLE)
+    notes: tuple[str, ...] = ()  # how the fit was regularised, replicates left out
 
     def win_probability(self, a: int | str, b: int | str) -> float:
         """Model probability that run ``a`` beats run ``b`` (style effects held equal)."""
@@ -522,19 +539,21 @@ def _fit_style(
     n: int,
     *,
     start: tuple[NDArray, NDArray] | None = None,
+    ridge: float = 0.0,
     max_iter: int = 100,
     tol: float = 1e-9,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
     """Newton/IRLS for logit P(a wins) = β_a − β_b + f·γ with soft labels y and weights w (Σβ = 0).
 
     The Hessian's model block is a weighted Laplacian (one ``bincount`` over the pairs), the
-    model × feature block two bincounts per feature, the feature block ``fᵀ V f``.
+    model × feature block two bincounts per feature, the feature block ``fᵀ V f`` (plus
+    ``ridge`` on its diagonal: a Gaussian prior of that precision on γ).
     """
     k = f.shape[1]
     beta = np.zeros(n) if start is None else start[0] - start[0].mean()
     gamma = np.zeros(k) if start is None else start[1].copy()
     eta = beta[a] - beta[b] + f @ gamma
-    obj = _soft_loss(eta, y, w)
+    obj = _soft_loss(eta, y, w) + 0.5 * ridge * float(gamma @ gamma)
     pair = a * n + b
     diag = np.arange(n)
     converged = False
@@ -543,7 +562,7 @@ def _fit_style(
         r = w * (y - p)
         v = w * p * (1 - p)
         g_beta = np.bincount(a, r, minlength=n) - np.bincount(b, r, minlength=n)
-        g_gamma = f.T @ r
+        g_gamma = f.T @ r - ridge * gamma
         c = np.bincount(pair, v, minlength=n * n).reshape(n, n)
         c = c + c.T
         lap = -c
@@ -552,7 +571,7 @@ def _fit_style(
         cross = np.empty((n, k))
         for j in range(k):
             cross[:, j] = np.bincount(a, vf[:, j], minlength=n) - np.bincount(b, vf[:, j], minlength=n)
-        hess = np.block([[lap + 1.0 / n, cross], [cross.T, f.T @ vf]])
+        hess = np.block([[lap + 1.0 / n, cross], [cross.T, f.T @ vf + ridge * np.eye(k)]])
         step = np.linalg.solve(hess + 1e-12 * np.eye(n + k), np.concatenate([g_beta, g_gamma]))
         s_beta = step[:n] - step[:n].mean()
         s_gamma = step[n:]
@@ -560,7 +579,8 @@ def _fit_style(
         scale = 1.0
         for _ in range(40):
             new_eta = eta + scale * d_eta
-            new_obj = _soft_loss(new_eta, y, w)
+            new_gamma = gamma + scale * s_gamma
+            new_obj = _soft_loss(new_eta, y, w) + 0.5 * ridge * float(new_gamma @ new_gamma)
             if new_obj <= obj + 1e-12 * max(1.0, abs(obj)):
                 break
             scale /= 2
@@ -589,6 +609,7 @@ def style_controlled_bradley_terry(
     anchor_rating: float = INIT_RATING,
     scale: float = SCALE,
     base: float = BASE,
+    ridge: float | None = None,
 ) -> Ratings:
     """Style-controlled Bradley–Terry ratings (Arena-Hard's style control).
 
@@ -601,6 +622,11 @@ def style_controlled_bradley_terry(
 
     The bootstrap resamples battles (multinomial counts per battle) and refits each round from
     the estimate; its cost grows with the number of battles (one Newton fit per round).
+
+    ``ridge`` is the precision of a Gaussian prior on each (standardised) γ; ``None`` chooses
+    ``RIDGE`` (1) when there are fewer than 10 battles per parameter (runs − 1 plus the
+    non-constant features) and 0 otherwise, and ``notes`` says so. Raises ``ValueError`` when
+    the verdicts are separated (see the module docstring): no finite fit exists.
     """
     a, b, y, w, n = _check_battles(model_a, model_b, outcome, weights, n_models)
     f = np.asarray(features, dtype=float)
@@ -624,11 +650,33 @@ def style_controlled_bradley_terry(
             "the style-controlled fit has no finite solution: some run never wins (or never loses) "
             "against the rest, or the runs split into groups never compared"
         )
-    beta, gamma, converged = _fit_style(a, b, f, y, w, n)
+    n_params = n - 1 + int(np.count_nonzero(f.std(axis=0) > 0)) if a.size else 0
+    few = a.size < MIN_EVENTS_PER_PARAMETER * n_params
+    if ridge is None:
+        ridge = RIDGE if few else 0.0
+    if ridge < 0:
+        raise ValueError("ridge must be >= 0")
+    beta, gamma, converged = _fit_style(a, b, f, y, w, n, ridge=ridge)
+    # an unpenalised fit is checked when it looks runaway; a small one always (its prior would
+    # hide the separation); one with a ridge chosen by the caller is bounded by it
+    check = few or (ridge == 0.0 and _runaway(beta, gamma, converged))
+    if check and _style_separated(a, b, f, y, w, n):
+        covariates = _separating_features(a, b, f, y, w, n, fnames)
+        raise ValueError(
+            f"the verdicts are perfectly separated by the style covariates ({covariates}); "
+            f"n = {plural(int(a.size), 'battle')}"
+        )
+    notes: list[str] = []
+    if ridge > 0:
+        notes.append(
+            f"regularised: {plural(int(a.size), 'battle')} for {plural(n_params, 'parameter')} "
+            f"(fewer than {MIN_EVENTS_PER_PARAMETER} per parameter); a normal prior (ridge {ridge:g}) "
+            "on each standardised style coefficient pulls the style-controlled ratings toward the plain ones"
+        )
     ratings = _to_ratings(beta, anchor_index, anchor_rating, scale, base)
     intervals = None
     style_intervals: dict[str, tuple[float, float]] = {}
-    failed = 0
+    failed = separated = 0
     if n_boot > 0 and a.size:
         rng = np.random.default_rng(seed)
         reps = np.full((n_boot, n), np.nan)
@@ -638,9 +686,18 @@ def style_controlled_bradley_terry(
             if not mle_exists(_row_win_matrix(a, b, y, w * counts, n)):
                 failed += 1
                 continue
-            bb, gg, _ = _fit_style(a, b, f, y, w * counts, n, start=(beta, gamma))
+            bb, gg, ok = _fit_style(a, b, f, y, w * counts, n, start=(beta, gamma), ridge=ridge)
+            if ridge == 0.0 and _runaway(bb, gg, ok) and _style_separated(a, b, f, y, w * counts, n):
+                separated += 1
+                continue
             reps[i] = _to_ratings(bb, anchor_index, anchor_rating, scale, base)
             greps[i] = gg
+        failed += separated
+        if separated:
+            notes.append(
+                f"{plural(separated, 'bootstrap replicate')} of {n_boot} separated by the style "
+                "covariates and left out of the intervals"
+            )
         alpha = (1.0 - level) / 2.0
         good = np.isfinite(reps[:, 0])
         if good.any():
@@ -665,4 +722,36 @@ def style_controlled_bradley_terry(
         style_coefficients={name: float(g) for name, g in zip(fnames, gamma, strict=True)},
         style_intervals=style_intervals,
         n_boot_failed=failed,
+        style_ridge=float(ridge),
+        notes=tuple(notes),
     )
+
+
+def _runaway(beta: NDArray, gamma: NDArray, converged: bool) -> bool:
+    """Whether a fit may have run off along a separating direction (then it is checked exactly)."""
+    big = max(np.abs(beta).max(initial=0.0), np.abs(gamma).max(initial=0.0))
+    return not converged or big > SUSPECT_COEFFICIENT
+
+
+def _style_design(a: NDArray, b: NDArray, f: NDArray, n: int) -> Any:
+    """The sparse per-battle design: +1 for a's column, −1 for b's, then the features."""
+    from scipy.sparse import csr_matrix, hstack
+
+    rows = np.arange(a.size)
+    models = csr_matrix(
+        (np.concatenate([np.ones(a.size), -np.ones(a.size)]), (np.tile(rows, 2), np.concatenate([a, b]))),
+        shape=(a.size, n),
+    )
+    return hstack([models, csr_matrix(f)], format="csr")
+
+
+def _style_separated(a: NDArray, b: NDArray, f: NDArray, y: NDArray, w: NDArray, n: int) -> bool:
+    return separating_direction(_style_design(a, b, f, n), y, w) is not None
+
+
+def _separating_features(
+    a: NDArray, b: NDArray, f: NDArray, y: NDArray, w: NDArray, n: int, names: Sequence[str]
+) -> str:
+    """The style covariates that separate the verdicts on their own (with the runs), else all."""
+    alone = [name for j, name in enumerate(names) if _style_separated(a, b, f[:, j : j + 1], y, w, n)]
+    return ", ".join(alone or [name for j, name in enumerate(names) if f[:, j].std() > 0])

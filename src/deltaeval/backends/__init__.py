@@ -76,7 +76,8 @@ def get_backend(spec: str, **options: Any) -> Backend:
         unknown = sorted(set(given) - accepted)
         if unknown:
             raise UsageError(
-                f"option(s) {', '.join(unknown)} do not apply to {prefix!r} models",
+                f"{'option' if len(unknown) == 1 else 'options'} {', '.join(unknown)} "
+                f"{'does' if len(unknown) == 1 else 'do'} not apply to {prefix!r} models",
                 hint="accepted: " + (", ".join(sorted(accepted)) or "none"),
             )
     return factory(rest, **given)

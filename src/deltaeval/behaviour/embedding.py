@@ -355,7 +355,7 @@ def where_changed(
     notes: list[str] = list(options.pop("notes", ()))
     if method == "tfidf" or (method == "auto" and minilm_unavailable(route) is not None):
         if method == "auto":
-            notes.append(f"TF-IDF similarity: {minilm_unavailable(route)}; for MiniLM, {INSTALL_HINT}")
+            notes.append(f"TF-IDF similarity: MiniLM is not installed ({INSTALL_HINT})")
         return change_stats(ids, old, new, notes=notes, **options)
     if not len(ids) == len(old) == len(new):
         raise InputError(

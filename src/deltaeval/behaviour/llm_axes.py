@@ -50,6 +50,7 @@ from deltaeval.behaviour.proposer import (
     truncate,
 )
 from deltaeval.errors import InputError, UsageError
+from deltaeval.plural import plural
 from deltaeval.store import Store
 
 JUDGE_SYSTEM = "You are a careful, impartial annotator of language-model responses."
@@ -502,7 +503,7 @@ def discover_axes(
     judged = [pairs[i] for i in judged_rows]
     notes: list[str] = []
     if present.sum() < len(pairs):
-        notes.append(f"{len(pairs) - int(present.sum())} examples without both outputs left out")
+        notes.append(f"{plural(len(pairs) - int(present.sum()), 'example')} without both outputs left out")
 
     options = dict(backend_options or {})
     owned_store = store is None

@@ -53,7 +53,7 @@ def compare_behaviour(
     baseline: Run | str | Path | None = None,
     proposer: Any = None,
     axis_judge: Any = None,
-    similarity: Similarity = "auto",
+    similarity: Similarity = "tfidf",
     describe: Any = None,
     axes: Sequence[str] | None = None,
     store: Any = None,
@@ -85,9 +85,10 @@ def compare_behaviour(
         proposer). ``proposer_options`` go to :func:`~deltaeval.behaviour.llm_axes.discover_axes`
         (``iterations``, ``propose_pairs``, ``max_axes``, ``judge_pairs``, ``backend_options`` …).
     similarity, describe:
-        How the changed-most examples are found (``"auto"``: MiniLM when the ``[embed]`` extra
-        is installed, else TF-IDF; ``"minilm"``, ``"tfidf"``, ``"none"``) and an optional model
-        that describes each cluster in a sentence.
+        How the changed-most examples are found (``"tfidf"``, the default of every command;
+        ``"minilm"``, which needs the ``[embed]`` extra; ``"auto"``: MiniLM when installed, else
+        TF-IDF with a short note; ``"none"``) and an optional model that describes each cluster
+        in a sentence.
     axes:
         Built-in or registered axes to compute (default: all default axes).
     store:

@@ -37,10 +37,12 @@ from deltaeval.io.reading import (
     peek_csv_header,
     peek_record,
 )
+from deltaeval.plural import plural
 from deltaeval.types import Run
 
 __all__ = [
     "FORMATS",
+    "FORMAT_DESCRIPTIONS",
     "ColumnMapping",
     "detect_format",
     "load_run",
@@ -63,6 +65,18 @@ _LOADERS: dict[str, Loader] = {
 
 #: The format names accepted by ``format=`` (and ``--format``).
 FORMATS: tuple[str, ...] = tuple(_LOADERS)
+
+#: One line per format, as ``deltaeval formats`` lists them.
+FORMAT_DESCRIPTIONS: dict[str, str] = {
+    "jsonl": "JSON Lines, one example per line (id, input, output, reference, score, correct, tags)",
+    "csv": "CSV or TSV with a header, one example per row (columns as for jsonl)",
+    "parquet": "Parquet table, one example per row (columns as for jsonl)",
+    "alpaca_outputs": "AlpacaEval model_outputs.json (instruction, output, generator)",
+    "alpaca_annotations": "AlpacaEval annotations.json against a baseline (score = preference − 1)",
+    "arena_hard": "Arena-Hard model_answer/*.jsonl (v0.1 choices/turns and v2 messages)",
+    "lm_eval": "lm-evaluation-harness --log_samples JSONL (acc, exact_match … become score/correct)",
+    "wide_csv": "a question column and one column per model (VibeCheck style): one run per model",
+}
 
 _ALIASES = {
     "json": "jsonl",
@@ -201,7 +215,7 @@ def load_runs(
     if name is not None:
         if len(runs) != 1:
             raise InputError(
-                f"name {name!r} given, but the file holds {len(runs)} runs: "
+                f"name {name!r} given, but the file holds {plural(len(runs), 'run')}: "
                 + ", ".join(repr(r.name) for r in runs),
                 hint=f"pick one run with {path}{SELECTOR}RUN",
                 path=path,

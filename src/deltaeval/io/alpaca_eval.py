@@ -15,6 +15,7 @@ from deltaeval.errors import InputError
 from deltaeval.io.base import ColumnMapping, build_run, parse_float, text_or_none
 from deltaeval.io.reading import read_records
 from deltaeval.io.records import extra_tags, reject_mapping, required_field, tags_for
+from deltaeval.plural import plural
 from deltaeval.types import Example, Output, Run, stable_id
 
 NO_PREFERENCE = "no preference (judge returned null)"
@@ -164,5 +165,5 @@ def _params(seen: dict[str, set[str]], zeros: int) -> tuple[dict[str, str | None
         if len(ordered) > 1:
             notes.append(f"several {param}s in one run: {', '.join(ordered)}")
     if zeros:
-        notes.append(f"{zeros} preference(s) of 0 (AlpacaEval's draw code) read as 1.5")
+        notes.append(f"{plural(zeros, 'preference')} of 0 (AlpacaEval's draw code) read as 1.5")
     return params, notes

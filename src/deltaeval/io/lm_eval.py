@@ -175,7 +175,8 @@ def _keep_first_filter(records: list[Record]) -> tuple[list[Record], list[str]]:
     if dropped:
         kept_names = sorted({str(f) for f in first_filter.values()})
         notes.append(
-            f"kept filter {', '.join(kept_names)}; dropped records of filter(s) " + ", ".join(dropped)
+            f"kept {'filter' if len(kept_names) == 1 else 'filters'} {', '.join(kept_names)}; dropped records"
+            f" of {'filter' if len(dropped) == 1 else 'filters'} " + ", ".join(dropped)
         )
     return kept, notes
 

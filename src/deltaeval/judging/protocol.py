@@ -41,6 +41,7 @@ from deltaeval.analysis.agreement import ORDINAL_WEAK_WIN
 from deltaeval.analysis.preference import combine_orders, majority_vote, mean_vote
 from deltaeval.errors import AlignmentError, UsageError
 from deltaeval.judging.base import Judge, Pair
+from deltaeval.plural import plural
 from deltaeval.types import Example, Judgment, Run
 
 AGGREGATES = ("majority", "mean")
@@ -233,7 +234,7 @@ def _shared(
         missing = [alignment.ids[i] for i in keep if alignment.ids[i] not in outputs]
         if missing and strict:
             raise AlignmentError(
-                f"run {run.name!r} lacks {len(missing)} example id(s), e.g. {missing[0]!r}",
+                f"run {run.name!r} lacks {plural(len(missing), 'example id')}, e.g. {missing[0]!r}",
                 hint="compare runs over the same examples, or drop --strict",
             )
         keep = [i for i in keep if alignment.ids[i] in outputs]
@@ -438,13 +439,13 @@ def judge_runs(
         from deltaeval.runner import RunInterrupted
 
         raise RunInterrupted(
-            f"interrupted after {len(judgments)} judgments",
+            f"interrupted after {plural(len(judgments), 'judgment')}",
             hint="rerun the same command: finished judge calls are cached and are not repeated",
         ) from None
 
     notes: list[str] = []
     if skipped:
-        notes.append(f"{len(skipped)} example(s) left out: an output of one of the runs is an error")
+        notes.append(f"{plural(len(skipped), 'example')} left out: an output of one of the runs is an error")
     return JudgingResult(
         old=old,
         new=new,

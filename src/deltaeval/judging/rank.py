@@ -129,8 +129,9 @@ def ranking_from_judgments(
                 style = style_controlled_bradley_terry(
                     a, b, y, features, weights=w, names=names, n_boot=n_boot, level=level, seed=seed
                 )
+                notes += [f"style-controlled ratings {note}" for note in style.notes]
             except ValueError as exc:
-                notes.append(f"style-controlled ratings not fitted: {exc}")
+                notes.append(f"style-controlled ratings not estimated: {exc}")
         else:
             notes.append("style-controlled ratings need both outputs of every battle; some are missing")
     else:
@@ -174,6 +175,7 @@ def ranking_from_judgments(
                 "features": list(style.style_coefficients),
                 "coefficients": {k: _num(v) for k, v in style.style_coefficients.items()},
                 "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in style.style_intervals.items()},
+                "ridge": style.style_ridge,
                 "length_unit": "characters",
             },
             "sources": list(sources),

@@ -44,6 +44,7 @@ from deltaeval.io.base import (
 from deltaeval.io.reading import CSV_SUFFIXES, columns_of, peek_record, read_csv, read_records
 from deltaeval.judging.base import Judge, JudgmentCallback, Pair, judgment_for
 from deltaeval.judging.parse import label_from_value
+from deltaeval.plural import plural
 from deltaeval.types import Example, Judgment, input_text, stable_id
 
 FORMATS = ("alpaca_annotations", "arena_hard_judgments", "preference_table")
@@ -415,8 +416,8 @@ class RecordedJudge(Judge):
             expected = ", ".join(repr(_clip(i)) for i in wanted[:3])
             found = ", ".join(repr(_clip(i)) for i in recorded[:3])
             raise InputError(
-                f"none of its {coverage.n_recorded:,} recorded example ids matches one of the "
-                f"{coverage.n_examples:,} examples compared, by id or by input text: the runs' ids "
+                f"none of its {plural(coverage.n_recorded, 'recorded example id')} matches one of the "
+                f"{plural(coverage.n_examples, 'example')} compared, by id or by input text: the runs' ids "
                 f"are like {expected}; the file's are like {found}",
                 hint="name the file's id column with --id COLUMN; it must hold the runs' example ids "
                 "or the examples' input texts",
@@ -475,14 +476,16 @@ class RecordedCoverage:
         if self.by_id == self.n_examples:
             return None
         how = f"{self.by_id:,} by id, {self.by_text:,} by input text"
-        text = f"{self.source}: recorded judgments for {self.matched:,} of {self.n_examples:,} examples"
+        examples = plural(self.n_examples, "example")
+        text = f"{self.source}: recorded judgments for {self.matched:,} of {examples}"
         text += f" ({how})"
         if self.matched < self.n_examples:
-            text += f"; {self.n_examples - self.matched:,} examples have none"
+            missing = self.n_examples - self.matched
+            text += f"; {plural(missing, 'example')} {'has' if missing == 1 else 'have'} none"
         unmatched = self.n_recorded - self.matched
         if unmatched:
             verb = "matches" if unmatched == 1 else "match"
-            text += f"; {unmatched:,} of its {self.n_recorded:,} ids {verb} no example"
+            text += f"; {unmatched:,} of its {plural(self.n_recorded, 'id')} {verb} no example"
         return text
 
 

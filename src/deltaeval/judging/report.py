@@ -181,8 +181,9 @@ def _lc_block(
     settings: JudgeSettings,
     difficulty: Any = None,
 ) -> dict[str, Any] | None:
-    finite = np.isfinite(outcome_b)
-    if finite.sum() < 3:
+    """The length-controlled win rate as JSON; ``lc_win_rate`` is null when it was not estimated
+    (``status`` and ``note`` say why, as they say when it was regularised)."""
+    if not np.isfinite(outcome_b).any():
         return None
     try:
         r = length_controlled_win_rate(
@@ -207,7 +208,17 @@ def _lc_block(
         "uses_difficulty": r.uses_difficulty,
         "length_unit": "characters",
         "coefficients": {k: _num(v) for k, v in r.coefficients.items()},
+        "status": r.status,
+        "note": r.note,
+        "ridge": r.ridge,
     }
+
+
+def _lc_notes(lc: dict[str, Any] | None, who: str = "") -> list[str]:
+    """The note of a length-control block, for the section's notes (every format shows them)."""
+    if lc is None or not lc.get("note"):
+        return []
+    return [f"length-controlled win rate{who} {lc['note']}"]
 
 
 def _strength(judgments: Sequence[Judgment]) -> float:
@@ -429,9 +440,11 @@ def preference_section(result: JudgingResult, settings: JudgeSettings) -> dict[s
         section["length_control"] = _lc_block(
             outcomes[mask], lengths[result.new.name][mask], lengths[result.old.name][mask], settings
         )
+        section["notes"] += _lc_notes(section["length_control"])
     else:
         section["baseline"] = _baseline_block(result, panel, mask, lengths, settings)
         section["length_control"] = section["baseline"]["length_control_difference"]
+        section["notes"] += section["baseline"].pop("notes")
 
     tag_names = sorted({t for e in result.examples for t in e.tags})
     for tag in settings.by:
@@ -509,11 +522,21 @@ def _baseline_block(
             difficulty = estimate_instruction_difficulty(prefs, len_model, len_base)
     except (ValueError, np.linalg.LinAlgError):
         difficulty = None
+    notes: list[str] = []
+    if difficulty is not None and difficulty.separated:
+        difficulty = None
+        notes.append(
+            "instruction difficulty not used: the two runs' preferences against the baseline are "
+            "perfectly separated by length (the pooled length slope is infinite)"
+        )
     block: dict[str, Any] = {"name": base, "runs": {}, "units": "percent (AlpacaEval conventions)"}
     lcs = []
     for k, (run, c) in enumerate(zip(runs, result.comparisons, strict=True)):
         figures = alpaca_win_rate(prefs[k]).as_dict()
         lc = _lc_block(prefs[k] - 1.0, len_model[k], len_base, settings, difficulty)
+        notes += _lc_notes(lc, f" of {run}")
+        if lc is not None and lc["lc_win_rate"] is None:
+            lc = None
         lcs.append(lc)
         x = panel[c][mask]
         stats = win_rate_stats(x, n_boot=settings.n_boot, level=settings.confidence_level, seed=settings.seed)
@@ -539,6 +562,7 @@ def _baseline_block(
         }
     block["length_control_difference"] = difference
     block["difficulty_estimated_from"] = runs if difficulty is not None else []
+    block["notes"] = notes
     return block
 
 

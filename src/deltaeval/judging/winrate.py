@@ -13,7 +13,8 @@ For each model (``generator_2``) in the given ``annotations.json`` files:
   and each model's slopes are shrunk toward the pooled ones. AlpacaEval estimates difficulty from
   its whole leaderboard instead, so the LC figures come near the published ones but are not
   equal to them (the more models given, the closer). With a single model there is nothing to
-  estimate difficulty from and the term is dropped.
+  estimate difficulty from and the term is dropped. A model whose preferences cannot be fitted
+  honestly gets a null LC figure or a regularised one, with a note (``analysis.length_control``).
 
 Every file must be judged against the same baseline (``generator_1``). When a
 ``leaderboard_subset.csv`` (or ``leaderboard.csv``) sits next to the files (in a file's folder or
@@ -39,6 +40,7 @@ from deltaeval.analysis.preference import alpaca_win_rate
 from deltaeval.errors import InputError, UsageError
 from deltaeval.jsonable import num
 from deltaeval.judging.recorded import AlpacaRecord, read_alpaca_annotations
+from deltaeval.plural import plural
 
 SCHEMA = "deltaeval.winrate"
 SCHEMA_VERSION = 1
@@ -171,15 +173,24 @@ def alpaca_winrates(
             else:
                 len_base[i] = len(r.baseline_output)
     if differing:
-        notes.append(f"the baseline's answer differs between files on {differing} instruction(s); first kept")
+        notes.append(
+            f"the baseline's answer differs between files on {plural(differing, 'instruction')}; first kept"
+        )
 
     difficulty = None
     if len(names) >= 2:
         difficulty = estimate_instruction_difficulty(prefs, len_model, len_base)
-        notes.append(
-            f"instruction difficulty estimated jointly from the {len(names)} models given "
-            f"(ridge {difficulty.ridge:g}; AlpacaEval uses its whole leaderboard, so LC figures differ)"
-        )
+        if difficulty.separated:
+            difficulty = None
+            notes.append(
+                "instruction difficulty not used: the models' preferences are perfectly separated by "
+                "length (the pooled length slope is infinite)"
+            )
+        else:
+            notes.append(
+                f"instruction difficulty estimated jointly from the {len(names)} models given "
+                f"(ridge {difficulty.ridge:g}; AlpacaEval uses its whole leaderboard, so LC figures differ)"
+            )
     else:
         notes.append("one model only: no instruction difficulty term in the length-controlled fit")
 
@@ -199,6 +210,8 @@ def alpaca_winrates(
             level=level,
             seed=seed,
         )
+        if lc.note:
+            notes.append(f"length-controlled win rate of {name} {lc.note}")
         table[name] = {
             "win_rate": _num(figures["win_rate"]),
             "standard_error": _num(figures["standard_error"]),
@@ -210,6 +223,7 @@ def alpaca_winrates(
             "length_controlled_winrate": _num(lc.lc_win_rate),
             "lc_standard_error": _num(lc.standard_error),
             "lc_interval": None if lc.interval is None else [_num(lc.interval[0]), _num(lc.interval[1])],
+            "lc_status": lc.status,
             "avg_length": _num(float(np.mean(len_model[k][have]))) if have.any() else None,
             "source": source[name],
         }

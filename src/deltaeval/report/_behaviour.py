@@ -119,7 +119,7 @@ def example_values(axis: Mapping[str, Any]) -> str:
 def headline(section: Mapping[str, Any]) -> str:
     """``805 examples · 12 of 29 axes changed (Benjamini–Hochberg at FDR 0.05)``."""
     text = (
-        f"{fmt.count(section.get('n'))} examples · {fmt.count(section.get('n_passing'))} of"
+        f"{fmt.counted(section.get('n'), 'example')} · {fmt.count(section.get('n_passing'))} of"
         f" {fmt.count(section.get('n_axes'))} axes changed"
         f" ({fmt.method_name(section.get('multiple_testing'))} at FDR {_plain(section.get('alpha'))})"
     )
@@ -182,7 +182,8 @@ def proposed_line(proposed: Mapping[str, Any]) -> str:
     kept = [fmt.text_of(k) for k in proposed.get("kept") or []]
     text = (
         f"Proposer {fmt.text_of(proposed.get('proposer'))}, judge {fmt.text_of(proposed.get('judge'))};"
-        f" {fmt.count(proposed.get('n_proposed'))} proposed in {fmt.count(proposed.get('rounds'))} round(s),"
+        f" {fmt.count(proposed.get('n_proposed'))} proposed"
+        f" in {fmt.counted(proposed.get('rounds'), 'round')},"
         f" {len(kept)} kept{': ' + ', '.join(kept) if kept else ''}. Counts are per judged pair, from"
         " verdicts in both orders."
     )
@@ -223,9 +224,10 @@ def changes_line(changes: Mapping[str, Any]) -> str:
     cutoff = fmt.num(changes.get("cutoff"), 2)
     return (
         f"Similarity of each example's old and new output: {label}, mean {mean} over"
-        f" {fmt.count(changes.get('n'))} examples ({fmt.count(changes.get('n_same'))} identical)."
-        f" Changed most: {fmt.count(changes.get('n_changed'))} examples"
-        f" ({fmt.text_of(changes.get('selection'))}, similarity ≤ {cutoff}), in {len(clusters)} cluster(s)."
+        f" {fmt.counted(changes.get('n'), 'example')} ({fmt.count(changes.get('n_same'))} identical)."
+        f" Changed most: {fmt.counted(changes.get('n_changed'), 'example')}"
+        f" ({fmt.text_of(changes.get('selection'))}, similarity ≤ {cutoff}),"
+        f" in {fmt.counted(len(clusters), 'cluster')}."
     )
 
 

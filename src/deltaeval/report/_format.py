@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deltaeval.plural import plural
+
 #: Shown for a value that is ``null`` in the report ("not defined for this input").
 MISSING = "—"
 
@@ -33,6 +35,11 @@ def _is_number(x: Any) -> bool:
 def count(n: Any) -> str:
     """An integer count with thousands separators (``1,000``)."""
     return f"{n:,}" if _is_number(n) else MISSING
+
+
+def counted(n: Any, word: str, many: str | None = None) -> str:
+    """A count and its noun, singular for 1: ``1 example``, ``1,200 examples`` (``— examples`` if null)."""
+    return plural(n, word, many) if _is_number(n) else f"{MISSING} {many or word + 's'}"
 
 
 def pct(x: Any, digits: int = 1) -> str:
@@ -161,8 +168,8 @@ def orders(protocol: Mapping[str, Any]) -> str:
 def adaptive_summary(adaptive: Mapping[str, Any]) -> str:
     """One sentence on an adaptive stop: calls used, why it stopped, verdict and what decided it."""
     text = (
-        f"stopped after {count(adaptive.get('n_examples'))} examples"
-        f" ({count(adaptive.get('n_requests'))} judge requests"
+        f"stopped after {counted(adaptive.get('n_examples'), 'example')}"
+        f" ({counted(adaptive.get('n_requests'), 'judge request')}"
     )
     if adaptive.get("budget") is not None:
         text += f", budget {count(adaptive.get('budget'))}"
@@ -181,6 +188,11 @@ def adaptive_summary(adaptive: Mapping[str, Any]) -> str:
     if _is_number(alpha):
         text += f"; overall error rate at most {alpha:g}"
     return text + "."
+
+
+def lc_status(lc: Mapping[str, Any]) -> str:
+    """`` (regularised)`` after the length-controlled win rate's label when it was regularised."""
+    return " (regularised)" if lc.get("status") == "regularised" else ""
 
 
 def agreement_summary(agreement: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -210,7 +222,7 @@ def agreement_summary(agreement: Mapping[str, Any]) -> tuple[str, str, str]:
         f" of {count(nominal.get('n_items'))}"
     )
     if _is_number(agreement.get("n_missing")) and agreement["n_missing"] > 0:
-        details.append(f"{count(agreement.get('n_missing'))} verdicts missing")
+        details.append(f"{counted(agreement.get('n_missing'), 'verdict')} missing")
     return name, num(agreement.get("alpha"), 2), "; ".join(details)
 
 

@@ -30,7 +30,7 @@ def behaviour_heading(report: Mapping[str, Any]) -> str:
     settings = report.get("settings") or {}
     changed = bh.changed_axes(section)[:3]
     lead = (
-        f"{fmt.count(section.get('n'))} examples;"
+        f"{fmt.counted(section.get('n'), 'example')};"
         f" {fmt.level(settings.get('confidence_level', section.get('level')))} paired bootstrap intervals"
         f" ({fmt.count(settings.get('n_boot', section.get('n_boot')))} resamples,"
         f" seed {md_inline(settings.get('seed', section.get('seed')))}),"
@@ -152,7 +152,8 @@ def _examples(section: Mapping[str, Any]) -> str | None:
         for a in shown
     ]
     table = _table(["Axis", "Id", "Value old → new", "Old", "New"], rows)
-    summary = f"Example pairs of the first {len(shown)} axes that changed (full texts in the HTML report)"
+    first = fmt.counted(len(shown), "axis", "axes")
+    summary = f"Example pairs of the first {first} that changed (full texts in the HTML report)"
     return f"<details>\n<summary>{summary}</summary>\n\n{table}\n\n</details>"
 
 

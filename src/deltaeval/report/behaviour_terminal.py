@@ -78,7 +78,8 @@ def _axes_table(section: Mapping[str, Any], width: int) -> RenderableType:
     if unchanged:
         caption = f"{unchanged} " + caption
     if len(shown) < len(changed):
-        caption = f"{len(changed) - len(shown)} more changed axes in the JSON and HTML reports. " + caption
+        more = fmt.counted(len(changed) - len(shown), "more changed axis", "more changed axes")
+        caption = f"{more} in the JSON and HTML reports. " + caption
     if narrow:
         caption += " Effect sizes and intervals: a wider terminal or the HTML report."
     title = Text.assemble(("Behaviour", "bold"), " · ", _data(bh.headline(section)))
@@ -160,7 +161,7 @@ def _examples(section: Mapping[str, Any], max_examples: int) -> list[RenderableT
     if not shown:
         return []
     table = _table(
-        f"Example pairs of the first {len(shown)} axes that changed",
+        f"Example pairs of the first {fmt.counted(len(shown), 'axis', 'axes')} that changed",
         "axis",
         "id",
         "value",

@@ -45,6 +45,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         count=fmt.count,
+        counted=fmt.counted,
         pct=fmt.pct,
         pct_ci=fmt.pct_ci,
         pp=fmt.pp,

@@ -385,8 +385,8 @@ def _judge_heading(report: Mapping[str, Any]) -> str:
     lead = (
         f"Win rate of {new} against {old}: **{fmt.pct(w.get('win_rate'))}**"
         f" ({fmt.level(settings.get('confidence_level'))} CI {fmt.pct_ci(w.get('win_rate_ci'))};"
-        f" {fmt.count(w.get('wins'))} wins, {fmt.count(w.get('ties'))} ties,"
-        f" {fmt.count(w.get('losses'))} losses),"
+        f" {fmt.counted(w.get('wins'), 'win')}, {fmt.counted(w.get('ties'), 'tie')},"
+        f" {fmt.counted(w.get('losses'), 'loss', 'losses')}),"
         f" {md_inline(w.get('test'))} test p = {fmt.pval(w.get('p_value'))}."
     )
     return f"### {word}: {new} vs {old}\n\n{lead}"
@@ -426,11 +426,13 @@ def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
     if isinstance(lc, Mapping) and lc.get("lc_win_rate") is not None:
         rows.append(
             [
-                "Length-controlled win rate",
+                f"Length-controlled win rate{fmt.lc_status(lc)}",
                 fmt.pct(lc.get("lc_win_rate")),
                 fmt.pct_ci(lc.get("lc_win_rate_ci")),
             ]
         )
+    elif isinstance(lc, Mapping) and lc.get("status") == "not estimated":
+        rows.append(["Length-controlled win rate", "not estimated", "see the note below"])
     elif isinstance(lc, Mapping) and lc.get("lc_difference") is not None:
         rows.append(["LC win rate vs baseline, new − old", fmt.pp(lc.get("lc_difference")), ""])
     agreement = p.get("agreement")
@@ -440,7 +442,8 @@ def _preference_blocks(report: Mapping[str, Any]) -> list[str]:
     judges = ", ".join(md_inline(j.get("name"), 80) for j in p.get("judges") or [])
     notes = [
         f"Judges: {judges}; {fmt.orders(proto)},"
-        f" panel rule {md_inline(proto.get('aggregate'))}; {fmt.count(p.get('n_judged'))} examples judged,"
+        f" panel rule {md_inline(proto.get('aggregate'))};"
+        f" {fmt.counted(p.get('n_judged'), 'example')} judged,"
         f" {fmt.count(p.get('n_no_verdict'))} without a verdict."
     ]
     adaptive = p.get("adaptive")

@@ -338,7 +338,7 @@ def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
     title = Text.assemble(("Pairwise preference", "bold"), " · judges: ", _data(judges, 120))
     caption = (
         f"{orders}; panel rule {proto.get('aggregate', fmt.MISSING)}; a tie counts half;"
-        f" {fmt.count(p.get('n_no_verdict'))} example(s) without a verdict"
+        f" {fmt.counted(p.get('n_no_verdict'), 'example')} without a verdict"
     )
     if p.get("mode") == "baseline":
         caption += "; new vs old through the shared baseline"
@@ -361,8 +361,12 @@ def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
     lc = p.get("length_control")
     if isinstance(lc, Mapping) and lc.get("lc_win_rate") is not None:
         table.add_row(
-            "length-controlled win rate", fmt.pct(lc.get("lc_win_rate")), fmt.pct_ci(lc.get("lc_win_rate_ci"))
+            f"length-controlled win rate{fmt.lc_status(lc)}",
+            fmt.pct(lc.get("lc_win_rate")),
+            fmt.pct_ci(lc.get("lc_win_rate_ci")),
         )
+    elif isinstance(lc, Mapping) and lc.get("status") == "not estimated":
+        table.add_row("length-controlled win rate", "not estimated", "see the note below")
     elif isinstance(lc, Mapping) and lc.get("lc_difference") is not None:
         table.add_row("LC win rate vs baseline, new − old", fmt.pp(lc.get("lc_difference")), "")
     agreement = p.get("agreement")
@@ -377,7 +381,7 @@ def _preference_summary(report: Mapping[str, Any]) -> list[RenderableType]:
     line = (
         f"Judge requests: {fmt.count(cost.get('requests'))} ({fmt.count(cost.get('cached'))} from the cache,"
     )
-    line += f" {fmt.count(cost.get('errors'))} errors)"
+    line += f" {fmt.counted(cost.get('errors'), 'error')})"
     if cost.get("prompt_tokens") is not None or cost.get("completion_tokens") is not None:
         tokens_in, tokens_out = fmt.count(cost.get("prompt_tokens")), fmt.count(cost.get("completion_tokens"))
         line += f"; tokens {tokens_in} in / {tokens_out} out"

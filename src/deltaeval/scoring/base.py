@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from deltaeval.errors import ScorerError
+from deltaeval.plural import plural
 
 # re-exported: the scorers split alternatives; reports show them with reference_text
 from deltaeval.references import (  # noqa: F401
@@ -150,7 +151,8 @@ def score_run(run: Run, scorer: Scorer) -> Run:
         if missing:
             shown = ", ".join(repr(i) for i in missing[:3]) + (", ..." if len(missing) > 3 else "")
             raise ScorerError(
-                f"run {run.name!r}: {len(missing)} of {len(run)} examples have no reference "
+                f"run {run.name!r}: {len(missing)} of {plural(len(run), 'example')} "
+                f"{'has' if len(missing) == 1 else 'have'} no reference "
                 f"({shown}), which scorer {scorer.name!r} needs",
                 hint="add a reference column with --reference, or use a run with correctness",
             )
