@@ -280,6 +280,11 @@ def test_regex_bad_pattern_raises_at_construction(pattern: str) -> None:
         ("It is Nice.", "Paris|||Lyon", False),
         ("It costs $50.", "$5", False),
         ("It costs $5.", "$5", True),
+        # a number is not found inside a longer number
+        ("The Earth has a total of 7,982 non-planetary moons.", "7", False),
+        ("There are 7.5 of them.", "7", False),
+        ("There are 17 of them.", "7", False),
+        ("There are 7, or 8.", "7", True),
     ],
 )
 def test_contains(prediction: str, reference: str, expected: bool) -> None:
@@ -558,7 +563,7 @@ def test_score_run_missing_references() -> None:
     )
     with pytest.raises(ScorerError) as info:
         score_run(run, get_scorer("exact"))
-    assert "1 of 3 examples have no reference ('b')" in str(info.value)
+    assert "1 of 3 examples has no reference ('b')" in str(info.value)
     # a scorer that needs no reference scores the run anyway
     scored = score_run(run, get_scorer(r"regex:^\d$"))
     assert [o.correct for o in scored.outputs] == [True, True, False]

@@ -2,7 +2,8 @@
 
 The default demo is a prompt update on the embedded SmolLM2-135M-Instruct (llama.cpp in process):
 v1 answers the project's prompt set with no system prompt, v2 is told to answer in one short
-sentence. Both runs go through the cached runner into a store, then compare → report.
+sentence. Both runs go through the cached runner into a store, then compare → report, scored by
+the ``answer`` scorer (the reference must be the answer given; numbers are read as numbers).
 
 The classic demo (``--classic``) trains two versions of a handwritten-digit classifier on
 scikit-learn's bundled digits data (v1: logistic regression; v2: histogram gradient boosting),
@@ -77,6 +78,8 @@ def train_digit_models(seed: int = 0) -> dict[str, object]:
 DEMO_MODEL = "smollm2"
 DEMO_SYSTEM_V2 = "Answer in one short sentence."
 DEMO_MAX_TOKENS = 64
+#: the answer must be the reference, numbers read as numbers (see deltaeval.scoring.answer)
+DEMO_SCORER = "answer"
 
 
 def demo_prompts_path() -> Path:
@@ -154,7 +157,7 @@ def run_llm_demo(
                 f" · {plural(stats.errors, 'error')} · {stats.seconds:.1f} s"
             )
             runs.append(run)
-    report = compare(runs[0], runs[1], scorer="contains", by="category")
+    report = compare(runs[0], runs[1], scorer=DEMO_SCORER, by="category")
     _finish(report, out, console, started)
     return report
 

@@ -6,7 +6,7 @@
 ScoreResult(score=1.0, correct=True)
 
 Specs understood by :func:`get_scorer`: a registered name (see ``SCORERS``: ``exact``,
-``numeric``, ``choice``, ``regex``, ``contains``, ``rouge_l``), ``regex:PATTERN``, or a
+``numeric``, ``choice``, ``regex``, ``contains``, ``answer``, ``rouge_l``), ``regex:PATTERN``, or a
 function of yours as ``module:function``, ``python:module:function`` or
 ``path/to/file.py:function``. Add your own names with :func:`register_scorer`.
 """
@@ -18,18 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 from deltaeval.errors import ScorerError
+from deltaeval.scoring.answer import AnswerMatch, stated_numbers
 from deltaeval.scoring.base import Scorer, ScoreResult, score_run, split_alternatives
 from deltaeval.scoring.check import check_scorer
 from deltaeval.scoring.choice import ChoiceMatch, extract_choice
 from deltaeval.scoring.custom import PYTHON_PREFIX, CustomScorer, load_function
-from deltaeval.scoring.numeric import NumericMatch, extract_number
+from deltaeval.scoring.numeric import NumericMatch, extract_number, find_numbers
 from deltaeval.scoring.rouge import RougeL
-from deltaeval.scoring.text import Contains, ExactMatch, RegexMatch, normalize_answer
+from deltaeval.scoring.text import Contains, ExactMatch, RegexMatch, normalize_answer, occurs_as_words
 from deltaeval.types import Example
 
 __all__ = [
     "ALIASES",
     "SCORERS",
+    "AnswerMatch",
     "ChoiceMatch",
     "Contains",
     "CustomScorer",
@@ -43,12 +45,15 @@ __all__ = [
     "check_scorer",
     "extract_choice",
     "extract_number",
+    "find_numbers",
     "get_scorer",
     "load_function",
     "normalize_answer",
+    "occurs_as_words",
     "register_scorer",
     "score_run",
     "split_alternatives",
+    "stated_numbers",
 ]
 
 #: A function (or class) that builds a scorer from keyword options.
@@ -61,6 +66,7 @@ SCORERS: dict[str, ScorerFactory] = {
     "choice": ChoiceMatch,
     "regex": RegexMatch,
     "contains": Contains,
+    "answer": AnswerMatch,
     "rouge_l": RougeL,
 }
 
@@ -137,7 +143,7 @@ def get_scorer(spec: str, **options: Any) -> Scorer:
     ----------
     spec:
         A registered name (``exact``, ``numeric``, ``choice``, ``regex``, ``contains``,
-        ``rouge_l``; also ``rouge-l`` / ``rougeL``), ``regex:PATTERN``, or a custom function
+        ``answer``, ``rouge_l``; also ``rouge-l`` / ``rougeL``), ``regex:PATTERN``, or a custom function
         as ``module:function``, ``python:module:function`` or ``path/to/file.py:function``.
     **options:
         Constructor parameters, e.g. ``threshold=0.3`` or ``rel_tol=1e-4``.

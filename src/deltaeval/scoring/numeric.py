@@ -23,7 +23,8 @@ _NUMBER = re.compile(
 )
 _HASHES = "####"
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_ANSWER = re.compile(r"\banswer\b\s*(?:is\b|:|=)", re.IGNORECASE)
+#: "the answer is", "answer:", "answer =": what follows states the answer
+ANSWER_MARKER = re.compile(r"\banswer\b\s*(?:is\b|:|=)", re.IGNORECASE)
 
 
 def _value(match: re.Match[str]) -> float | None:
@@ -40,6 +41,35 @@ def _value(match: re.Match[str]) -> float | None:
 def _numbers(text: str) -> list[float]:
     values = (_value(match) for match in _NUMBER.finditer(text))
     return [value for value in values if value is not None]
+
+
+def find_numbers(text: str) -> list[tuple[int, int, float]]:
+    """Every number written in digits in ``text``, as :func:`extract_number` reads them, in order.
+
+    Each is ``(start, end, value)``, with offsets in ``text`` after Unicode NFKC (the same as
+    in ``text`` when it is already NFKC-normalized).
+
+    Examples
+    --------
+    >>> find_numbers("7,982 moons, 17 planets")
+    [(0, 5, 7982.0), (13, 15, 17.0)]
+    """
+    text = unicodedata.normalize("NFKC", text).replace("\u2044", "/")
+    found = ((match.start(), match.end(), _value(match)) for match in _NUMBER.finditer(text))
+    return [(start, end, value) for start, end, value in found if value is not None]
+
+
+def parse_number(text: str) -> float | None:
+    """The value of ``text`` when it is one number written in digits (``"1,000"``, ``"-3.5"``,
+    ``"$5"``), else ``None``.
+
+    Examples
+    --------
+    >>> parse_number(" 1,000 "), parse_number("7 days")
+    (1000.0, None)
+    """
+    match = _NUMBER.fullmatch(unicodedata.normalize("NFKC", text).replace("\u2044", "/").strip())
+    return None if match is None else _value(match)
 
 
 def extract_number(text: str) -> float | None:
@@ -67,7 +97,7 @@ def extract_number(text: str) -> float | None:
         inside = _numbers(boxed[-1])
         if inside:
             return inside[0]
-    for marker in reversed(list(_ANSWER.finditer(text))):
+    for marker in reversed(list(ANSWER_MARKER.finditer(text))):
         after = _numbers(text[marker.end() :])
         if after:
             return after[0]

@@ -52,6 +52,19 @@ def normalize_answer(text: str) -> str:
     return text
 
 
+def occurs_as_words(needle: str, text: str) -> bool:
+    """True when ``needle`` occurs in ``text`` as whole words: not inside a longer word, and a
+    number not inside a longer number (``"7"`` is not in ``"17"``, ``"7,982"`` or ``"7.5"``).
+
+    Examples
+    --------
+    >>> occurs_as_words("cat", "the cat sat"), occurs_as_words("7", "7,982 moons")
+    (True, False)
+    """
+    pattern = rf"(?<!\w)(?<!\d[.,]){re.escape(needle)}(?!\w)(?![.,]\d)"
+    return re.search(pattern, text) is not None
+
+
 def _prepare(text: str, normalize: bool) -> str:
     return normalize_answer(text) if normalize else text.strip()
 
@@ -91,7 +104,9 @@ class Contains(Scorer):
     """Correct when the reference (or one of its ``|||`` alternatives) occurs in the prediction.
 
     Both are normalized first (see :func:`normalize_answer`), and the reference must occur as
-    whole words: ``"cat"`` is found in ``"The cat sat."`` but not in ``"concatenate"``.
+    whole words (see :func:`occurs_as_words`): ``"cat"`` is found in ``"The cat sat."`` but not
+    in ``"concatenate"``, and ``"7"`` not in ``"7,982"``. Numbers are compared as text
+    (``"1000"`` is not found in ``"1,000"``); the ``answer`` scorer compares them as numbers.
 
     Parameters
     ----------
@@ -114,9 +129,7 @@ class Contains(Scorer):
         alternatives = [alt for alt in alternatives if alt]
         if not alternatives:
             raise bad_reference(self.name, example, reference, "text to look for (it is blank)")
-        return ScoreResult.binary(
-            any(re.search(rf"(?<!\w){re.escape(alt)}(?!\w)", predicted) is not None for alt in alternatives)
-        )
+        return ScoreResult.binary(any(occurs_as_words(alt, predicted) for alt in alternatives))
 
 
 class RegexMatch(Scorer):
