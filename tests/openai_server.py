@@ -83,6 +83,25 @@ class ServerConfig:
     echo_auth: bool = False
 
 
+class ComputedAnswers(Mapping[str, str]):
+    """Answers computed from each prompt: subclass and define ``get(prompt, default)``.
+
+    The server looks answers up with ``answers.get(prompt, ...)``; the mapping lists no keys.
+    """
+
+    def get(self, prompt: str, default: str | None = None) -> str:  # type: ignore[override]
+        raise NotImplementedError
+
+    def __getitem__(self, prompt: str) -> str:
+        return self.get(prompt)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
 def _unit(*parts: object) -> tuple[float, int]:
     digest = hashlib.sha256("\0".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64, int.from_bytes(digest[8:16], "big")

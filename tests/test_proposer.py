@@ -7,11 +7,11 @@ import doctest
 import importlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from openai_server import OpenAIServer
+from openai_server import ComputedAnswers, OpenAIServer
 
 from deltaeval.backends.openai_compat import OpenAIBackend
 from deltaeval.behaviour.llm_axes import (
@@ -50,7 +50,7 @@ def new_text(i: int) -> str:
     return f"- Question {i} has a simple answer.\n- It is explained here.\n- In a list."
 
 
-class Script(Mapping[str, str]):
+class Script(ComputedAnswers):
     """The server's answers, computed from each prompt (the server looks answers up with get)."""
 
     def __init__(self) -> None:
@@ -77,15 +77,6 @@ class Script(Mapping[str, str]):
         if match.group(1) == "bullet lists":
             return "A" if first.startswith("- ") else "B"  # consistent in both orders
         return "Response A."  # position bias: always the first shown
-
-    def __getitem__(self, prompt: str) -> str:
-        return self.get(prompt)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 @pytest.fixture()

@@ -128,11 +128,12 @@ def test_no_key_anywhere_after_run_judge_and_behaviour(
 
         judging = ["judge", "v1", "v2", "--judge", judge, "--n-boot", "100"]
         cli(*judging, *good, *reports("judge"))
-        cli("judge", "v1", "wrong", "--judge", judge, "--n-boot", "100", *wrong)
+        # every judge request refused (HTTP 401): judging failed, exit 3, the reports still written
+        cli("judge", "v1", "wrong", "--judge", judge, "--n-boot", "100", *wrong, expect=3)
         behaviour = ["behaviour", "v1", "v2", "--judge", judge, "--proposer", model, "--describe", model]
         behaviour += ["--similarity", "tfidf", "--n-boot", "100", "--propose-pairs", str(N)]
         cli(*behaviour, *good, *reports("behaviour"))
-        cli(*behaviour, *wrong, *reports("behaviour-wrong"))
+        cli(*behaviour, *wrong, *reports("behaviour-wrong"))  # its judge calls come from the cache
         cli("compare", "v1", "v2", "--scorer", "contains", "--n-boot", "100", *reports("compare"))
         cli("compare", "v1", "wrong", "--scorer", "contains", "--n-boot", "100", *reports("compare-wrong"))
 
