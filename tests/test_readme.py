@@ -2,10 +2,14 @@
 
 A new user follows the README from top to bottom; so does this test. Each fenced ``bash``,
 ``yaml`` (GitHub Actions ``run:`` steps) and ``python`` block is run exactly as printed, in a
-folder holding the files the README names (tests/readme_fixtures.py) with the judge servers it
-names listening on their ports (real local OpenAI-compatible servers). A block passes when it
-exits 0 and writes every report file it names (``--json``/``--md``/``--html FILE``,
-``report.save("FILE")``, the demo's ``deltaeval-demo/report.*``).
+folder holding the files the README names (tests/readme_fixtures.py, and the repository's
+``examples/``) with the judge servers it names listening on their ports (real local
+OpenAI-compatible servers). A block passes when it exits 0 and writes every report file it names
+(``--json``/``--md``/``--html FILE``, ``report.save("FILE")``, the demo's
+``deltaeval-demo/report.*``). A ``console`` block (the walkthrough) shows commands after ``$ ``
+and excerpts of what they print: each command is run, and every line shown must appear in its
+output, in order (``…`` skips lines; whitespace runs compare equal); ``echo $?`` shows the exit
+code of the command before it, and any other command must exit 0.
 
 Two things are not run, and are checked instead: ``pip install`` (the test environment must
 already satisfy it — a ``pip`` on PATH checks each requirement against what is installed and
@@ -19,6 +23,7 @@ import contextlib
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -112,12 +117,12 @@ class Block:
 
 
 def readme_blocks() -> list[Block]:
-    """The README's runnable blocks (bash, yaml, python), in order."""
+    """The README's runnable blocks (bash, yaml, python, console), in order."""
     text = README.read_text(encoding="utf-8")
     blocks = []
     for match in BLOCK_RE.finditer(text):
         language, body = match.group(1), match.group(2)
-        if language in ("bash", "yaml", "python"):
+        if language in ("bash", "yaml", "python", "console"):
             blocks.append(Block(language, body, text.count("\n", 0, match.start()) + 1))
     return blocks
 
@@ -153,6 +158,7 @@ class Workspace:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     folder = tmp_path_factory.mktemp("readme")
     write_all(folder)
+    shutil.copytree(ROOT / "examples", folder / "examples")
     shims = tmp_path_factory.mktemp("shims")
     pip = shims / "pip"
     pip.write_text(f"#!{sys.executable}\n" + PIP_SHIM.format(root=str(ROOT)), encoding="utf-8")
@@ -180,6 +186,67 @@ def _run(args: list[str], workspace: Workspace, block: Block) -> None:
     )
 
 
+def console_steps(block: Block) -> list[tuple[str, list[str]]]:
+    """A console block as (command, lines of output shown) pairs; continued lines joined."""
+    steps: list[tuple[str, list[str]]] = []
+    lines = block.text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.startswith("$ "):
+            if not steps:
+                raise AssertionError(f"{block.label}: output before any command: {line!r}")
+            steps[-1][1].append(line)
+            i += 1
+            continue
+        command = line[2:]
+        while command.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            command += "\n" + lines[i]
+        steps.append((command, []))
+        i += 1
+    return steps
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_shown_lines_appear(shown: list[str], output: str, where: str) -> None:
+    """Every shown line (bar ``…`` and blanks) is in ``output``'s lines, in order."""
+    actual = [_normalised(line) for line in output.splitlines()]
+    position = 0
+    for line in shown:
+        expected = _normalised(line)
+        if not expected or expected in ("…", "..."):
+            continue
+        found = next((k for k in range(position, len(actual)) if expected in actual[k]), None)
+        assert found is not None, f"{where}: {line!r} not in the output (in order):\n{output}"
+        position = found + 1
+
+
+def _run_console(block: Block, workspace: Workspace) -> None:
+    steps = console_steps(block)
+    previous = 0
+    for k, (command, shown) in enumerate(steps):
+        where = f"{block.label} `{command}`"
+        if command.strip() == "echo $?":
+            assert_shown_lines_appear(shown, f"{previous}\n", where)
+            continue
+        result = subprocess.run(
+            ["bash", "-c", command],
+            cwd=workspace.folder,
+            env=workspace.env,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+        )
+        previous = result.returncode
+        shows_code = k + 1 < len(steps) and steps[k + 1][0].strip() == "echo $?"
+        assert shows_code or previous == 0, f"{where} exited {previous}: {result.stderr[-2000:]}"
+        assert_shown_lines_appear(shown, result.stdout + result.stderr, where)
+
+
 def _needs_local_model(block: Block) -> bool:
     return "deltaeval demo" in block.text or "smollm2" in block.text
 
@@ -197,6 +264,8 @@ def test_readme_block_runs_verbatim(block: Block, workspace: Workspace) -> None:
     started = {p: p.stat().st_mtime_ns for p in workspace.folder.rglob("*") if p.is_file()}
     if block.language == "python":
         _run([sys.executable, "-c", block.text], workspace, block)
+    elif block.language == "console":
+        _run_console(block, workspace)
     else:
         for command in commands(block):
             _run(["bash", "-e", "-o", "pipefail", "-c", command], workspace, block)
@@ -223,3 +292,17 @@ def test_pip_shim_rejects_a_missing_requirement(tmp_path: Path) -> None:
         text=True,
     )
     assert missing.returncode != 0 and "no-such-package-deltaeval is not installed" in missing.stderr
+
+
+def test_console_blocks_are_read_and_checked_in_order() -> None:
+    block = Block("console", "$ echo hi \\\n    there\nhi there\n…\n$ false\n$ echo $?\n1\n", 1)
+    assert console_steps(block) == [
+        ("echo hi \\\n    there", ["hi there", "…"]),
+        ("false", []),
+        ("echo $?", ["1"]),
+    ]
+    assert_shown_lines_appear(["b", "…", "c   d"], "a\nb\nx\nc d e\n", "here")
+    with pytest.raises(AssertionError, match="not in the output"):
+        assert_shown_lines_appear(["c", "b"], "a\nb\nc\n", "here")
+    with pytest.raises(AssertionError, match="output before any command"):
+        console_steps(Block("console", "stray\n$ true\n", 1))
