@@ -24,7 +24,14 @@ def test_classic_demo(tmp_path, capsys) -> None:
     html = (out / "report.html").read_text()
     assert "digits-v1" in html and "<html" in html
     assert (out / "report.md").read_text().strip()
-    assert "Negative flips" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Negative flips" in printed
+    # what to do next, with the gate's outcome on this report and where the runs are stored
+    assert f"deltaeval runs --store {out / 'store.sqlite'}" in printed
+    gate = f"deltaeval gate {out / 'report.json'} --max-nfr 0.02"
+    assert gate in printed
+    assert "here it passes: the NFR's upper bound is" in printed  # 5 flips of 719: bound 1.5%
+    assert main(gate.split()[1:]) == 0
     assert main(["runs", "--store", str(out / "store.sqlite")]) == 0
 
 

@@ -97,11 +97,18 @@ def _finish(report: Report, out: Path, console: Console, started: float) -> None
         f"\nreports: {out / 'report.html'} (open in a browser), {out / 'report.md'}, "
         f"{out / 'report.json'}  [{time.perf_counter() - started:.1f} s]"
     )
-    console.print(
-        "next: `deltaeval gate "
-        + str(out / "report.json")
-        + " --max-nfr 0.02` exits 1 unless the NFR's upper bound (the verdict's ≤ figure) is at most 2%"
+    from deltaeval.report._decision import nfr_upper_bound
+
+    bound = nfr_upper_bound(report.data)
+    gate = f"deltaeval gate {out / 'report.json'} --max-nfr 0.02"
+    outcome = (
+        "exits 1 unless the NFR's one-sided upper bound is at most 2%"
+        if bound is None
+        else f"{'passes' if bound <= 0.02 else 'exits 1 (fails)'}: the NFR's upper bound is {bound:.1%}"
     )
+    runs = f"deltaeval runs --store {out / DB_NAME}"
+    for line in ("next:", f"  {gate}   # a CI gate; here it {outcome}", f"  {runs}   # the stored runs"):
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def run_llm_demo(
