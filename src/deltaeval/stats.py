@@ -13,7 +13,8 @@ Intervals, by what they estimate:
   (``bootstrap_mean_interval``, ``percentile_interval``).
 
 ``bench/coverage.py`` measures the coverage of each by simulation. SciPy is imported inside the
-functions that need it, so importing this module stays cheap.
+functions that need it, so importing this module stays cheap; the one-table intervals, binomial
+tails and Holm come from ``deltaeval.exact`` (pure Python), which the CI gate uses alone.
 
 Resampling is paired over examples. When a statistic depends only on how many examples fall in
 each of a few cells, resampling the examples is the same as drawing the cell counts from a
@@ -22,11 +23,16 @@ multinomial with the observed proportions, which is what ``bootstrap_counts`` do
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from deltaeval import exact
+from deltaeval.exact import binomial_sf, clopper_pearson, normal_quantile, tango_interval
 
 Interval = tuple[float, float] | None
 Side = Literal["two-sided", "upper", "lower"]
@@ -114,14 +120,7 @@ def holm(p_values: NDArray[np.floating] | list[float]) -> NDArray[np.float64]:
     [0.03, 0.06, 0.06]
     """
     p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        m = order.size
-        adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-        out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return np.array(exact.holm(p.ravel().tolist()), dtype=float).reshape(p.shape)
 
 
 def bootstrap_mean_interval(
@@ -159,27 +158,59 @@ def bootstrap_mean_interval(
 WILCOXON_EXACT_MAX = 50
 
 
+@functools.lru_cache(maxsize=64)
+def _signed_rank_counts(n: int) -> NDArray[np.float64]:
+    """How many of the 2**n sign patterns of ranks 1..n give each positive-rank sum 0..n(n+1)/2."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    top = 0
+    for rank in range(1, n + 1):
+        counts[rank : top + rank + 1] += counts[: top + 1].copy()
+        top += rank
+    return counts
+
+
 def wilcoxon_p(differences: NDArray[np.floating], epsilon: float = 0.0) -> float | None:
     """Two-sided Wilcoxon signed-rank p-value of paired differences; None when none is non-zero.
 
     Differences with ``|d| <= epsilon`` are ties (zeroed, as flips treat them) and are dropped
     (Wilcoxon's zero method). Up to ``WILCOXON_EXACT_MAX`` non-zero differences without tied
     magnitudes the exact null distribution is used; otherwise the normal approximation with
-    the tie correction of the variance (fast at any n; SciPy's permutation fallback for small
-    samples with ties is never used).
+    the tie correction of the variance, without continuity correction (fast at any n; a
+    permutation test for small samples with ties is never used). The same p-values as
+    ``scipy.stats.wilcoxon(d, method="exact")`` and ``method="approx"`` respectively, computed
+    with numpy alone (importing ``scipy.stats`` costs seconds).
     """
     d = np.asarray(differences, dtype=float)
     d = d[np.isfinite(d)]
     d = d[np.abs(d) > max(float(epsilon), 0.0)]
-    if d.size == 0:
+    n = d.size
+    if n == 0:
         return None
-    from scipy import stats as sps
-
     magnitudes = np.abs(d)
-    tied = np.unique(magnitudes).size < magnitudes.size
-    method = "exact" if d.size <= WILCOXON_EXACT_MAX and not tied else "approx"
-    result = sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method=method)
-    return float(result.pvalue)
+    order = np.argsort(magnitudes, kind="stable")
+    sorted_mag = magnitudes[order]
+    # Average ranks of tied magnitudes: runs of equal values share the mean of their positions.
+    starts = np.flatnonzero(np.r_[True, sorted_mag[1:] != sorted_mag[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    run_rank = starts + (sizes + 1) / 2.0
+    ranks = np.empty(n)
+    ranks[order] = np.repeat(run_rank, sizes)
+    r_plus = float(ranks[d > 0].sum())
+    if n <= WILCOXON_EXACT_MAX and sizes.size == n:
+        counts = _signed_rank_counts(n)
+        k = round(r_plus)
+        total = counts.sum()
+        lower = counts[: k + 1].sum() / total
+        upper = counts[k:].sum() / total
+        return float(min(1.0, 2.0 * min(lower, upper)))
+    mean = n * (n + 1) / 4.0
+    ties = float(np.sum(sizes.astype(float) ** 3 - sizes))
+    se = math.sqrt((n * (n + 1) * (2 * n + 1) - ties / 2.0) / 24.0)
+    if se == 0:
+        return 1.0
+    z = (r_plus - mean) / se
+    return float(min(1.0, math.erfc(abs(z) / math.sqrt(2.0))))
 
 
 def proportion_interval(
@@ -218,11 +249,11 @@ def proportion_interval(
 
 
 def proportion_ci(successes: int, trials: int, level: float = 0.95, side: Side = "two-sided") -> Interval:
-    """``proportion_interval`` of one count as a ``(low, high)`` pair; None when ``trials`` is 0."""
-    if trials <= 0:
-        return None
-    low, high = proportion_interval(successes, trials, level, side)
-    return (float(low), float(high))
+    """``proportion_interval`` of one count as a ``(low, high)`` pair; None when ``trials`` is 0.
+
+    Computed in pure Python (``deltaeval.exact``), so it loads neither SciPy nor anything heavy.
+    """
+    return clopper_pearson(successes, trials, level, side)
 
 
 def _tango_statistic(
@@ -267,8 +298,6 @@ def paired_difference_interval(
     >>> round(float(lo), 4), round(float(hi), 4)
     (-0.0713, 0.0713)
     """
-    from scipy.special import ndtri
-
     b, c, m = (np.asarray(v, dtype=float) for v in (negative, positive, n))
     b, c, m = np.broadcast_arrays(b, c, m)
     valid = (m > 0) & (b >= 0) & (c >= 0) & (b + c <= m)
@@ -276,7 +305,7 @@ def paired_difference_interval(
     c = np.where(valid, c, 0.0)
     m = np.where(valid, m, 1.0)
     tail = (1.0 - level) / (2.0 if side == "two-sided" else 1.0)
-    z = float(ndtri(1.0 - tail))
+    z = normal_quantile(1.0 - tail)
 
     def solve(target: float) -> NDArray[np.float64]:
         # the delta at which the (decreasing) statistic crosses ``target``
@@ -299,17 +328,11 @@ def paired_difference_ci(
     negative: int, positive: int, n: int, level: float = 0.95, side: Side = "two-sided"
 ) -> Interval:
     """``paired_difference_interval`` of one table as a ``(low, high)`` pair; None when n is 0."""
-    if n <= 0:
-        return None
-    low, high = paired_difference_interval(negative, positive, n, level, side)
-    return (float(low), float(high))
+    return tango_interval(negative, positive, n, level, side) if n > 0 else None
 
 
 def binomial_upper_tail_p(successes: ArrayLike, trials: ArrayLike, rate: float) -> NDArray[np.float64]:
     """One-sided exact binomial p-value of H0: p <= rate against p > rate: P(X >= successes)."""
-    from scipy.special import bdtrc
-
-    k = np.asarray(successes, dtype=np.int64)
-    n = np.asarray(trials, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        return np.where(k <= 0, 1.0, bdtrc(np.maximum(k - 1, 0), n, rate))
+    k, n = np.broadcast_arrays(np.asarray(successes, dtype=np.int64), np.asarray(trials, dtype=np.int64))
+    p = [binomial_sf(int(a), int(b), rate) for a, b in zip(k.ravel(), n.ravel(), strict=True)]
+    return np.array(p, dtype=float).reshape(k.shape)
