@@ -11,7 +11,8 @@ of every output (unit-length vectors, e.g. MiniLM from :mod:`deltaeval.behaviour
    ``threshold``; outputs that are the same on both sides (similarity ≥ 0.9999) never count.
 3. **Clusters** of the most changed examples, by their outputs' vectors (by default the old and
    the new vector side by side, so a cluster groups pairs that changed alike; TF-IDF vectors
-   are first reduced by truncated SVD): k-means (seeded, 10 starts) for each k in a small range,
+   are first reduced by truncated SVD, computed exactly from the rows' Gram matrix when there
+   are fewer rows than words): k-means (seeded, 10 starts) for each k in a small range,
    keeping the k of the best silhouette.
 4. **Terms** of each cluster, separately for its old and its new outputs, by class-based TF-IDF
    (c-TF-IDF): the outputs of a cluster form one document, the unchanged examples' outputs one
@@ -287,11 +288,33 @@ def choose_clusters(
 ) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
     """k-means for every k in ``k_range`` (inclusive, only k < rows), keeping the k with the
     best silhouette (the smaller k on a tie). Returns (labels, k, silhouette per k tried);
-    fewer than 3 rows, or rows all alike, give one cluster."""
+    fewer than 3 rows, or rows all alike, give one cluster.
+
+    Each k keeps the best of 10 seeded k-means++ starts: on real outputs the silhouettes are
+    often near 0 and fewer starts change which k wins. A small matrix (up to
+    :data:`SINGLE_THREAD_CELLS` values) is clustered on one thread, which gives the same labels
+    as the thread pool at a fraction of the time (the pool's start-up dominates, and more so
+    when other work keeps the cores busy).
+    """
+    X = np.asarray(X, dtype=float)
+    if X.size > SINGLE_THREAD_CELLS:
+        return _choose_clusters(X, k_range, seed)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _choose_clusters(X, k_range, seed)
+
+
+#: Largest matrix (rows x dimensions) that :func:`choose_clusters` clusters on one thread.
+SINGLE_THREAD_CELLS = 2_000_000
+
+
+def _choose_clusters(
+    X: NDArray[np.float64], k_range: tuple[int, int], seed: int | None
+) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    X = np.asarray(X, dtype=float)
     n = X.shape[0]
     low, high = k_range
     if low < 2 or high < low:
@@ -560,15 +583,43 @@ def _represent_sparse(old: Any, new: Any, representation: str) -> Any:
     return hstack([old, new]).tocsr() / math.sqrt(2.0)
 
 
-def _reduce(X: Any, seed: int | None, dimensions: int = 100) -> NDArray[np.float64]:
-    """Sparse TF-IDF rows to at most ``dimensions`` dense, unit-length dimensions (LSA)."""
-    from sklearn.decomposition import TruncatedSVD
+#: Up to this many rows, :func:`_reduce` computes the SVD exactly from the rows' Gram matrix.
+GRAM_MAX_ROWS = 3000
 
+
+def _reduce(X: Any, seed: int | None, dimensions: int = 100) -> NDArray[np.float64]:
+    """Sparse TF-IDF rows to at most ``dimensions`` dense, unit-length dimensions (LSA).
+
+    With fewer rows than columns (up to :data:`GRAM_MAX_ROWS`) the truncated SVD is exact:
+    ``X = U S V^T`` gives ``X X^T = U S^2 U^T``, so the eigendecomposition of the small
+    (rows x rows) Gram matrix yields the projections ``U S`` directly (milliseconds, where a
+    randomized SVD of a rows x vocabulary matrix takes seconds). Larger inputs use scikit-learn's
+    randomized ``TruncatedSVD`` (seeded).
+    """
     rows, columns = X.shape
     components = min(dimensions, rows - 1, columns - 1)
-    dense = (
-        TruncatedSVD(n_components=components, random_state=seed).fit_transform(X)
-        if components >= 2
-        else np.asarray(X.todense())
-    )
+    if components < 2:
+        dense = np.asarray(X.todense())
+    elif rows <= GRAM_MAX_ROWS and rows < columns:
+        dense = _gram_svd(X, components)
+    else:
+        from sklearn.decomposition import TruncatedSVD
+
+        dense = TruncatedSVD(n_components=components, random_state=seed).fit_transform(X)
     return _unit(np.asarray(dense, dtype=float))
+
+
+def _gram_svd(X: Any, components: int) -> NDArray[np.float64]:
+    """``U S`` of the exact rank-``components`` SVD of ``X``, from the eigenvectors of ``X X^T``.
+
+    Each component's sign is fixed so that its largest entry in absolute value is positive
+    (as scikit-learn's ``svd_flip`` does), so the result does not depend on the LAPACK build.
+    """
+    gram = X @ X.T
+    gram = np.asarray(gram.toarray() if hasattr(gram, "toarray") else gram, dtype=float)
+    values, vectors = np.linalg.eigh(gram)  # ascending
+    values = np.clip(values[::-1][:components], 0.0, None)
+    vectors = vectors[:, ::-1][:, :components]
+    signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(components)])
+    vectors = vectors * np.where(signs == 0, 1.0, signs)
+    return vectors * np.sqrt(values)
