@@ -143,6 +143,28 @@ def _check_battles(
     return a, b, y, w, n
 
 
+#: Cell keys counted with one ``bincount`` (an array of this many counts) rather than a sort.
+_DENSE_KEYS = 1 << 20
+
+
+def _value_codes(values: NDArray[np.float64], half_grid: bool = False) -> tuple[NDArray, NDArray[np.int64]]:
+    """``np.unique(values, return_inverse=True)`` up to unused values, without sorting the battles.
+
+    Fast paths: one value for all (weights left at 1), and with ``half_grid`` outcomes that are
+    all 0, 0.5 or 1 (codes 0, 1, 2 in the same order as the values; a code with no battle only
+    widens the key range and never makes a cell).
+    """
+    if values.size and np.all(values == values[0]):
+        return values[:1].copy(), np.zeros(values.size, dtype=np.int64)
+    if half_grid:
+        twice = values * 2.0
+        code = twice.astype(np.int64)
+        if np.array_equal(code, twice):
+            return np.array([0.0, 0.5, 1.0]), code
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.ravel().astype(np.int64)
+
+
 def battle_cells(
     model_a: ArrayLike,
     model_b: ArrayLike,
@@ -157,11 +179,17 @@ def battle_cells(
     lo = np.where(swap, b, a)
     hi = np.where(swap, a, b)
     yy = np.where(swap, 1.0 - y, y)
-    y_values, y_code = np.unique(yy, return_inverse=True)
-    w_values, w_code = np.unique(w, return_inverse=True)
+    y_values, y_code = _value_codes(yy, half_grid=True)
+    w_values, w_code = _value_codes(w)
     ny, nw = max(y_values.size, 1), max(w_values.size, 1)
-    key = ((lo * n + hi) * ny + y_code.ravel()) * nw + w_code.ravel()
-    uniq, counts = np.unique(key, return_counts=True)
+    key = ((lo * n + hi) * ny + y_code) * nw + w_code
+    n_keys = n * n * ny * nw
+    if n_keys <= max(_DENSE_KEYS, 4 * key.size):  # count by index: no sort of the battles
+        counts = np.bincount(key, minlength=n_keys)
+        uniq = np.flatnonzero(counts)
+        counts = counts[uniq]
+    else:
+        uniq, counts = np.unique(key, return_counts=True)
     w_idx = uniq % nw
     rest = uniq // nw
     y_idx = rest % ny
@@ -240,6 +268,16 @@ def mle_exists(wins: NDArray[np.floating]) -> bool:
         return True
     n_comp, _ = connected_components(csr_matrix(w > 0), directed=True, connection="strong")
     return bool(n_comp == 1)
+
+
+def _mle_exists_each(stack: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """``mle_exists`` of each matrix of a (B, n, n) stack; a complete "beat" graph needs no search."""
+    n = stack.shape[-1]
+    beaten = (stack > 0) | np.eye(n, dtype=bool)
+    ok = beaten.all(axis=(-1, -2))
+    for i in np.flatnonzero(~ok):
+        ok[i] = mle_exists(stack[i])
+    return ok
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +393,7 @@ def _bradley_terry_cells(
         total = cells.n_battles
         draws = rng.multinomial(total, cells.count / total, size=n_boot)
         stack = win_matrix(cells, draws)
-        ok = np.array([l2 > 0 or mle_exists(m) for m in stack], dtype=bool)
+        ok = np.ones(n_boot, dtype=bool) if l2 > 0 else _mle_exists_each(stack)
         failed = int((~ok).sum())
         reps = np.full((n_boot, n), np.nan)
         if ok.any():
