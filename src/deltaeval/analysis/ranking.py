@@ -128,14 +128,14 @@ def _check_battles(
         raise ValueError(f"model_a, model_b and outcome differ in length: {a.size}, {b.size}, {y.size}")
     if a.size and not (np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer)):
         raise ValueError("model_a and model_b must be integer run indices (map names to 0..n-1 first)")
-    a = a.astype(np.int64)
-    b = b.astype(np.int64)
-    if np.any(~np.isfinite(y) | (y < 0) | (y > 1)):
+    a = a.astype(np.int64, copy=False)
+    b = b.astype(np.int64, copy=False)
+    if y.size and not (y.min() >= 0 and y.max() <= 1):  # NaN fails both comparisons
         raise ValueError("outcome must lie in [0, 1] (1 = a wins, 0.5 = tie, 0 = b wins), no NaN")
     if np.any(a == b):
         raise ValueError("a battle needs two different runs (model_a == model_b found)")
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float).ravel()
-    if w.shape != y.shape or np.any(~np.isfinite(w) | (w < 0)):
+    if weights is not None and (w.shape != y.shape or np.any(~np.isfinite(w) | (w < 0))):
         raise ValueError("weights must be one finite, non-negative number per battle")
     n = int(max(a.max(initial=-1), b.max(initial=-1)) + 1) if n_models is None else int(n_models)
     if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
@@ -147,22 +147,27 @@ def _check_battles(
 _DENSE_KEYS = 1 << 20
 
 
-def _value_codes(values: NDArray[np.float64], half_grid: bool = False) -> tuple[NDArray, NDArray[np.int64]]:
-    """``np.unique(values, return_inverse=True)`` up to unused values, without sorting the battles.
-
-    Fast paths: one value for all (weights left at 1), and with ``half_grid`` outcomes that are
-    all 0, 0.5 or 1 (codes 0, 1, 2 in the same order as the values; a code with no battle only
-    widens the key range and never makes a cell).
-    """
+def _value_codes(values: NDArray[np.float64]) -> tuple[NDArray, NDArray[np.int64] | None]:
+    """``np.unique(values, return_inverse=True)``; codes ``None`` when all values are equal (no sort)."""
     if values.size and np.all(values == values[0]):
-        return values[:1].copy(), np.zeros(values.size, dtype=np.int64)
-    if half_grid:
-        twice = values * 2.0
-        code = twice.astype(np.int64)
-        if np.array_equal(code, twice):
-            return np.array([0.0, 0.5, 1.0]), code
+        return values[:1].copy(), None
     distinct, inverse = np.unique(values, return_inverse=True)
     return distinct, inverse.ravel().astype(np.int64)
+
+
+def _outcome_codes(y: NDArray[np.float64], swap: NDArray[np.bool_]) -> tuple[NDArray, NDArray[np.int64]]:
+    """Distinct outcomes for the lower run (``1 − y`` where ``swap``) and each battle's code.
+
+    Outcomes that are all 0, 0.5 or 1 (wins, ties, losses) get codes 0, 1, 2 by arithmetic, in
+    the order of the values (a code with no battle only widens the key range, never makes a cell);
+    others are sorted by ``np.unique``.
+    """
+    twice = y * 2.0
+    code = twice.astype(np.int64)
+    if np.array_equal(code, twice):
+        return np.array([0.0, 0.5, 1.0]), np.where(swap, 2 - code, code)
+    values, codes = _value_codes(np.where(swap, 1.0 - y, y))
+    return values, np.zeros(y.size, dtype=np.int64) if codes is None else codes
 
 
 def battle_cells(
@@ -176,13 +181,17 @@ def battle_cells(
     """Count battles by (a, b, outcome, weight); a battle is stored as (min, max) with its outcome flipped."""
     a, b, y, w, n = _check_battles(model_a, model_b, outcome, weights, n_models)
     swap = a > b
-    lo = np.where(swap, b, a)
-    hi = np.where(swap, a, b)
-    yy = np.where(swap, 1.0 - y, y)
-    y_values, y_code = _value_codes(yy, half_grid=True)
+    y_values, y_code = _outcome_codes(y, swap)
     w_values, w_code = _value_codes(w)
     ny, nw = max(y_values.size, 1), max(w_values.size, 1)
-    key = ((lo * n + hi) * ny + y_code) * nw + w_code
+    key = np.minimum(a, b)
+    key *= n
+    key += np.maximum(a, b)
+    key *= ny
+    key += y_code
+    if w_code is not None:
+        key *= nw
+        key += w_code
     n_keys = n * n * ny * nw
     if n_keys <= max(_DENSE_KEYS, 4 * key.size):  # count by index: no sort of the battles
         counts = np.bincount(key, minlength=n_keys)
@@ -286,8 +295,10 @@ def _mle_exists_each(stack: NDArray[np.floating]) -> NDArray[np.bool_]:
 
 
 def _bt_loglik(beta: NDArray, wins: NDArray, l2: float) -> NDArray:
-    diff = beta[..., :, None] - beta[..., None, :]
-    return (wins * log_expit(diff)).sum(axis=(-1, -2)) - 0.5 * l2 * (beta * beta).sum(axis=-1)
+    terms = beta[..., :, None] - beta[..., None, :]
+    log_expit(terms, out=terms)  # in place: no temporary (B, n, n) arrays
+    terms *= wins
+    return terms.sum(axis=(-1, -2)) - 0.5 * l2 * (beta * beta).sum(axis=-1)
 
 
 def fit_bradley_terry(
@@ -311,15 +322,22 @@ def fit_bradley_terry(
     beta = beta - beta.mean(axis=-1, keepdims=True)
     obj = _bt_loglik(beta, w, l2)
     ones = np.full((n, n), 1.0 / n)
+    idx = np.arange(n)
     converged = False
     for _ in range(max_iter):
+        # the same arithmetic as grad = (w − total·p).sum(−1) − l2·β, c = total·p·(1 − p),
+        # lap = −c (diagonal: row sums) + J/n + l2·I, with the (B, n, n) temporaries reused
         p = expit(beta[..., :, None] - beta[..., None, :])
-        grad = (w - total * p).sum(axis=-1) - l2 * beta
-        c = total * p * (1.0 - p)
-        lap = -c
-        idx = np.arange(n)
+        c = total * p
+        lap = w - c
+        grad = lap.sum(axis=-1) - l2 * beta
+        np.subtract(1.0, p, out=p)
+        c *= p
+        np.negative(c, out=lap)
         lap[..., idx, idx] = c.sum(axis=-1) - c[..., idx, idx]
-        lap = lap + ones + l2 * np.eye(n)
+        lap += ones
+        if l2:
+            lap += l2 * np.eye(n)
         step = np.linalg.solve(lap, grad[..., None])[..., 0]
         step = step - step.mean(axis=-1, keepdims=True)
         scale = np.ones(step.shape[:-1])
