@@ -6,19 +6,21 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from deltaeval import __version__
 from deltaeval.errors import DeltaEvalError, JudgingFailedError, UsageError
-from deltaeval.io.base import ColumnMapping
 from deltaeval.plural import plural
 from deltaeval.textsafe import visible
-from deltaeval.types import Run
+
+if TYPE_CHECKING:  # imported where used: `deltaeval --help` loads neither rich nor any reader
+    from rich.console import Console
+    from rich.text import Text
+
+    from deltaeval.io.base import ColumnMapping
+    from deltaeval.types import Run
 
 app = typer.Typer(
     name="deltaeval",
@@ -140,6 +142,8 @@ def _mapping(
     correct: str | None,
     tag: list[str] | None,
 ) -> ColumnMapping:
+    from deltaeval.io.base import ColumnMapping
+
     return ColumnMapping(
         id=id,
         input=input,
@@ -162,13 +166,22 @@ def _store(path: Path | None, *, create: bool = True):  # -> Store (imported laz
 PIPE_WIDTH = 120
 
 
+def _rich_console(**options: object) -> Console:
+    """A rich ``Console`` with ``options`` (rich is imported on first use, not for ``--help``)."""
+    from rich.console import Console
+
+    return Console(**options)  # type: ignore[arg-type]
+
+
 def _console(quiet: bool = False) -> Console:
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
-    return Console(quiet=quiet, highlight=False, width=width)
+    return _rich_console(quiet=quiet, highlight=False, width=width)
 
 
 def _plain(value: object) -> Text:
     """Untrusted text (a run name, a path, a note) for rich: no markup, controls made visible."""
+    from rich.text import Text
+
     return Text(visible(str(value)))
 
 
@@ -248,6 +261,8 @@ def runs_cmd(store: StoreOpt = None) -> None:
         message = f"no runs stored yet in {where}: `deltaeval import FILE --name NAME`"
         console.print(_plain(f"{message}; elsewhere? {store_hint(path)}"), soft_wrap=True)
         return
+    from rich.table import Table
+
     table = Table("name", "examples", "model", "source", "imported", "hash", title=_plain(f"runs in {where}"))
     for info in infos:
         table.add_row(
@@ -310,6 +325,8 @@ def show_cmd(
         for example, out in list(zip(run.examples, run.outputs, strict=True))[:limit]
     ]
     shown = [i for i in range(len(header)) if i < 3 or any(row[i] for row in rows)]  # no empty column
+    from rich.table import Table
+
     table = Table(*(header[i] for i in shown))
     for row in rows:
         table.add_row(*(_plain(row[i]) for i in shown))
@@ -580,7 +597,7 @@ def _run_one(
             name=name,
             store=db,
             source=source,
-            console=Console(stderr=True, quiet=quiet),
+            console=_rich_console(stderr=True, quiet=quiet),
             quiet=quiet,
             overwrite=overwrite,
         )
@@ -824,6 +841,8 @@ def gate_cmd(
     )
     console = _console()
     for check in checks:
+        from rich.text import Text
+
         mark = Text("PASS", style="green") if check.passed else Text("FAIL", style="red")
         console.print(Text.assemble(mark, " ", _plain(check.description)))
     if not all(c.passed for c in checks):
@@ -961,7 +980,7 @@ def _exit_if_judging_failed(data: dict) -> None:
     if judging_failed(data):
         block = (data.get("preference") or data).get("validity") or {}
         message = f"error: {block.get('message')} (fix: {block.get('hint')})"
-        Console(stderr=True, highlight=False, soft_wrap=True).print(visible(message), markup=False)
+        _rich_console(stderr=True, highlight=False, soft_wrap=True).print(visible(message), markup=False)
         raise typer.Exit(EXIT_JUDGING_FAILED)
 
 
@@ -1077,7 +1096,7 @@ def judge_cmd(
         base_run = None
         if baseline is not None:
             base_run = resolve_run(baseline, db, format=format, mapping=mapping, strict=strict)
-        progress, start = _progress_factory(Console(stderr=True, quiet=quiet), quiet)
+        progress, start = _progress_factory(_rich_console(stderr=True, quiet=quiet), quiet)
         try:
             report = run_judging(
                 old_run,
@@ -1233,7 +1252,7 @@ def behaviour_cmd(
         base_run = None
         if baseline is not None:
             base_run = resolve_run(baseline, db, format=format, mapping=mapping, strict=strict)
-        progress, start = _progress_factory(Console(stderr=True, quiet=quiet), quiet)
+        progress, start = _progress_factory(_rich_console(stderr=True, quiet=quiet), quiet)
         try:
             report = compare_behaviour(
                 old_run,
@@ -1376,7 +1395,7 @@ def rank_cmd(
         with _store(store) as db:
             resolved = [resolve_run(ref, db, format=format, mapping=mapping, strict=strict) for ref in runs]
             judges = [get_judge(spec, **options) for spec in judge]
-            progress, start = _progress_factory(Console(stderr=True, quiet=quiet), quiet)
+            progress, start = _progress_factory(_rich_console(stderr=True, quiet=quiet), quiet)
             try:
                 ranking = rank_runs(
                     resolved,
@@ -1412,6 +1431,8 @@ def _print_ranking(data: dict, console: Console) -> None:
         console.print(banner)
     level = data["settings"]["confidence_level"]
     style = data.get("style") is not None
+    from rich.table import Table
+
     table = Table(title=f"Bradley–Terry ratings ({level:.0%} bootstrap intervals)", title_justify="left")
     table.add_column("run", overflow="fold")
     for name in ("rating", "interval") + (("style", "interval") if style else ()) + ("battles",):
@@ -1494,6 +1515,8 @@ def winrate_cmd(
 
 def _print_winrates(data: dict, console: Console) -> None:
     from rich import box
+    from rich.table import Table
+    from rich.text import Text
 
     published = data.get("published") or {}
     ours_only = not published
@@ -1562,6 +1585,8 @@ def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type,
     """(usage errors, exits, aborts) of click and of the click that newer typer vendors."""
     modules = []
     for name in ("typer._click.exceptions", "click.exceptions"):
+        if name == "click.exceptions" and "click" not in sys.modules:
+            continue  # this typer does not run on click (importing it would only cost start-up time)
         try:
             modules.append(importlib.import_module(name))
         except ImportError:
@@ -1572,30 +1597,35 @@ def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type,
     return usage, exits, aborts
 
 
+def _print_error(line: str) -> None:
+    """One line on stderr, markup off (a console is made only when there is an error to print)."""
+    _rich_console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deltaeval`` console script; returns the exit code."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
     usage_errors, exits, aborts = _click_exceptions()
     try:
         result = app(args=argv, prog_name="deltaeval", standalone_mode=False)
     except DeltaEvalError as exc:
-        from deltaeval.runner import RunInterrupted
-
-        err.print(f"error: {visible(exc.one_line())}", markup=False)
+        _print_error(f"error: {visible(exc.one_line())}")
         if isinstance(exc, JudgingFailedError):
             return EXIT_JUDGING_FAILED
-        return EXIT_INTERRUPTED if isinstance(exc, RunInterrupted) else EXIT_USAGE
+        # RunInterrupted comes only from a loaded runner: an error elsewhere does not import it
+        runner = sys.modules.get("deltaeval.runner")
+        interrupted = runner is not None and isinstance(exc, runner.RunInterrupted)
+        return EXIT_INTERRUPTED if interrupted else EXIT_USAGE
     except usage_errors as exc:
         hint = f" (see `deltaeval {exc.ctx.info_name} --help`)" if exc.ctx and exc.ctx.parent else ""
-        err.print(f"error: {visible(exc.format_message())}{hint}", markup=False)
+        _print_error(f"error: {visible(exc.format_message())}{hint}")
         return EXIT_USAGE
     except exits as exc:
         return int(getattr(exc, "exit_code", 0))
     except aborts:
-        err.print("aborted", markup=False)
+        _print_error("aborted")
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
+        _print_error("interrupted")
         return EXIT_INTERRUPTED
     return int(result) if isinstance(result, int) else 0
 

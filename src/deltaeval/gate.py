@@ -25,6 +25,9 @@ report's level). What each check tests:
 
 With ``estimate=True`` every check compares the point estimate instead (no confidence: a
 release whose true NFR is just above X passes about half the time).
+
+The bounds and tests are computed in pure Python (``deltaeval.exact``): the gate loads neither
+numpy nor SciPy.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deltaeval.errors import InputError, UsageError
+from deltaeval.exact import binomial_sf, clopper_pearson, holm, tango_interval
 from deltaeval.plural import plural
 
 
@@ -139,9 +143,7 @@ def _nfr_check(
         label = "NFR estimate"
         method = "point estimate, no confidence"
     else:
-        from deltaeval.stats import proportion_ci
-
-        bound = proportion_ci(negative, n, 1 - alpha, "upper")
+        bound = clopper_pearson(negative, n, 1 - alpha, "upper")
         assert bound is not None
         value = bound[1]
         label = "NFR upper bound"
@@ -178,9 +180,7 @@ def _accuracy_checks(
         low = (positive - negative) / n
         method = "point estimate, no confidence"
     else:
-        from deltaeval.stats import paired_difference_ci
-
-        bound = paired_difference_ci(negative, positive, n, 1 - alpha, "lower")
+        bound = tango_interval(negative, positive, n, 1 - alpha, "lower")
         assert bound is not None
         low = bound[0]
         method = f"{confidence}, Tango score"
@@ -252,19 +252,12 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
             f"every slice's NFR estimate <= {_pct(threshold)} "
             f"({plural(len(rows), 'slice')}; point estimates)",
         )
-    import numpy as np
-
-    from deltaeval.stats import binomial_upper_tail_p, holm
-
-    negative = np.array([k for _, k, _ in rows])
-    n = np.array([m for _, _, m in rows])
-    p = binomial_upper_tail_p(negative, n, threshold)
-    adjusted = holm(p)
+    adjusted = holm([binomial_sf(k, m, threshold) for _, k, m in rows])
     method = (
         f"exact one-sided binomial test per slice, Holm across {plural(len(rows), 'slice')} "
         f"at alpha {alpha:g}"
     )
-    failing = [i for i in np.argsort(adjusted, kind="stable") if adjusted[i] <= alpha]
+    failing = [i for i in sorted(range(len(rows)), key=adjusted.__getitem__) if adjusted[i] <= alpha]
     if failing:
         detail = "; ".join(
             f"{rows[i][0]}: NFR {_pct(rows[i][1] / rows[i][2])} ({rows[i][1]}/{rows[i][2]}), "
@@ -277,7 +270,7 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
             f"{plural(len(failing), 'slice')} with an NFR significantly above {_pct(threshold)} ({method}): "
             f"{detail}",
         )
-    worst = int(np.argmin(adjusted))
+    worst = min(range(len(rows)), key=adjusted.__getitem__)
     name, k, m = rows[worst]
     return GateCheck(
         "max_slice_nfr",

@@ -1,11 +1,9 @@
-"""ROUGE-L F-measure, via the ``rouge_score`` package."""
+"""ROUGE-L F-measure, via the ``rouge_score`` package (imported when a scorer is built: it loads nltk)."""
 
 from __future__ import annotations
 
 import math
 from numbers import Real
-
-from rouge_score import rouge_scorer
 
 from deltaeval.errors import ScorerError
 from deltaeval.scoring.base import Scorer, ScoreResult, split_alternatives
@@ -44,6 +42,8 @@ class RougeL(Scorer):
             raise ScorerError(f"rouge_l: threshold must be between 0 and 1, not {threshold!r}")
         if not isinstance(use_stemmer, bool):
             raise ScorerError(f"rouge_l: use_stemmer must be true or false, not {use_stemmer!r}")
+        from rouge_score import rouge_scorer
+
         self.threshold = float(threshold)
         self.use_stemmer = use_stemmer
         self._rouge = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)

@@ -1,0 +1,77 @@
+"""What each command imports: `--help` and `gate` load none of the heavy libraries (start-up).
+
+Each command runs in a fresh interpreter, which then lists the heavy modules it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+#: Libraries that cost a noticeable part of a second (or seconds) to import.
+HEAVY = ("scipy", "sklearn", "onnxruntime", "jinja2", "httpx", "torch", "transformers", "nltk", "pandas")
+
+PROBE = """
+import json, sys
+from deltaeval.cli import main
+code = main(json.loads(sys.argv[1]))
+heavy = set(json.loads(sys.argv[2]))
+print(json.dumps([code, sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in heavy})]))
+"""
+
+
+def _imports(args: list[str], cwd: Path, heavy: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
+    """Run ``deltaeval ARGS`` in a new interpreter: its exit code and the heavy modules it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(heavy)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+    assert result.stdout.strip(), result.stderr
+    code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return code, loaded
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A comparison report with flips and slices, written by `deltaeval compare`."""
+    folder = tmp_path_factory.mktemp("startup")
+    old_path, new_path = folder / "v1.jsonl", folder / "v2.jsonl"
+    with old_path.open("w") as old, new_path.open("w") as new:
+        for i in range(120):
+            base = {"id": f"q{i}", "input": f"question {i}", "reference": "yes", "category": "abc"[i % 3]}
+            old.write(json.dumps({**base, "output": "yes" if i % 5 else "no"}) + "\n")
+            new.write(json.dumps({**base, "output": "yes" if i % 7 else "no"}) + "\n")
+    path = folder / "report.json"
+    args = ["compare", str(old_path), str(new_path), "--scorer", "exact", "--by", "category"]
+    code, loaded = _imports([*args, "--no-behaviour", "--json", str(path)], folder)
+    assert code == 0
+    # a comparison without the behaviour section loads no model runtime, HTTP client or templates
+    assert not set(loaded) & {"sklearn", "onnxruntime", "jinja2", "httpx", "torch", "nltk"}, loaded
+    return path
+
+
+def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    assert _imports(["--help"], tmp_path) == (0, [])
+
+
+@pytest.mark.parametrize("command", [["formats"], ["runs", "--store", "missing.sqlite"]])
+def test_listing_commands_import_nothing_heavy(command: list[str], tmp_path: Path) -> None:
+    code, loaded = _imports(command, tmp_path)
+    assert loaded == [] and code in (0, 2)
+
+
+def test_gate_imports_nothing_heavy(report: Path) -> None:
+    every_check = ["--max-nfr", "0.5", "--max-accuracy-drop", "0.5", "--min-accuracy-delta", "-0.5"]
+    every_check += ["--max-slice-nfr", "0.5", "--max-p", "1"]
+    code, loaded = _imports(["gate", str(report), *every_check], report.parent, (*HEAVY, "numpy"))
+    assert (code, loaded) == (0, [])
+    # a failing gate and a refused one import no more
+    assert _imports(["gate", str(report), "--max-nfr", "0"], report.parent) == (1, [])
+    assert _imports(["gate", str(report)], report.parent) == (2, [])
