@@ -41,7 +41,13 @@ def cell_codes(
     if co.shape != cn.shape:
         raise ValueError(f"correctness arrays differ in shape: {co.shape} vs {cn.shape}")
     same = (co == cn) if same_output is None else np.asarray(same_output, dtype=bool)
-    return co.astype(np.int64) * 4 + cn.astype(np.int64) * 2 + same.astype(np.int64)
+    if same.shape != co.shape:
+        same = np.broadcast_to(same, co.shape)
+    # bytes first (a bool is a 0/1 byte), one widening at the end
+    codes = co.view(np.uint8) << 2
+    codes |= cn.view(np.uint8) << 1
+    codes |= same.view(np.uint8)
+    return codes.astype(np.int64)
 
 
 def cell_counts(codes: NDArray[np.int64]) -> NDArray[np.int64]:
