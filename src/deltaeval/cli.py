@@ -93,6 +93,17 @@ ConcurrencyOpt = Annotated[
 TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", metavar="S", help="Seconds per request (HTTP backends).")
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        metavar="N",
+        min=1,
+        help="CPU threads of a local model (smollm2, gguf:PATH, hf:PATH). Default: the cores minus one "
+        "up to 4 cores, half of them above (or $DELTAEVAL_THREADS).",
+        show_default=False,
+    ),
+]
 ApiKeyEnvOpt = Annotated[
     str | None,
     typer.Option(
@@ -408,6 +419,7 @@ def compare_cmd(
     temperature: TemperatureOpt = 0.0,
     max_tokens: MaxTokensOpt = 256,
     concurrency: ConcurrencyOpt = None,
+    threads: ThreadsOpt = None,
     timeout: TimeoutOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     trust: TrustOpt = False,
@@ -482,7 +494,10 @@ def compare_cmd(
             "--old-name/--new-name name runs that compare generates",
             hint="use them with --old-model SPEC --data FILE; stored runs keep their names",
         )
+    if not generating:
+        _check_threads(threads, [])
     if generating:
+        _check_threads(threads, [old_model, new_model])
         if old is not None or new is not None:
             raise UsageError(
                 "give either two runs (OLD NEW) or models to run (--old-model/--new-model --data), not both"
@@ -497,7 +512,7 @@ def compare_cmd(
             old_params=_params(old_system or system, template, temperature, max_tokens),
             new_params=_params(new_system or system, template, temperature, max_tokens),
             names=(old_name, new_name),
-            backend_options=_backend_options(concurrency, timeout, api_key_env, trust),
+            backend_options=_backend_options(concurrency, timeout, api_key_env, trust, threads),
             store_path=store,
             console=console,
             quiet=quiet,
@@ -553,7 +568,11 @@ def _save_as(report, target: Path, suffix: str) -> None:
 
 
 def _backend_options(
-    concurrency: int | None, timeout: float | None, api_key_env: str | None, trust: bool
+    concurrency: int | None,
+    timeout: float | None,
+    api_key_env: str | None,
+    trust: bool,
+    threads: int | None = None,
 ) -> dict[str, object]:
     """Backend options the user set (unset ones are left to each backend's defaults)."""
     return {
@@ -561,7 +580,31 @@ def _backend_options(
         "timeout": timeout,
         "api_key_env": api_key_env,
         "trust": trust or None,
+        "threads": threads,
     }
+
+
+def _check_threads(threads: int | None, specs: list[str | None]) -> None:
+    """Refuse --threads when none of the models the command runs is a local one."""
+    if threads is None:
+        return
+    from deltaeval.backends import is_local_spec
+
+    if not any(spec is not None and is_local_spec(spec) for spec in specs):
+        raise UsageError(
+            "--threads sets the CPU threads of a local model (smollm2, gguf:PATH, hf:PATH), "
+            "and this command runs none",
+            hint="drop --threads: a model behind a server runs on the server's threads",
+        )
+
+
+def _local_backend(spec: str | None, threads: int | None):  # -> str | Backend | None
+    """A local model spec built into a backend with ``threads`` (else the spec, unchanged)."""
+    if spec is None or threads is None:
+        return spec
+    from deltaeval.backends import get_backend, is_local_spec
+
+    return get_backend(spec, threads=threads) if is_local_spec(spec) else spec
 
 
 def _params(
@@ -712,6 +755,7 @@ def run_cmd(
     temperature: TemperatureOpt = 0.0,
     max_tokens: MaxTokensOpt = 256,
     concurrency: ConcurrencyOpt = None,
+    threads: ThreadsOpt = None,
     timeout: TimeoutOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     trust: TrustOpt = False,
@@ -726,6 +770,7 @@ def run_cmd(
     """Run a model on a dataset and store the outputs as a run (calls are cached; reruns resume)."""
     from deltaeval.io.dataset import load_dataset
 
+    _check_threads(threads, [model])
     mapping = _mapping(id, input, None, reference, None, None, tag)
     examples = load_dataset(data, mapping=mapping)
     with _store(store) as db:
@@ -734,7 +779,7 @@ def run_cmd(
             examples,
             _params(system, template, temperature, max_tokens),
             name=name,
-            backend_options=_backend_options(concurrency, timeout, api_key_env, trust),
+            backend_options=_backend_options(concurrency, timeout, api_key_env, trust, threads),
             db=db,
             console=_console(quiet),
             quiet=quiet,
@@ -873,9 +918,7 @@ def demo_cmd(
     limit: Annotated[
         int | None, typer.Option("--limit", metavar="N", min=1, hidden=True, help="Only the first N prompts.")
     ] = None,
-    threads: Annotated[
-        int | None, typer.Option("--threads", metavar="N", min=1, hidden=True, help="llama.cpp CPU threads.")
-    ] = None,
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Offline end-to-end demo: two versions of a model, run, compare, report.
@@ -884,6 +927,7 @@ def demo_cmd(
     """
     from deltaeval.demo import run_classic_demo, run_llm_demo
 
+    _check_threads(threads, [] if classic else ["smollm2"])
     if classic:
         run_classic_demo(out, console=_console(quiet))
     else:
@@ -994,6 +1038,7 @@ def _judge_options(
     concurrency: int | None,
     timeout: float | None,
     api_key_env: str | None,
+    threads: int | None = None,
 ) -> dict[str, object]:
     options: dict[str, object] = {
         "template": template,
@@ -1004,7 +1049,11 @@ def _judge_options(
         "id_column": id_column,
     }
     options.update(
-        {k: v for k, v in _backend_options(concurrency, timeout, api_key_env, False).items() if v is not None}
+        {
+            k: v
+            for k, v in _backend_options(concurrency, timeout, api_key_env, False, threads).items()
+            if v is not None
+        }
     )
     return options
 
@@ -1066,6 +1115,7 @@ def judge_cmd(
     min_valid: MinValidOpt = MIN_VALID,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
+    threads: ThreadsOpt = None,
     timeout: TimeoutOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     format: FormatOpt = None,
@@ -1088,6 +1138,7 @@ def judge_cmd(
 
     if not judge:
         raise UsageError("judge needs at least one --judge SPEC", hint="e.g. --judge openai:MODEL@URL")
+    _check_threads(threads, list(judge))
     mapping = _mapping(id, input, output, reference, None, None, tag)
     console = _console(quiet)
     with _store(store) as db:
@@ -1128,6 +1179,7 @@ def judge_cmd(
                     concurrency,
                     timeout,
                     api_key_env,
+                    threads,
                 ),
             )
         finally:
@@ -1214,6 +1266,7 @@ def behaviour_cmd(
     judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
+    threads: ThreadsOpt = None,
     timeout: TimeoutOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     format: FormatOpt = None,
@@ -1234,11 +1287,15 @@ def behaviour_cmd(
     from deltaeval.behaviour.report import compare_behaviour
     from deltaeval.resolve import resolve_run
 
+    _check_threads(threads, [*(judge or ()), proposer, axis_judge, describe])
     mapping = _mapping(id, input, output, None, None, None, tag)
     console = _console(quiet)
     backend_options = {
-        k: v for k, v in _backend_options(concurrency, timeout, api_key_env, False).items() if v is not None
+        k: v
+        for k, v in _backend_options(concurrency, timeout, api_key_env, False, threads).items()
+        if v is not None
     }
+    describer = _local_backend(describe, threads)
     proposer_options: dict[str, object] = {
         "iterations": iterations,
         "propose_pairs": propose_pairs,
@@ -1262,7 +1319,7 @@ def behaviour_cmd(
                 proposer=proposer,
                 axis_judge=axis_judge,
                 similarity=similarity,  # type: ignore[arg-type]
-                describe=describe,
+                describe=describer,
                 axes=list(axis) if axis else None,
                 store=db,
                 seed=seed,
@@ -1280,6 +1337,7 @@ def behaviour_cmd(
                     concurrency,
                     timeout,
                     api_key_env,
+                    threads,
                 ),
                 proposer_options=proposer_options,
                 progress=start,
@@ -1288,6 +1346,8 @@ def behaviour_cmd(
             )
         finally:
             progress.stop()
+            if describer is not describe:
+                describer.close()
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
@@ -1342,6 +1402,7 @@ def rank_cmd(
     judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
+    threads: ThreadsOpt = None,
     timeout: TimeoutOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     format: FormatOpt = None,
@@ -1357,6 +1418,7 @@ def rank_cmd(
     from deltaeval.judging.rank import rank_recorded, rank_runs
 
     console = _console(quiet)
+    _check_threads(threads, [] if from_files else list(judge or ()))
     if from_files:
         if judge:
             raise UsageError("give either --judge SPEC or --from (recorded judgments), not both")
@@ -1390,6 +1452,7 @@ def rank_cmd(
             concurrency,
             timeout,
             api_key_env,
+            threads,
         )
         mapping = _mapping(id, None, None, None, None, None, None)
         with _store(store) as db:
@@ -1606,6 +1669,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deltaeval`` console script; returns the exit code."""
     usage_errors, exits, aborts = _click_exceptions()
     try:
+        from deltaeval.threads import set_blas_env
+
+        set_blas_env()  # before numpy loads: BLAS/OpenMP pools that leave a core free on small machines
         result = app(args=argv, prog_name="deltaeval", standalone_mode=False)
     except DeltaEvalError as exc:
         _print_error(f"error: {visible(exc.one_line())}")

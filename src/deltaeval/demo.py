@@ -123,7 +123,8 @@ def run_llm_demo(
     """Prompt update on SmolLM2-135M-Instruct: no system prompt → "answer in one short sentence".
 
     ``model`` swaps in another model spec, ``limit`` keeps the first prompts only (for tests) and
-    ``threads`` sets llama.cpp's CPU threads (default: all cores). Progress goes to stderr.
+    ``threads`` sets llama.cpp's CPU threads (default: :func:`deltaeval.threads.cpu_threads`). Progress
+    goes to stderr.
     """
     from deltaeval.backends import GenerationParams, get_backend
     from deltaeval.io.dataset import load_dataset

@@ -40,6 +40,10 @@ _BUILTIN: dict[str, str] = {
     "sklearn": "deltaeval.backends.callable:sklearn_from_spec",
 }
 _REGISTRY: dict[str, BackendFactory | str] = dict(_BUILTIN)
+#: built-in prefixes whose model runs in this process, on its CPU threads (``threads=`` applies)
+LOCAL_PREFIXES = frozenset({"gguf", "smollm2", "hf"})
+#: built-in prefixes that ignore ``threads=`` (the model runs elsewhere, or is user code)
+_NO_THREADS = frozenset({"openai", "python", "sklearn"})
 
 
 def register_backend(prefix: str, factory: BackendFactory, *, replace: bool = False) -> None:
@@ -55,12 +59,21 @@ def backend_prefixes() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def is_local_spec(spec: str) -> bool:
+    """Whether a model spec runs a model in this process (``smollm2``, ``gguf:PATH``, ``hf:PATH``)."""
+    return spec.partition(":")[0] in LOCAL_PREFIXES
+
+
 def get_backend(spec: str, **options: Any) -> Backend:
     """Build the backend a model spec names, e.g. ``openai:llama3@http://127.0.0.1:8000/v1``.
 
     ``options`` go to the backend (``concurrency``, ``timeout``, ``api_key_env``, ``trust`` …).
+    ``threads`` (CPU threads of a local model) is dropped for built-in backends that run no
+    model here (``openai``, ``python``, ``sklearn``), so one set of options serves a mixed panel.
     """
     prefix, _, rest = spec.partition(":")
+    if prefix in _NO_THREADS and _REGISTRY.get(prefix) == _BUILTIN[prefix]:
+        options = {k: v for k, v in options.items() if k != "threads"}
     factory = _REGISTRY.get(prefix)
     if factory is None:
         raise UsageError(
@@ -103,6 +116,7 @@ __all__ = [
     "backend_prefixes",
     "chat_messages",
     "get_backend",
+    "is_local_spec",
     "register_backend",
     "render_user_message",
 ]

@@ -16,13 +16,19 @@ The model loads on the first call, once, with llama.cpp's logging limited to err
 ``close()`` frees it. Requests run one at a time; ``concurrency=N`` opens N parallel slots in
 llama.cpp and sends N requests at once (on 2 CPU cores this gives no measurable speed-up, so the
 default is 1).
+
+Threads: llama.cpp's threads wait for each other at every token, so one thread that loses its
+core to another process stalls them all. The default is :func:`deltaeval.threads.cpu_threads`:
+the usable cores minus one up to 4 cores (at least 1), half the cores above (``--threads N`` or
+``DELTAEVAL_THREADS`` override it). SmolLM2-135M on a 2-core machine shared with other work
+(load average 4–7): 1 thread 20–39 tokens/s, 2 threads 1–3.5 tokens/s (3.5–22 with llama.cpp's
+spin-wait turned off); with one core kept busy by a spinning process: see bench/README.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import secrets
 import threading
 import time
@@ -40,6 +46,7 @@ from deltaeval.backends.base import (
     render_user_message,
 )
 from deltaeval.errors import InputError, UsageError
+from deltaeval.threads import cpu_threads
 from deltaeval.types import Example
 
 INSTALL_LOCAL = 'pip install -e ".[local]"'
@@ -166,10 +173,9 @@ class LlamaCppBackend(Backend):
     n_ctx:
         Context size in tokens (prompt plus answer) of each request.
     threads:
-        CPU threads for llama.cpp (default: all cores, ``os.cpu_count()``). On a machine where
-        other processes compete for the cores, fewer threads are far steadier: llama.cpp's
-        threads wait for each other at every step (on 2 busy cores, 2 threads fell to a few
-        tokens/s where 1 thread kept about 70).
+        CPU threads for llama.cpp (default: :func:`deltaeval.threads.cpu_threads`, the usable
+        cores minus one on machines with up to 4 cores, half of them above). More threads than
+        free cores are far slower: llama.cpp's threads wait for each other at every token.
     seed:
         Sampling seed used when the decoding parameters give none (``GenerationParams.seed=None``).
     chat_format:
@@ -209,9 +215,7 @@ class LlamaCppBackend(Backend):
             )
         if n_ctx < 16:
             raise UsageError("n_ctx must be >= 16")
-        threads = threads if threads is not None else (os.cpu_count() or 1)
-        if threads < 1:
-            raise UsageError("threads must be >= 1")
+        threads = cpu_threads(threads)
         self.path = path
         self.n_ctx = n_ctx
         self.threads = threads

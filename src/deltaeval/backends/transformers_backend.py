@@ -29,6 +29,7 @@ from deltaeval.backends.base import (
     chat_messages,
 )
 from deltaeval.errors import InputError, UsageError
+from deltaeval.threads import cpu_threads
 from deltaeval.types import Example
 
 INSTALL_HF = 'pip install "deltaeval[hf]"'
@@ -112,6 +113,9 @@ class TransformersBackend(BatchBackend):
         Run model code shipped in the folder (only when you pass True).
     chat_template:
         Use the tokenizer's chat template (default: when it has one); False sends plain text.
+    threads:
+        torch's CPU threads while this backend generates on the CPU (default:
+        :func:`deltaeval.threads.cpu_threads`, the usable cores minus one on machines with up to 4).
 
     Examples
     --------
@@ -130,6 +134,7 @@ class TransformersBackend(BatchBackend):
         dtype: str | None = None,
         trust_remote_code: bool = False,
         chat_template: bool | None = None,
+        threads: int | None = None,
     ) -> None:
         path = Path(model).expanduser()
         if not path.is_dir():
@@ -149,6 +154,7 @@ class TransformersBackend(BatchBackend):
         self.dtype_option = dtype
         self.trust_remote_code = trust_remote_code is True
         self.chat_template_option = chat_template
+        self.threads = cpu_threads(threads)
         self._tokenizer: Any = None
         self._model: Any = None
         self._device: str | None = None
@@ -278,6 +284,8 @@ class TransformersBackend(BatchBackend):
                 if bar:
                     hf_logging.enable_progress_bar()
             model.eval()
+            if device == "cpu":
+                torch.set_num_threads(self.threads)  # process-wide in torch
             self._model = model
             return model
 
@@ -401,7 +409,7 @@ def _stop_on_strings(tokenizer: Any, stop: Sequence[str], prompt_len: int) -> An
     return StoppingCriteriaList([StopOnStrings()])
 
 
-_OPTIONS = frozenset({"concurrency", "device", "dtype", "trust_remote_code", "chat_template"})
+_OPTIONS = frozenset({"concurrency", "device", "dtype", "trust_remote_code", "chat_template", "threads"})
 
 
 def from_spec(rest: str, **options: Any) -> TransformersBackend:
