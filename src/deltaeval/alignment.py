@@ -63,6 +63,18 @@ class Alignment:
         """The value of ``tag`` for every paired example (``(none)`` where absent)."""
         return [e.tags.get(tag, MISSING_TAG) for e in self.examples]
 
+    def row(self, i: int) -> tuple[Example, Output, Output]:
+        """The merged example and both outputs of pair ``i``."""
+        return self.examples[i], self.old[i], self.new[i]
+
+    def any_correctness(self) -> bool:
+        """Whether any paired output, on either side, says whether it is correct."""
+        return any(o.correct is not None for o in self.old + self.new)
+
+    def error_counts(self) -> tuple[int, int]:
+        """How many paired outputs are errors, (old, new)."""
+        return sum(o.error is not None for o in self.old), sum(o.error is not None for o in self.new)
+
     def tag_names(self) -> list[str]:
         names: set[str] = set()
         for e in self.examples:
@@ -91,7 +103,9 @@ def _scores(outputs: tuple[Output, ...]) -> NDArray[np.float64]:
     )
 
 
-def _merge_example(old: Example, new: Example) -> Example:
+def merge_example(old: Example, new: Example) -> Example:
+    """The example of a pair: the old run's, completed from the new run's where it lacks a
+    reference or tags."""
     if old.reference is not None and old.tags:
         return old
     return Example(
@@ -106,26 +120,18 @@ def align(old: Run, new: Run, *, strict: bool = False) -> Alignment:
     """Pair ``old`` and ``new`` by example id.
 
     Under ``strict``, ids missing on either side (and ids repeated at import) are an error;
-    otherwise they are reported in the alignment and left out of the paired arrays.
+    otherwise they are reported in the alignment and left out of the paired arrays. Two
+    columnar runs (:mod:`deltaeval.columnar`) are paired on their columns.
     """
+    from deltaeval.columnar import ColumnarRun, align_columnar
+
+    if isinstance(old, ColumnarRun) and isinstance(new, ColumnarRun):
+        return align_columnar(old, new, strict=strict)
     new_index = {e.id: i for i, e in enumerate(new.examples)}
     old_ids = set(old.ids)
     missing_in_new = tuple(i for i in old.ids if i not in new_index)
     missing_in_old = tuple(i for i in new.ids if i not in old_ids)
-    if strict:
-        for run, dups in ((old, old.duplicate_ids), (new, new.duplicate_ids)):
-            if dups:
-                raise AlignmentError(
-                    f"run {run.name!r} repeats example id {dups[0]!r} ({len(dups)} repeated ids)",
-                    hint="give every example a unique id, or drop --strict",
-                    path=run.source or None,
-                )
-        if missing_in_new or missing_in_old:
-            side, ids = (new.name, missing_in_new) if missing_in_new else (old.name, missing_in_old)
-            raise AlignmentError(
-                f"run {side!r} lacks {plural(len(ids), 'example id')}, e.g. {ids[0]!r}",
-                hint="compare runs over the same examples, or drop --strict to compare the shared ones",
-            )
+    check_strict(old, new, missing_in_new, missing_in_old, strict=strict)
     ids: list[str] = []
     examples: list[Example] = []
     old_out: list[Output] = []
@@ -135,7 +141,7 @@ def align(old: Run, new: Run, *, strict: bool = False) -> Alignment:
         if j is None:
             continue
         ids.append(example.id)
-        examples.append(_merge_example(example, new.examples[j]))
+        examples.append(merge_example(example, new.examples[j]))
         old_out.append(output)
         new_out.append(new.outputs[j])
     if not ids:
@@ -153,3 +159,24 @@ def align(old: Run, new: Run, *, strict: bool = False) -> Alignment:
         missing_in_new=missing_in_new,
         missing_in_old=missing_in_old,
     )
+
+
+def check_strict(
+    old: Run, new: Run, missing_in_new: tuple[str, ...], missing_in_old: tuple[str, ...], *, strict: bool
+) -> None:
+    """Under ``strict``, raise AlignmentError for repeated ids or ids missing on either side."""
+    if not strict:
+        return
+    for run, dups in ((old, old.duplicate_ids), (new, new.duplicate_ids)):
+        if dups:
+            raise AlignmentError(
+                f"run {run.name!r} repeats example id {dups[0]!r} ({len(dups)} repeated ids)",
+                hint="give every example a unique id, or drop --strict",
+                path=run.source or None,
+            )
+    if missing_in_new or missing_in_old:
+        side, ids = (new.name, missing_in_new) if missing_in_new else (old.name, missing_in_old)
+        raise AlignmentError(
+            f"run {side!r} lacks {plural(len(ids), 'example id')}, e.g. {ids[0]!r}",
+            hint="compare runs over the same examples, or drop --strict to compare the shared ones",
+        )

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 SCHEMA = "deltaeval.report"
 SCHEMA_VERSION = 1
 MAX_LISTED_IDS = 100
+#: Negative flips listed in full in a report (the first in the old run's order); the rest are
+#: counted (``examples.n_negative_flips``) so that a report of a million examples stays small.
+MAX_NEGATIVE_FLIPS = 1000
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,7 @@ def analyse(
     Without correctness on any output the report has no ``accuracy``, ``flips``, ``slices`` or
     ``examples``; it has ``output_changes`` (churn, lengths) and says so in ``notes``.
     """
-    unscored = not any(o.correct is not None for o in alignment.old + alignment.new)
+    unscored = not alignment.any_correctness()
     if unscored:
         correct_old = correct_new = np.zeros(alignment.n, dtype=bool)
     else:
@@ -392,8 +395,8 @@ def alignment_block(a: Alignment) -> dict[str, Any]:
         "n_missing_in_old": len(a.missing_in_old),
         "duplicates_old": list(a.old_run.duplicate_ids[:MAX_LISTED_IDS]),
         "duplicates_new": list(a.new_run.duplicate_ids[:MAX_LISTED_IDS]),
-        "errors_old": sum(o.error is not None for o in a.old),
-        "errors_new": sum(o.error is not None for o in a.new),
+        "errors_old": a.error_counts()[0],
+        "errors_new": a.error_counts()[1],
     }
 
 
@@ -496,7 +499,7 @@ def _slice_block(table: SliceTable) -> dict[str, Any]:
 
 
 def _example_record(a: Alignment, i: int) -> dict[str, Any]:
-    example, old, new = a.examples[i], a.old[i], a.new[i]
+    example, old, new = a.row(i)
     return {
         "id": example.id,
         "input": input_text(example.input),
@@ -517,7 +520,8 @@ def _examples_block(
     negative = np.flatnonzero(correct_old & ~correct_new)
     positive = np.flatnonzero(~correct_old & correct_new)
     return {
-        "negative_flips": [_example_record(a, int(i)) for i in negative],
+        "negative_flips": [_example_record(a, int(i)) for i in negative[:MAX_NEGATIVE_FLIPS]],
+        "n_negative_flips": int(negative.size),
         "positive_flips": [_example_record(a, int(i)) for i in positive[:max_examples]],
         "n_positive_flips": int(positive.size),
     }

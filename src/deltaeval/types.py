@@ -115,6 +115,10 @@ class Run:
             o.score is not None for o in self.outputs if o.error is None
         )
 
+    def filled(self, name: str) -> bool:
+        """Whether any output without an error has a value in field ``name`` (``correct``, ``score``…)."""
+        return any(getattr(o, name) is not None for o in self.outputs if o.error is None)
+
     @cached_property
     def content_hash(self) -> str:
         """SHA-256 over the examples and outputs (not the name or time): equal content, equal hash."""

@@ -198,7 +198,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     In the order a ship decision reads it: the verdict (a badge and a line with the accuracy
     change, McNemar p and the NFR with the one-sided upper bound `gate --max-nfr` checks), the
     summary (accuracy and flip rates with intervals, the confidence level), alignment warnings,
-    the continuous block, every negative flip with old and new output side by side (the first
+    the continuous block, the negative flips the report lists with old and new output side by side (the first
     :data:`FLIPS_OPEN` open, the rest folded), the slice tables with the multiple-testing
     method; then the ``preference`` section of a judging (win/tie/loss, win rate with interval
     and p-value, position bias, length control, agreement, adaptive stop, cost, per-tag win

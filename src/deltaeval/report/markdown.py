@@ -277,7 +277,8 @@ def _regressions(report: Mapping[str, Any], max_examples: int, budget: int) -> s
         text += "\n\n" + _regression_rows(negatives)
         if len(negatives[:_REGRESSION_ROWS]) < total:
             shown = len(negatives[:_REGRESSION_ROWS])
-            text += f"\n\nShowing {shown} of {total:,} (all of them in the HTML report)."
+            held = "all of them" if len(negatives) >= total else f"the first {len(negatives):,}"
+            text += f"\n\nShowing {shown} of {total:,} ({held} in the HTML report)."
     wanted = negatives[: max(max_examples, 0)]
     if not wanted:
         return text

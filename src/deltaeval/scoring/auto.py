@@ -116,7 +116,7 @@ def free_text_choice() -> ScorerChoice:
 
 
 def _has(runs: Sequence[Run], field: str) -> bool:
-    return any(getattr(o, field) is not None for run in runs for o in run.outputs if o.error is None)
+    return any(run.filled(field) for run in runs)
 
 
 def score_by_default(old: Run, new: Run) -> tuple[Run, Run, ScorerChoice | None]:
