@@ -106,7 +106,13 @@ def flip_intervals(
     NaN where a rate is undefined (its denominator is 0).
     """
     c = np.asarray(counts, dtype=np.int64)
-    out = {name: proportion_interval(k, n, level) for name, (k, n) in rate_fractions(c).items()}
+    fractions = rate_fractions(c)
+    # one call for every rate of every table (many tables at once go through SciPy's vectorised
+    # inverse beta rather than one pure-Python root per interval)
+    low, high = proportion_interval(
+        np.stack([k for k, _ in fractions.values()]), np.stack([n for _, n in fractions.values()]), level
+    )
+    out = {name: (low[i], high[i]) for i, name in enumerate(fractions)}
     negative = c[..., 4] + c[..., 5]
     positive = c[..., 2] + c[..., 3]
     out["delta"] = paired_difference_interval(negative, positive, c.sum(axis=-1), level)
