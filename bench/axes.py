@@ -12,7 +12,12 @@ refusals and disclaimers), each with a short question as its input, then times:
   reference function (``AXES[name].fn``: its own tokenisation, sentence split and regexes),
   on the first ``--baseline-n`` outputs;
 * the vaderSentiment package's exact scorer (``sentiment_vader``, not in the default set) on
-  the first ``--vader-n`` outputs, and how closely the fast scorer agrees with it there.
+  the first ``--vader-n`` outputs, and how closely the fast scorer agrees with it there;
+* the previous implementation of lexical diversity (MATTR by a Python loop over the words,
+  swapped in for the numpy one) on the same subset as the serial run without sentiment;
+* MiniLM embeddings (the ``[embed]`` extra, route: int8 ONNX on onnxruntime) of the first
+  ``--minilm-n`` outputs, batched by length (``MiniLM.encode``), beside a plain baseline: the
+  same model fed fixed batches of 32 in corpus order.
 
 Prints, for each path, wall-clock outputs/s and outputs per CPU-second (CPU time of this
 process and its workers, which other work on a shared machine does not inflate), the load
@@ -21,7 +26,8 @@ for the target: >= 2,000 outputs/s wall clock with the full default set (best of
 ``--workers`` processes); the CPU-bound capacity on idle cores is printed beside it. Exit code
 1 on any FAIL.
 
-Run from the repository root: ``python bench/axes.py [--n 100000] [--workers 2]``.
+Run from the repository root: ``python bench/axes.py [--n 100000] [--workers 2] [--quick]``
+(``--quick``: 6,000 outputs, 1,000 for the baseline, 48 for MiniLM; under a minute).
 """
 
 from __future__ import annotations
@@ -32,13 +38,16 @@ import random
 import resource
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
-from deltaeval.behaviour import AXES, compute_axes, default_axis_names, skipped_axes
+from deltaeval.behaviour import AXES, compute_axes, default_axis_names, fused, skipped_axes
+from deltaeval.behaviour.reference import MATTR_WINDOW
 from deltaeval.behaviour.sentiment import vader_missing_reason
 
 TARGET_PER_SECOND = 2000.0
+MINILM_TARGET = 30.0
 
 COMMON_WORDS = """
 the of and to a in is it that for on with as this be are by or from at an you can your which
@@ -155,6 +164,80 @@ def baseline(texts: list[str], inputs: list[str], names: list[str]) -> dict[str,
     return values
 
 
+def mattr_loop(ws: list[str], counts: Counter[str]) -> float:
+    """The previous MATTR of the fused path: one Python step per word (same value)."""
+    n = len(ws)
+    if n == 0:
+        return float("nan")
+    if n <= MATTR_WINDOW:
+        return len(counts) / n
+    windows = n - MATTR_WINDOW + 1
+    top = n - MATTR_WINDOW
+    last: dict[str, int] = {}
+    shared = 0
+    for j, word in enumerate(ws):
+        p = last.get(word)
+        last[word] = j
+        if p is not None and j - p < MATTR_WINDOW:
+            low = max(j - MATTR_WINDOW + 1, 0)
+            high = min(p, top)
+            if high >= low:
+                shared += high - low + 1
+    return (windows * MATTR_WINDOW - shared) / (MATTR_WINDOW * windows)
+
+
+def with_loop_mattr(fn):
+    """Run ``fn`` with the previous (loop) MATTR in the fused path."""
+    current = fused._mattr
+    fused._mattr = mattr_loop
+    try:
+        return fn()
+    finally:
+        fused._mattr = current
+
+
+def minilm_rows(texts: list[str]) -> tuple[list[tuple[str, int, float, float]], list[str]]:
+    """MiniLM (int8 ONNX) outputs/s: ``encode`` (batched by length) and fixed batches of 32."""
+    from deltaeval.behaviour.embedding import _pool, load_minilm, minilm_unavailable
+
+    reason = minilm_unavailable("onnx")
+    if reason is not None:
+        return [], [f"MiniLM skipped: {reason}"]
+    model = load_minilm("onnx")
+    model.encode(texts[:2])  # warm-up
+
+    def plain() -> np.ndarray:
+        session, tokenizer = model._session, model._tokenizer
+        parts = []
+        for start in range(0, len(texts), 32):
+            encodings = tokenizer.encode_batch(texts[start : start + 32])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(encodings), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, e in enumerate(encodings):
+                ids[row, : len(e.ids)] = e.ids
+                mask[row, : len(e.ids)] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            feeds = {k: v for k, v in feeds.items() if k in {i.name for i in session.get_inputs()}}
+            parts.append(_pool(session.run(None, feeds)[0], mask))
+        return np.concatenate(parts)
+
+    wall_b, cpu_b, base = timed(plain)
+    wall_e, cpu_e, ours = timed(lambda: model.encode(texts))
+    tokens = [len(e.ids) for e in model._tokenizer.encode_batch(texts)]
+    cosine = float(np.min(np.sum(np.asarray(ours) * np.asarray(base), axis=1)))
+    notes = [
+        f"MiniLM: route {model.name}, {model.threads} thread(s); {len(texts)} outputs of "
+        f"{np.mean([len(t.split()) for t in texts]):.0f} words on average, {np.mean(tokens):.0f} tokens "
+        f"(cut at 256); lowest cosine between the two paths' vectors {cosine:.6f}"
+    ]
+    rows = [
+        (f"MiniLM {model.name}: encode (by length)", len(texts), wall_e, cpu_e),
+        ("MiniLM baseline: fixed batches of 32", len(texts), wall_b, cpu_b),
+    ]
+    return rows, notes
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and of its finished child processes (workers)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -176,8 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes for the parallel run")
     parser.add_argument("--baseline-n", type=int, default=5_000, help="outputs the baseline runs on")
     parser.add_argument("--vader-n", type=int, default=500, help="outputs the exact VADER scorer runs on")
+    parser.add_argument("--minilm-n", type=int, default=200, help="outputs MiniLM embeds (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n = min(args.n, 6000)
+        args.baseline_n = min(args.baseline_n, 1000)
+        args.vader_n = min(args.vader_n, 200)
+        args.minilm_n = min(args.minilm_n, 48)
 
     start = time.perf_counter()
     texts, inputs = make_corpus(args.n, args.words, args.seed)
@@ -217,6 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     no_sentiment = [n for n in names if n != "sentiment"]
     wall_ns, cpu_ns, _ = timed(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1))
     rows.append(("deltaeval, serial, default set minus sentiment", sub, wall_ns, cpu_ns))
+    wall_prev, cpu_prev, previous = timed(
+        lambda: with_loop_mattr(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1))
+    )
+    rows.append(("  the same, previous MATTR (Python loop)", sub, wall_prev, cpu_prev))
+    same_prev = np.array_equal(
+        previous["lexical_diversity"], serial["lexical_diversity"][:sub], equal_nan=True
+    )  # type: ignore[index]
     nb = min(args.baseline_n, args.n)
     wall_base, cpu_base, base = timed(lambda: baseline(texts[:nb], inputs[:nb], names))
     rows.append(("baseline: per output, per axis (same axes)", nb, wall_base, cpu_base))
@@ -226,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     if vader_reason is None:
         wall_v, cpu_v, vader = timed(lambda: compute_axes(texts[:nv], names=["sentiment_vader"]))
         rows.append(("vaderSentiment package alone (sentiment_vader)", nv, wall_v, cpu_v))
+    minilm_notes: list[str] = []
+    minilm_rate = None
+    if args.minilm_n > 0:
+        more, minilm_notes = minilm_rows(texts[: args.minilm_n])
+        rows.extend(more)
+        if more:
+            minilm_rate = more[0][1] / more[0][2]
     load_after = os.getloadavg()[0]
 
     print()
@@ -252,6 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     if "sentiment" in names:
         share = 1.0 - (cpu_ns / sub) / (cpu_serial / args.n)
         print(f"fast sentiment's share of deltaeval's serial CPU time: about {100 * share:.0f}%")
+    print(
+        f"numpy MATTR over the previous loop (default set minus sentiment): {cpu_prev / cpu_ns:.2f}x CPU, "
+        f"{wall_prev / wall_ns:.2f}x wall; values identical: {'yes' if same_prev else 'NO'}"
+    )
+    failures += not same_prev
+    for note in minilm_notes:
+        print(note)
 
     agree = {k: np.array_equal(serial[k][:nb], base[k], equal_nan=True) for k in names}  # type: ignore[index]
     bad = [k for k, ok in agree.items() if not ok]
@@ -292,6 +403,13 @@ def main(argv: list[str] | None = None) -> int:
             "average above with the number of cores"
         )
     failures += not verdict
+    if minilm_rate is not None:
+        ok = minilm_rate >= MINILM_TARGET
+        print(
+            f"{'PASS' if ok else 'FAIL'}  MiniLM target >= {MINILM_TARGET:.0f} outputs/s of ~300 words "
+            f"(route: int8 ONNX): {minilm_rate:.1f} outputs/s wall clock"
+        )
+        failures += not ok
     return 1 if failures else 0
 
 

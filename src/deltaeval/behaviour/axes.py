@@ -318,7 +318,8 @@ def compute_axes(
         Processes for the built-in axes (1: serially, in this process). The values do not
         depend on it; axes you registered always run in this process.
     chunk_size:
-        Outputs per task when ``workers > 1``.
+        Most outputs per task when ``workers > 1`` (smaller chunks when there are few outputs
+        per process, so the processes finish together).
     progress:
         Called with the number of outputs just done, as they are done (for a progress bar).
 
@@ -366,6 +367,9 @@ def compute_axes(
 
 #: Outputs between two progress reports when the built-in axes run in this process.
 PROGRESS_CHUNK = 200
+#: With ``workers > 1``: chunks per process (for balance) and the fewest outputs in a chunk.
+CHUNKS_PER_PROCESS = 8
+MIN_CHUNK = 100
 
 
 def _run_fused(
@@ -386,8 +390,11 @@ def _run_fused(
         )
         return _gather(rows, steps, progress)
     global _SHARED
-    ranges = [(start, min(start + chunk_size, len(texts))) for start in range(0, len(texts), chunk_size)]
-    processes = max(1, min(workers, os.cpu_count() or 1, len(ranges)))
+    processes = max(1, min(workers, os.cpu_count() or 1))
+    ranges = chunk_ranges(len(texts), processes, chunk_size)
+    processes = min(processes, len(ranges))
+    if with_sentiment:
+        S.lexicon()  # loaded once here: forked workers inherit it
     if "fork" in multiprocessing.get_all_start_methods():
         _SHARED = (texts, inputs, with_sentiment)
         try:
@@ -398,6 +405,18 @@ def _run_fused(
     tasks = [(texts[a:b], inputs[a:b] if inputs is not None else None, with_sentiment) for a, b in ranges]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         return _gather(pool.imap(_fused_task_data, tasks), ranges, progress)
+
+
+def chunk_ranges(n: int, processes: int, chunk_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of the tasks for ``processes`` workers: :data:`CHUNKS_PER_PROCESS` chunks
+    per process where that leaves at least :data:`MIN_CHUNK` outputs in each, never more than
+    ``chunk_size``, so that no process is left with a last big chunk while the others idle.
+
+    >>> chunk_ranges(10_000, 2, 2000)[:2], len(chunk_ranges(10_000, 2, 2000))
+    ([(0, 625), (625, 1250)], 16)
+    """
+    size = max(1, min(chunk_size, max(MIN_CHUNK, -(-n // (CHUNKS_PER_PROCESS * max(1, processes))))))
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def _gather(

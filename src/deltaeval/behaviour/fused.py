@@ -16,6 +16,8 @@ from collections import Counter
 from itertools import repeat
 from operator import mul
 
+import numpy as np
+
 from deltaeval.behaviour import patterns as P
 from deltaeval.behaviour.code import CODE, OPEN, PROSE, blank_code_spans, code_kinds
 from deltaeval.behaviour.reference import FK_CONSTANT, FK_SENTENCE, FK_SYLLABLE, MATTR_WINDOW, per_100_words
@@ -104,30 +106,30 @@ def _ascii_word_text(low: bytes) -> str:
     return out
 
 
-def _mattr(ws: list[str], n_types: int) -> float:
+def _mattr(ws: list[str], counts: Counter[str]) -> float:
     n = len(ws)
     if n == 0:
         return math.nan
     if n <= MATTR_WINDOW:
-        return n_types / n
+        return len(counts) / n
     # Every window holds MATTR_WINDOW positions; a position adds a new distinct word to a window
     # unless the previous occurrence of its word is in that window too. So the sum over windows
     # of their distinct words is windows * MATTR_WINDOW minus, for each repeated occurrence,
-    # the number of windows holding both it and the previous occurrence.
+    # the number of windows holding both it and the previous occurrence. Sorting the keys
+    # word id * n + position puts each occurrence right after the previous one of its word.
     windows = n - MATTR_WINDOW + 1
-    top = n - MATTR_WINDOW
-    last: dict[str, int] = {}
-    shared = 0
-    for j, word in enumerate(ws):
-        p = last.get(word)
-        last[word] = j
-        if p is not None and j - p < MATTR_WINDOW:
-            low = j - MATTR_WINDOW + 1
-            if low < 0:
-                low = 0
-            high = p if p < top else top
-            if high >= low:
-                shared += high - low + 1
+    ids = {word: i for i, word in enumerate(counts)}
+    keys = np.fromiter(map(ids.__getitem__, ws), np.int64, n) * n + np.arange(n)
+    keys.sort()
+    word, position = np.divmod(keys, n)
+    repeat_of = word[1:] == word[:-1]
+    later = position[1:][repeat_of]
+    earlier = position[:-1][repeat_of]
+    near = later - earlier < MATTR_WINDOW
+    later, earlier = later[near], earlier[near]
+    low = np.maximum(later - (MATTR_WINDOW - 1), 0)
+    high = np.minimum(earlier, n - MATTR_WINDOW)
+    shared = int(np.maximum(high - low + 1, 0).sum())
     return (windows * MATTR_WINDOW - shared) / (MATTR_WINDOW * windows)
 
 
@@ -298,7 +300,7 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
         float(disclaimer_count),
         per_100_words(sum(map(counts.__getitem__, filter(str.isdigit, keyset))), n_words),
         grade,
-        _mattr(ws, len(counts)),
+        _mattr(ws, counts),
         mood / n_sentences if (table is not None and n_sentences) else nan,
         restate,
     ]
