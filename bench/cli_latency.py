@@ -5,6 +5,8 @@ warm-up run that also writes the bytecode caches), and with their CPU time (user
 the child, which other work on a shared machine inflates less than wall time):
 
 * ``deltaeval --help`` against a bare ``python -c pass`` (target: <= 0.3 s wall);
+* ``deltaeval gate`` on the report below (every flip check) against the same bare interpreter
+  (no target: it should cost about what ``--help`` does);
 * ``deltaeval compare OLD NEW --no-behaviour --json FILE`` of two 805-example AlpacaEval
   annotation files (oasst-sft-llama-33b against oasst-rlhf-llama-33b) against a bare
   ``python -c`` that only parses both files with ``json`` (target: <= 3x that baseline);
@@ -132,6 +134,14 @@ def main() -> int:
             f"  {'PASS' if ok else 'FAIL'} {ratio:.1f}x the baseline (wall) <= {NO_BEHAVIOUR_TARGET_RATIO}x; "
             f"CPU {plain[1] / max(baseline[1], 1e-9):.1f}x\n"
         )
+
+        checks = ["--max-nfr", "1", "--max-accuracy-drop", "1", "--max-p", "1"]
+        gate = _time([*deltaeval, "gate", str(cwd / "report.json"), *checks], repeat, cwd)
+        print("deltaeval gate on that report (--max-nfr, --max-accuracy-drop, --max-p)")
+        _row("baseline: python -c pass", *bare)
+        _row("beside it: deltaeval --help", *help_)
+        _row("deltaeval gate", *gate)
+        print(f"  {gate[0] - bare[0]:.3f} s over the bare interpreter\n")
 
         behaviour = _time(compare, behaviour_repeat, cwd)
         print("deltaeval compare with the default behaviour section (TF-IDF similarity)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import sys
@@ -1660,6 +1661,22 @@ def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type,
     return usage, exits, aborts
 
 
+def _app_for(argv: list[str] | None) -> typer.Typer:
+    """``app``, or, when ``argv`` starts with a command's name, a copy holding only that command.
+
+    Typer builds every command's options (evaluating some 250 annotations) before it parses
+    anything; building only the invoked one saves a tenth of a second on every run. The root's
+    ``--help`` and ``--version`` and a misspelled command get the whole app.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    commands = [c for c in app.registered_commands if args and c.name == args[0]]
+    if len(commands) != 1:
+        return app
+    single = copy.copy(app)
+    single.registered_commands = commands
+    return single
+
+
 def _print_error(line: str) -> None:
     """One line on stderr, markup off (a console is made only when there is an error to print)."""
     _rich_console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
@@ -1672,7 +1689,7 @@ def main(argv: list[str] | None = None) -> int:
         from deltaeval.threads import set_blas_env
 
         set_blas_env()  # before numpy loads: BLAS/OpenMP pools that leave a core free on small machines
-        result = app(args=argv, prog_name="deltaeval", standalone_mode=False)
+        result = _app_for(argv)(args=argv, prog_name="deltaeval", standalone_mode=False)
     except DeltaEvalError as exc:
         _print_error(f"error: {visible(exc.one_line())}")
         if isinstance(exc, JudgingFailedError):
