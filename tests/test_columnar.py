@@ -167,3 +167,21 @@ def test_files_that_need_the_per_row_reader_are_read_per_row(tmp_path: Path, lin
     run = load_run(path)
     assert not isinstance(run, ColumnarRun)
     assert run.content_hash == _per_row(path).content_hash
+
+
+def test_plain_parquet_reads_as_the_per_row_reader(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from deltaeval.io.parquet import read_parquet
+
+    path = tmp_path / "run.parquet"
+    pq.write_table(pa.Table.from_pylist(_records(120, new=True)), path)
+    run = load_run(path)
+    assert isinstance(run, ColumnarRun)
+    columns, rows = read_parquet(path)
+    expected = generic_run(
+        rows, columns, path=path, name="run", mapping=ColumnMapping(), strict=False, unit="row"
+    )
+    assert run.examples == expected.examples and run.outputs == expected.outputs
+    assert run.notes == expected.notes and run.content_hash == expected.content_hash

@@ -37,6 +37,8 @@ PYTHON_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+#: Text that ``str.strip()`` leaves empty (an RE2 pattern).
+_BLANK = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_WHITESPACE) + "]*$"
 #: Text that ``json.dumps`` writes as it is, in quotes: printable ASCII without ``"`` and ``\``.
 _JSON_PLAIN = r"^[ !#-\[\]-~]*$"
 
@@ -48,13 +50,19 @@ def strip(array: pa.Array) -> pa.Array:
     return pc.utf8_trim(array, characters=PYTHON_WHITESPACE)
 
 
+def is_blank(array: pa.Array) -> pa.Array:
+    """Whether each string is empty after ``str.strip()`` (null stays null)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(array, _BLANK)
+
+
 def blank_to_null(array: pa.Array) -> pa.Array:
     """``array`` with every string that is empty after ``str.strip()`` made null."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    filled = pc.greater(pc.utf8_length(strip(array)), 0)
-    return pc.if_else(filled, array, pa.nulls(len(array), array.type))
+    return pc.if_else(pc.fill_null(is_blank(array), True), pa.nulls(len(array), array.type), array)
 
 
 @dataclass(frozen=True)
@@ -336,8 +344,22 @@ def _tag_json(tags: Mapping[str, TagColumn], n: int) -> pa.Array:
     if not tags:
         return pa.array(["{}"] * n, pa.string())
     names = sorted(tags)
-    stacked = np.stack([tags[name].codes for name in names], axis=1)
-    combos, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    sizes = [len(tags[name].values) + 1 for name in names]
+    if float(np.prod(np.array(sizes, dtype=float))) < 2**62:  # one integer key per combination
+        key = np.zeros(n, dtype=np.int64)
+        for name, size in zip(names, sizes, strict=True):
+            key = key * size + (tags[name].codes.astype(np.int64) + 1)
+        keys, inverse = np.unique(key, return_inverse=True)
+        combos = []
+        for k in keys.tolist():
+            combo = []
+            for size in reversed(sizes):
+                k, digit = divmod(k, size)
+                combo.append(digit - 1)
+            combos.append(combo[::-1])
+    else:
+        stacked = np.stack([tags[name].codes for name in names], axis=1)
+        combos, inverse = np.unique(stacked, axis=0, return_inverse=True)
     texts = []
     for combo in combos:
         row = {name: tags[name].values[code] for name, code in zip(names, combo, strict=True) if code >= 0}
@@ -540,6 +562,10 @@ def align_columnar(old: ColumnarRun, new: ColumnarRun, *, strict: bool = False) 
     """Pair two columnar runs by example id (as :func:`deltaeval.alignment.align` does)."""
     import pyarrow.compute as pc
 
+    if old.columns.ids.equals(new.columns.ids):  # the same ids in the same order: nothing to join
+        index = np.arange(len(old), dtype=np.int64)
+        check_strict(old, new, (), (), strict=strict)
+        return ColumnarAlignment(old, new, index, index, (), ())
     position = pc.index_in(old.columns.ids, value_set=new.columns.ids)
     present = pc.is_valid(position)
     missing_in_new = tuple(old.columns.ids.filter(pc.invert(present)).to_pylist())

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deltaeval.columnar import ColumnarRun, RunColumns, TagColumn, blank_to_null, strip
+from deltaeval.columnar import ColumnarRun, RunColumns, TagColumn, blank_to_null, is_blank
 from deltaeval.io.auto_tags import MAX_NUMBER_VALUES, MAX_TAG_CHARS, RESERVED_NAMES, skipped_note
 from deltaeval.io.base import ColumnMapping
-from deltaeval.io.reading import JSONL_SUFFIXES, MAX_DEPTH
+from deltaeval.io.reading import JSONL_SUFFIXES
 from deltaeval.io.records import resolve_roles
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ _SURROGATE_ESCAPE = re.compile(
     rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a low half alone
 )
 _CHUNK = 1 << 24
+#: Opening brackets on one line above which a file is read row by row (pyarrow's parser
+#: overflows its stack at some thousands of nested levels).
+MAX_BRACKETS = 2000
 
 
 class NotPlain(Exception):
@@ -50,9 +53,9 @@ def _pyarrow() -> Any:
 
 
 def _needs_per_row(path: Path) -> bool:
-    """Whether the file holds a lone surrogate escape, or a line with more than MAX_DEPTH opening
-    brackets (maybe nested that deep: the per-row reader refuses it with its line, where pyarrow's
-    parser would exhaust its stack)."""
+    """Whether the file holds a lone surrogate escape, or a line with more than
+    :data:`MAX_BRACKETS` opening brackets (maybe nested that deep: pyarrow's parser would exhaust
+    its stack; nested cells need the per-row reader anyway, which refuses depths over MAX_DEPTH)."""
     with path.open("rb") as handle:
         carry = b""
         while chunk := handle.read(_CHUNK):
@@ -61,17 +64,25 @@ def _needs_per_row(path: Path) -> bool:
             lines, carry = window[:end], window[end:]
             if (b"\\ud" in lines or b"\\uD" in lines) and _SURROGATE_ESCAPE.search(lines):
                 return True
-            if lines.count(b"{") + lines.count(b"[") > MAX_DEPTH and _deepest_line(lines) > MAX_DEPTH:
+            if _most_brackets(lines) > MAX_BRACKETS:
                 return True
         return False
 
 
-def _deepest_line(lines: bytes) -> int:
-    """The most opening brackets (``{`` or ``[``) on one line of ``lines``."""
-    data = np.frombuffer(lines, dtype=np.uint8)
-    opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
-    line_of = np.searchsorted(np.flatnonzero(data == ord("\n")), opens)
-    return int(np.bincount(line_of).max()) if len(opens) else 0
+def _most_brackets(lines: bytes) -> int:
+    """The most opening brackets (``{`` or ``[``) on one line of ``lines``; only lines longer than
+    :data:`MAX_BRACKETS` bytes are counted (a shorter one cannot hold more)."""
+    ends = np.flatnonzero(np.frombuffer(lines, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(lines)]))
+    long = np.flatnonzero(stops - starts > MAX_BRACKETS)
+    return max(
+        (
+            lines.count(b"{", starts[i], stops[i]) + lines.count(b"[", starts[i], stops[i])
+            for i in long.tolist()
+        ),
+        default=0,
+    )
 
 
 def read_jsonl_columnar(path: Path, *, mapping: ColumnMapping, strict: bool) -> ColumnarRun | None:
@@ -118,12 +129,18 @@ def _kind(array: pa.Array) -> str:
     raise NotPlain
 
 
+def _combined(array: Any) -> pa.Array:
+    """One array of a (maybe chunked) column."""
+    return array.combine_chunks() if hasattr(array, "combine_chunks") else array
+
+
 def _text(array: pa.Array | None) -> pa.Array | None:
     """A text role's cells as the per-row reader reads them: blank and null are None."""
     import pyarrow as pa
 
     if array is None:
         return None
+    array = _combined(array)
     kind = _kind(array)
     if kind == "null":
         return pa.nulls(len(array), pa.string())
@@ -139,6 +156,7 @@ def _score(array: pa.Array | None) -> pa.Array | None:
 
     if array is None:
         return None
+    array = _combined(array)
     kind = _kind(array)
     if kind not in ("int", "float", "null"):
         raise NotPlain
@@ -151,6 +169,7 @@ def _correct(array: pa.Array | None) -> pa.Array | None:
 
     if array is None:
         return None
+    array = _combined(array)
     kind = _kind(array)
     if kind in ("bool", "null"):
         return array.cast(pa.bool_())
@@ -168,7 +187,7 @@ def _filled(array: pa.Array) -> pa.Array:
 
     kind = _kind(array)
     if kind == "string":
-        return array.filter(pc.greater(pc.utf8_length(strip(array)), 0))
+        return array.filter(pc.invert(pc.fill_null(is_blank(array), True)))
     return array.drop_null()
 
 
@@ -203,6 +222,7 @@ def _tag_column(array: pa.Array) -> TagColumn:
     """A tag's values as codes; each value as ``str()`` of the cell, as the per-row reader writes it."""
     import pyarrow.compute as pc
 
+    array = _combined(array)
     kind = _kind(array)
     if kind == "float":
         raise NotPlain
@@ -222,7 +242,7 @@ def _run_from_table(table: pa.Table, *, path: Path, name: str, mapping: ColumnMa
     columns = list(table.schema.names)
     if len(set(columns)) != len(columns):
         raise NotPlain
-    cells = {c: table.column(c).combine_chunks() for c in columns}
+    cells = {c: table.column(c) for c in columns}  # chunked; the columns a role uses are combined
     for array in cells.values():
         if _kind(array) == "float" and pc.any(pc.invert(pc.is_finite(array))).as_py():
             raise NotPlain  # NaN or infinity: the per-row reader's rules (and messages)

@@ -14,6 +14,13 @@ from deltaeval.types import Run
 
 def read_parquet(path: Path) -> tuple[list[str], list[Record]]:
     """The column names and rows (numbered from 1) of a Parquet file."""
+    table = read_table(path)
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return list(table.schema.names), [(number, row) for number, row in enumerate(rows, start=1)]
+
+
+def read_table(path: Path) -> Any:
+    """The Parquet file as a pyarrow Table."""
     check_file(path)
     try:
         import pyarrow as pa
@@ -25,8 +32,7 @@ def read_parquet(path: Path) -> tuple[list[str], list[Record]]:
             path=path,
         ) from None
     try:
-        table = pq.read_table(path)
-        rows: list[dict[str, Any]] = table.to_pylist()
+        return pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(
@@ -34,11 +40,19 @@ def read_parquet(path: Path) -> tuple[list[str], list[Record]]:
             hint="check that the file is a complete Parquet file, or pass --format",
             path=path,
         ) from None
-    return list(table.schema.names), [(number, row) for number, row in enumerate(rows, start=1)]
 
 
 def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
-    """One run from a Parquet file; errors name the row (1-based)."""
-    columns, rows = read_parquet(path)
+    """One run from a Parquet file; errors name the row (1-based). A plain file is read into
+    columns (:mod:`deltaeval.io.columnar`)."""
+    from deltaeval.io.columnar import run_from_table
+
+    table = read_table(path)
+    columnar = run_from_table(table, path=path, name=path.stem, mapping=mapping)
+    if columnar is not None:
+        return [columnar]
+    rows = [(number, row) for number, row in enumerate(table.to_pylist(), start=1)]
+    columns = list(table.schema.names)
+    del table
     run = generic_run(rows, columns, path=path, name=path.stem, mapping=mapping, strict=strict, unit="row")
     return [run]

@@ -284,7 +284,11 @@ def _single_object_check(path: Path, text: str) -> None:
 
 
 def peek_record(path: Path) -> dict[str, Any] | None:
-    """The first record of a JSON/JSONL file, or None when it cannot be read (for detection)."""
+    """The first record of a JSON/JSONL file, or None when it cannot be read (for detection).
+
+    A ``.jsonl``/``.ndjson`` file is read only up to its first record."""
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        return _peek_jsonl(path)
     try:
         text = read_text(path)
     except InputError:
@@ -299,6 +303,20 @@ def peek_record(path: Path) -> dict[str, Any] | None:
                 value = _loads(raw)
                 return value if isinstance(value, dict) else None
     except (InputError, ValueError, RecursionError):
+        return None
+    return None
+
+
+def _peek_jsonl(path: Path) -> dict[str, Any] | None:
+    """The first record of a JSONL file, reading no further than its line."""
+    try:
+        check_file(path)
+        with path.open(encoding="utf-8-sig") as handle:
+            for raw in handle:
+                if raw.strip():
+                    value = _loads(raw)
+                    return value if isinstance(value, dict) else None
+    except (InputError, OSError, ValueError, RecursionError):
         return None
     return None
 
