@@ -585,6 +585,8 @@ def _represent_sparse(old: Any, new: Any, representation: str) -> Any:
 
 #: Up to this many rows, :func:`_reduce` computes the SVD exactly from the rows' Gram matrix.
 GRAM_MAX_ROWS = 3000
+#: Up to this many rows, the Gram matrix is decomposed on one thread.
+SINGLE_THREAD_GRAM = 1000
 
 
 def _reduce(X: Any, seed: int | None, dimensions: int = 100) -> NDArray[np.float64]:
@@ -615,9 +617,13 @@ def _gram_svd(X: Any, components: int) -> NDArray[np.float64]:
     Each component's sign is fixed so that its largest entry in absolute value is positive
     (as scikit-learn's ``svd_flip`` does), so the result does not depend on the LAPACK build.
     """
+    from threadpoolctl import threadpool_limits
+
     gram = X @ X.T
     gram = np.asarray(gram.toarray() if hasattr(gram, "toarray") else gram, dtype=float)
-    values, vectors = np.linalg.eigh(gram)  # ascending
+    # a small matrix on one thread: the BLAS pool's start-up costs more than the work
+    with threadpool_limits(1 if gram.shape[0] <= SINGLE_THREAD_GRAM else None):
+        values, vectors = np.linalg.eigh(gram)  # ascending
     values = np.clip(values[::-1][:components], 0.0, None)
     vectors = vectors[:, ::-1][:, :components]
     signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(components)])
