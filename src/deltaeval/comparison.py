@@ -359,17 +359,18 @@ def _notes(settings: CompareSettings, choice: ScorerChoice | None, unscored: boo
 def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
     """Churn and the outputs' lengths in words and characters (the behaviour axes' measures)."""
     from deltaeval.analysis.output_changes import output_changes
-    from deltaeval.behaviour.axes import compute_axes
+    from deltaeval.behaviour.reference import length_chars, length_words
 
     same = alignment.same_output()
     texts = [[o.text if o.error is None else None for o in side] for side in (alignment.old, alignment.new)]
-    inputs = [input_text(e.input) for e in alignment.examples]
-    units = {"words": "length_words", "characters": "length_chars"}
-    old_values = compute_axes(texts[0], inputs, list(units.values()))
-    new_values = compute_axes(texts[1], inputs, list(units.values()))
+    units = {"words": length_words, "characters": length_chars}  # the length axes' definitions
+
+    def lengths(side: list[str | None], measure: Any) -> np.ndarray:
+        return np.array([np.nan if t is None else measure(t) for t in side], dtype=float)
+
     result = output_changes(
         same if same is not None else np.zeros(alignment.n, dtype=bool),
-        {unit: (old_values[axis], new_values[axis]) for unit, axis in units.items()},
+        {unit: (lengths(texts[0], measure), lengths(texts[1], measure)) for unit, measure in units.items()},
         n_boot=settings.n_boot,
         level=settings.confidence_level,
         seed=settings.seed,
