@@ -114,3 +114,15 @@ def test_single_thread_kmeans_gives_the_thread_pools_labels() -> None:
         single = KMeans(n_clusters=k, n_init=10, random_state=0).fit(X).labels_
     np.testing.assert_array_equal(labels, pooled)
     np.testing.assert_array_equal(single, pooled)
+
+
+def test_equal_rows_stay_equal() -> None:
+    # Duplicated outputs: their reduced rows must be equal, so that choose_clusters counts the
+    # distinct rows right (components of singular value ~0 would otherwise add rounding noise).
+    old, _ = fixed_pairs()
+    from scipy.sparse import vstack
+
+    X = vstack([old[:30], old[:30], old[:10]]).tocsr()
+    reduced = _reduce(X, 0)
+    np.testing.assert_allclose(reduced[:30], reduced[30:60], atol=1e-12)
+    assert len(np.unique(reduced.round(12), axis=0)) == 30

@@ -628,4 +628,10 @@ def _gram_svd(X: Any, components: int) -> NDArray[np.float64]:
     vectors = vectors[:, ::-1][:, :components]
     signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(components)])
     vectors = vectors * np.where(signs == 0, 1.0, signs)
-    return vectors * np.sqrt(values)
+    # U S computed as X X^T U / S (the rows' projections X V): equal rows of X get equal rows
+    # here, where U S itself would differ by rounding noise in components of singular value ~0,
+    # which are left at 0 (as in an exact SVD, up to that noise).
+    keep = values > (values[0] if values.size else 0.0) * gram.shape[0] * np.finfo(float).eps
+    out = np.zeros((gram.shape[0], components))
+    out[:, keep] = (gram @ vectors[:, keep]) / np.sqrt(values[keep])
+    return out
