@@ -10,7 +10,12 @@ from scipy import special
 from scipy import stats as sps
 
 from deltaeval.exact import betainc, binomial_sf, clopper_pearson, holm, mcnemar_p, tango_interval
-from deltaeval.stats import _tango_statistic, benjamini_hochberg, paired_difference_interval
+from deltaeval.stats import (
+    _tango_statistic,
+    benjamini_hochberg,
+    paired_difference_interval,
+    proportion_interval,
+)
 
 COUNTS = [(0, 1), (1, 1), (0, 50), (1, 200), (3, 20), (20, 20), (18, 805), (57, 1000), (9999, 10000)]
 COUNTS += [(30_000, 100_000), (5, 100_000)]
@@ -84,3 +89,15 @@ def test_holm_and_bh_match_scipy() -> None:
     assert sorted(holm(p.tolist())) == pytest.approx(expected.tolist(), abs=1e-15)
     assert math.isnan(holm([0.1, math.nan])[1])
     assert benjamini_hochberg(p) == pytest.approx(sps.false_discovery_control(p, method="bh"), abs=1e-15)
+
+
+def test_few_intervals_in_pure_python_match_many_through_scipy() -> None:
+    k = np.array([0, 5, 3, 57, 1000, 2, 7])
+    n = np.array([10, 5, 0, 1000, 1000, 1, 20])
+    few = proportion_interval(k, n)  # pure Python
+    many = proportion_interval(np.tile(k, 20), np.tile(n, 20))  # SciPy
+    for a, b in zip(few, many, strict=True):
+        np.testing.assert_allclose(a, b[: k.size], atol=1e-12, equal_nan=True)
+    # counts that are not whole numbers (or not finite) go through SciPy as before
+    low, high = proportion_interval([2.5, np.inf], [10, 4])
+    assert 0 < low[0] < high[0] < 1 and np.isnan(low[1])

@@ -238,7 +238,8 @@ def proportion_interval(
     k = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
     k, n = np.broadcast_arrays(k, n)
-    if k.size <= FEW_INTERVALS and np.array_equal(k, np.round(k)) and np.array_equal(n, np.round(n)):
+    counts = np.concatenate([k.ravel(), n.ravel()])
+    if k.size <= FEW_INTERVALS and np.isfinite(counts).all() and (counts == np.round(counts)).all():
         pairs = [
             clopper_pearson(int(a), int(b), level, side)
             for a, b in zip(k.ravel().tolist(), n.ravel().tolist(), strict=True)
