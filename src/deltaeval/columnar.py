@@ -41,6 +41,7 @@ PYTHON_WHITESPACE = (
 _BLANK = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_WHITESPACE) + "]*$"
 #: Text that ``json.dumps`` writes as it is, in quotes: printable ASCII without ``"`` and ``\``.
 _JSON_PLAIN = r"^[ !#-\[\]-~]*$"
+_PLAIN_BYTES = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
 
 
 def strip(array: pa.Array) -> pa.Array:
@@ -237,19 +238,23 @@ class ColumnarRun(Run):
         tags = _tag_json(c.tags, n)
         for start in range(0, n, HASH_CHUNK):
             size = min(HASH_CHUNK, n - start)
-            parts = [
-                _json_strings(c.ids.slice(start, size)),
-                _json_strings(_slice(c.input, start, size)),
-                _json_strings(_slice(c.reference, start, size)),
-                tags.slice(start, size),
-                _json_strings(_slice(c.text, start, size)),
-                _json_floats(_slice(c.score, start, size)),
-                _json_bools(_slice(c.correct, start, size)),
-                _json_strings(_slice(c.error, start, size)),
+            fields = [
+                _json_pieces(c.ids.slice(start, size)),
+                _json_pieces(_slice(c.input, start, size)),
+                _json_pieces(_slice(c.reference, start, size)),
+                [tags.slice(start, size)],
+                _json_pieces(_slice(c.text, start, size)),
+                [_json_floats(_slice(c.score, start, size)) or "null"],
+                [_json_bools(_slice(c.correct, start, size)) or "null"],
+                _json_pieces(_slice(c.error, start, size)),
             ]
-            null = pa.array(["null"] * size) if any(part is None for part in parts) else None
-            row = pc.binary_join_element_wise(*[null if part is None else part for part in parts], ", ")
-            lines = pc.binary_join_element_wise("[", row, "]\n", "")
+            pieces: list[Any] = ["["]
+            for i, field_pieces in enumerate(fields):
+                pieces += [", "] * (i > 0) + field_pieces
+            pieces.append("]\n")
+            if all(isinstance(piece, str) for piece in pieces):  # no column at all: one constant line
+                pieces[0] = pa.array(["["] * size, pa.string())
+            lines = pc.binary_join_element_wise(*pieces, "")
             digest.update(_string_bytes(lines))
         return digest.hexdigest()
 
@@ -315,6 +320,17 @@ def _json_strings(array: pa.Array | None) -> pa.Array | None:
         escaped = pa.array([encode(v) for v in array.filter(escape).to_pylist()], pa.string())
         quoted = pc.replace_with_mask(quoted, escape, escaped)
     return pc.fill_null(quoted, "null")
+
+
+def _json_pieces(array: pa.Array | None) -> list[Any]:
+    """Pieces that join into each string as ``json.dumps`` writes it: the column between quotes
+    when every value is plain printable ASCII, else the column written out (:func:`_json_strings`)."""
+
+    if array is None:
+        return ["null"]
+    if array.null_count == 0 and not bytes(_string_bytes(array)).translate(None, _PLAIN_BYTES):
+        return ['"', array, '"']
+    return [_json_strings(array)]
 
 
 def _json_floats(array: pa.Array | None) -> pa.Array | None:

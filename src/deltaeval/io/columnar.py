@@ -233,6 +233,15 @@ def _tag_column(array: pa.Array) -> TagColumn:
     return TagColumn(codes=codes, values=tuple(str(v) for v in encoded.dictionary.to_pylist()))
 
 
+def _unique(ids: pa.Array) -> bool:
+    """Whether no id repeats (ids in ascending order are, without hashing them)."""
+    import pyarrow.compute as pc
+
+    if len(ids) < 2 or pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        return True
+    return pc.count_distinct(ids).as_py() == len(ids)
+
+
 def _run_from_table(table: pa.Table, *, path: Path, name: str, mapping: ColumnMapping) -> ColumnarRun:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -256,9 +265,10 @@ def _run_from_table(table: pa.Table, *, path: Path, name: str, mapping: ColumnMa
     if _kind(ids) not in ("string", "int") or ids.null_count:
         raise NotPlain
     ids = _text(ids)
-    if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
+    if ids.null_count or not _unique(ids):
         raise NotPlain  # hashed ids or repeated ids: the per-row reader's rules
-    inputs = pc.coalesce(*[_text(cells[c]) for c in input_columns]) if input_columns else None
+    texts = [_text(cells[c]) for c in input_columns]
+    inputs = (texts[0] if len(texts) == 1 else pc.coalesce(*texts)) if texts else None
     notes: list[str] = []
     if mapping.tags:
         tag_names = list(roles.tags)
