@@ -39,6 +39,7 @@ TARGET_RATIO = 3.0
 TARGET_RSS = 1 << 30  # 1 GiB
 TARGET_REPORT = 5 * 1000 * 1000  # 5 MB
 TARGET_TEXT_SECONDS = 60.0
+TARGET_TEXTS = 100_000
 WORDS = (
     "the model answer returns a value because each step of the method keeps its result and "
     "then checks whether the output matches what the user asked for in plain words here"
@@ -199,14 +200,16 @@ def run_texts(folder: Path, n: int, seed: int) -> bool:
         print(run.stderr or base.stderr)
         return False
     behaviour = "behaviour" in json.loads(report.read_text())
-    ok = run.wall_s <= TARGET_TEXT_SECONDS and behaviour
+    ok = behaviour and (run.wall_s <= TARGET_TEXT_SECONDS or n != TARGET_TEXTS)
     _row("", "deltaeval", "pyarrow read", "ratio")
     _row(
         "wall time",
         f"{run.wall_s:.2f} s",
         f"{base.wall_s:.2f} s",
         f"{run.wall_s / base.wall_s:.1f}x",
-        f"{_check(ok)} (target <= {TARGET_TEXT_SECONDS:g} s with behaviour)",
+        f"{_check(ok)} (target <= {TARGET_TEXT_SECONDS:g} s with behaviour)"
+        if n == TARGET_TEXTS
+        else f"(the target, <= {TARGET_TEXT_SECONDS:g} s, is for {TARGET_TEXTS:,} outputs)",
     )
     _row("CPU time", f"{run.cpu_s:.2f} s", f"{base.cpu_s:.2f} s", f"{run.cpu_s / base.cpu_s:.1f}x")
     _row("peak RSS", _mb(run.peak_rss), _mb(base.peak_rss), f"{run.peak_rss / base.peak_rss:.1f}x")
