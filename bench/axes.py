@@ -238,6 +238,30 @@ def minilm_rows(texts: list[str]) -> tuple[list[tuple[str, int, float, float]], 
     return rows, notes
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_scaling(processes: int, n: int = 3_000_000) -> float:
+    """Speed-up of ``processes`` processes over one on a plain Python loop (no deltaeval): what
+    the machine itself allows right now; near 1 when other work already keeps every core busy."""
+    import multiprocessing
+
+    start = time.perf_counter()
+    for _ in range(processes):
+        _burn(n)
+    serial = time.perf_counter() - start
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(processes) as pool:
+        start = time.perf_counter()
+        pool.map(_burn, [n] * processes)
+        parallel = time.perf_counter() - start
+    return serial / parallel
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and of its finished child processes (workers)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -298,18 +322,29 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("deltaeval, serial (workers=1)", args.n, wall_serial, cpu_serial))
     wall_par = None
     if args.workers > 1:
+        scaling = machine_scaling(args.workers)
         wall_par, cpu_par, parallel = timed(lambda: compute_axes(texts, inputs, names, workers=args.workers))
         rows.append((f"deltaeval, workers={args.workers}", args.n, wall_par, cpu_par))
         same = all(np.array_equal(serial[k], parallel[k], equal_nan=True) for k in names)  # type: ignore[index]
         print(f"serial and {args.workers}-worker values identical: {'yes' if same else 'NO'}")
         failures += not same
-    sub = min(args.n, 20_000)
+    sub = min(args.n, 10_000)
     no_sentiment = [n for n in names if n != "sentiment"]
-    wall_ns, cpu_ns, _ = timed(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1))
+    # numpy MATTR and the previous loop, alternated twice (A B A B), the faster of each kept: the
+    # difference is a few percent, less than the drift of a shared machine between two runs
+    runs: dict[str, list[tuple[float, float, object]]] = {"numpy": [], "loop": []}
+    for _ in range(2):
+        runs["numpy"].append(timed(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1)))
+        runs["loop"].append(
+            timed(
+                lambda: with_loop_mattr(
+                    lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1)
+                )
+            )
+        )
+    wall_ns, cpu_ns, _ = min(runs["numpy"], key=lambda r: r[1])
+    wall_prev, cpu_prev, previous = min(runs["loop"], key=lambda r: r[1])
     rows.append(("deltaeval, serial, default set minus sentiment", sub, wall_ns, cpu_ns))
-    wall_prev, cpu_prev, previous = timed(
-        lambda: with_loop_mattr(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1))
-    )
     rows.append(("  the same, previous MATTR (Python loop)", sub, wall_prev, cpu_prev))
     same_prev = np.array_equal(
         previous["lexical_diversity"], serial["lexical_diversity"][:sub], equal_nan=True
@@ -351,14 +386,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     best_rate = serial_rate
     if wall_par is not None:
-        print(f"speed-up of {args.workers} workers over serial (wall): {wall_serial / wall_par:.2f}x")
+        print(
+            f"speed-up of {args.workers} workers over serial (wall): {wall_serial / wall_par:.2f}x; "
+            f"the machine's own, a plain Python loop in {args.workers} processes against 1: {scaling:.2f}x"
+        )
         best_rate = max(serial_rate, args.n / wall_par)
     if "sentiment" in names:
         share = 1.0 - (cpu_ns / sub) / (cpu_serial / args.n)
         print(f"fast sentiment's share of deltaeval's serial CPU time: about {100 * share:.0f}%")
     print(
-        f"numpy MATTR over the previous loop (default set minus sentiment): {cpu_prev / cpu_ns:.2f}x CPU, "
-        f"{wall_prev / wall_ns:.2f}x wall; values identical: {'yes' if same_prev else 'NO'}"
+        f"numpy MATTR over the previous loop (default set minus sentiment, faster of two alternated "
+        f"runs each): {cpu_prev / cpu_ns:.2f}x CPU, {wall_prev / wall_ns:.2f}x wall; values identical: "
+        f"{'yes' if same_prev else 'NO'}"
     )
     failures += not same_prev
     for note in minilm_notes:
