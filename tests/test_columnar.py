@@ -185,3 +185,27 @@ def test_plain_parquet_reads_as_the_per_row_reader(tmp_path: Path) -> None:
     )
     assert run.examples == expected.examples and run.outputs == expected.outputs
     assert run.notes == expected.notes and run.content_hash == expected.content_hash
+
+
+def test_word_counts_as_str_split(tmp_path: Path) -> None:
+    from deltaeval.behaviour.section import has_text_outputs
+    from deltaeval.comparison import _text_outputs
+
+    texts = [
+        "  a  b\tc\n",
+        "x",
+        "a\x1cb",
+        "caf\u00e9 \u3000 b\u2003c",
+        "one two three four",
+        "\u00a0x\u00a0y",
+    ]
+    records = [{"id": f"e{i}", "output": t, "correct": True} for i, t in enumerate(texts)]
+    old = _write(tmp_path / "o.jsonl", records)
+    new = _write(tmp_path / "n.jsonl", [{**r, "output": r["output"] + " more words here"} for r in records])
+    fast = align(load_run(old), load_run(new))
+    expected = [len(t.split()) for t in texts] + [len((t + " more words here").split()) for t in texts]
+    assert fast.output_word_counts().tolist() == expected
+    assert _text_outputs(fast) is has_text_outputs(align(_per_row(old), _per_row(new))) is True
+    same = _write(tmp_path / "s.jsonl", records)  # the short texts alone: a median of 2 words
+    assert _text_outputs(align(load_run(old), load_run(same))) is False
+    assert has_text_outputs(align(_per_row(old), _per_row(same))) is False

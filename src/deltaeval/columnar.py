@@ -39,6 +39,8 @@ PYTHON_WHITESPACE = (
 )
 #: Text that ``str.strip()`` leaves empty (an RE2 pattern).
 _BLANK = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_WHITESPACE) + "]*$"
+#: One word as ``str.split()`` finds it: a run of characters that are not whitespace.
+_WORD = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_WHITESPACE) + "]+"
 #: Text that ``json.dumps`` writes as it is, in quotes: printable ASCII without ``"`` and ``\``.
 _JSON_PLAIN = r"^[ !#-\[\]-~]*$"
 _PLAIN_BYTES = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
@@ -487,6 +489,20 @@ class ColumnarAlignment(Alignment):
                 hint="pass --scorer (e.g. exact, numeric, choice) or import a correct/score column",
             )
         return values
+
+    def output_word_counts(self) -> NDArray[np.int64]:
+        """``len(text.split())`` of every paired output with text and no error, old then new."""
+        import pyarrow.compute as pc
+
+        parts = [np.zeros(0, dtype=np.int64)]
+        for side in ("old", "new"):
+            text, errors = self._taken(side, "text"), self._taken(side, "error")
+            if text is None:
+                continue
+            keep = pc.is_valid(text) if errors is None else pc.and_(pc.is_valid(text), pc.is_null(errors))
+            counts = pc.count_substring_regex(text.filter(keep), _WORD)
+            parts.append(counts.to_numpy(zero_copy_only=False).astype(np.int64))
+        return np.concatenate(parts)
 
     def _ids_at(self, side: str, i: int) -> str:
         run = self.old_run if side == "old" else self.new_run

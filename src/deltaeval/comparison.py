@@ -379,8 +379,12 @@ def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> di
 
 
 def _text_outputs(alignment: Alignment) -> bool:
-    from deltaeval.behaviour.section import has_text_outputs
+    from deltaeval.behaviour.section import TEXT_MIN_WORDS, has_text_outputs
+    from deltaeval.columnar import ColumnarAlignment
 
+    if isinstance(alignment, ColumnarAlignment):  # the same test, on the columns
+        words = alignment.output_word_counts()
+        return bool(len(words)) and float(np.median(words)) >= TEXT_MIN_WORDS
     return has_text_outputs(alignment)
 
 
