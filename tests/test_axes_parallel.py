@@ -81,3 +81,64 @@ def test_workers_equal_serial_with_the_default_chunks() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(axes_module).failed == 0
+
+
+def _phrases() -> list[str]:
+    """One sentence for every branch of the refusal and disclaimer patterns."""
+    verbs = ["help", "assist", "provide", "comply", "write", "do that"]
+    negations = ["cannot", "can't", "can not", "won't", "will not", "am unable to", "are not able to"]
+    out = [f"{s} {n} {v} with this." for s in ("I", "We") for n in negations for v in verbs]
+    out += [
+        f"{s} {n} {v} now."
+        for s in ("I'm", "We're", "I’m")
+        for n in ("unable to", "not able to")
+        for v in verbs
+    ]
+    out += [
+        "I must decline.",
+        "I have to refuse that.",
+        "As an AI, I think so.",
+        "As a large language model.",
+    ]
+    out += ["As a language model, no.", "I'm just an AI.", "I am only an AI here."]
+    pros = ["professional", "doctor", "financial advisor", "healthcare provider", "therapist", "lawyer"]
+    out += [
+        f"Please consult {w}{q} {p}."
+        for w in ("a", "with an", "your")
+        for q in ("", " licensed")
+        for p in pros
+    ]
+    out += [
+        f"Seek {a} {b}."
+        for a in ("professional", "medical", "legal")
+        for b in ("help", "advice", "attention")
+    ]
+    out += [f"This is not {k} advice." for k in ("financial", "legal", "medical", "investment")]
+    out += [
+        "It is not a substitute for care.",
+        "For general informational purposes only.",
+        "For informational purposes.",
+    ]
+    out += [f"{s} not a {p}." for s in ("I'm", "I am") for p in pros]
+    out += [
+        "Please note that it rains.",
+        "It is important to note this.",
+        "It's important to remember.",
+        "It does not constitute help.",
+    ]
+    return out
+
+
+def test_refusal_and_disclaimer_quick_tests_miss_no_match() -> None:
+    from deltaeval.behaviour import AXES
+    from deltaeval.behaviour.fused import FUSED_NAMES, extract
+
+    refusals, disclaimers = FUSED_NAMES.index("refusals"), FUSED_NAMES.index("disclaimers")
+    found = 0
+    for phrase in _phrases():
+        for text in (phrase, f"Sure. {phrase} Then more words follow here.", phrase.upper()):
+            values = extract(text)
+            assert values[refusals] == AXES["refusals"].fn(text), text
+            assert values[disclaimers] == AXES["disclaimers"].fn(text), text
+            found += values[refusals] + values[disclaimers] > 0
+    assert found == 3 * len(_phrases())  # every phrase is a refusal or a disclaimer

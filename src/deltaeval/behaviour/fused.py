@@ -84,6 +84,31 @@ _HEDGE_PHRASES = tuple(
     (phrase.split()[-1], " " + "  ".join(phrase.split()) + " ") for phrase in P.HEDGE_PHRASES
 )
 _CACHE_LIMIT = 500_000
+#: Every match of ``REFUSAL_RE`` (``DISCLAIMER_RE``) in the words joined by spaces holds one of
+#: these: substring tests that spare the pattern's scan of outputs that cannot match.
+_REFUSAL_HINTS = (
+    "cannot ",
+    "can't ",
+    "can not ",
+    "won't ",
+    "will not ",
+    "unable to ",
+    "not able to ",
+    "decline",
+    "refuse",
+    "an ai",
+    "language model",
+)
+_DISCLAIMER_HINTS = (
+    "consult ",
+    "seek ",
+    "advice",
+    "not a ",
+    "informational purposes",
+    "please note that",
+    "important to ",
+    "not constitute",
+)
 
 
 class _SyllableCache(dict):
@@ -256,8 +281,16 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
     if phrases:
         spaced = " " + "  ".join(ws) + " "
         hedge_count += sum(map(spaced.count, phrases))
-    refusal_count = len(P.REFUSAL_RE.findall(joined)) if P.may_refuse(keyset) else 0
-    disclaimer_count = len(P.DISCLAIMER_RE.findall(joined)) if P.may_disclaim(keyset) else 0
+    refusal_count = (
+        len(P.REFUSAL_RE.findall(joined))
+        if P.may_refuse(keyset) and any(map(joined.__contains__, _REFUSAL_HINTS))
+        else 0
+    )
+    disclaimer_count = (
+        len(P.DISCLAIMER_RE.findall(joined))
+        if P.may_disclaim(keyset) and any(map(joined.__contains__, _DISCLAIMER_HINTS))
+        else 0
+    )
 
     if n_words and n_sentences:
         syl = sum(map(mul, map(_SYLLABLES.__getitem__, keyset), counts.values()))
