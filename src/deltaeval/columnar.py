@@ -228,10 +228,15 @@ class ColumnarRun(Run):
     def has_scores(self) -> bool:
         return self._complete(self.columns.score)
 
-    @cached_property
+    @property
     def content_hash(self) -> str:
         """The same SHA-256 as :attr:`Run.content_hash` (one ``json.dumps`` line per row), with
-        the lines written by pyarrow, column by column."""
+        the lines written by pyarrow, column by column (computed once)."""
+        if "_content_hash" not in self.__dict__:
+            object.__setattr__(self, "_content_hash", self._hash_columns())
+        return self.__dict__["_content_hash"]
+
+    def _hash_columns(self) -> str:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -294,6 +299,20 @@ class ColumnarRun(Run):
         return all(getattr(self, n) == getattr(other, n) for n in names)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def hash_concurrently(*runs: Run) -> None:
+    """Compute the content hashes of several columnar runs at once, one thread each (pyarrow and
+    hashlib release the GIL), so that :attr:`ColumnarRun.content_hash` is ready when read."""
+    todo = [run for run in runs if isinstance(run, ColumnarRun) and "_content_hash" not in run.__dict__]
+    if len(todo) < 2:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(todo)) as pool:
+        hashes = list(pool.map(ColumnarRun._hash_columns, todo))
+    for run, digest in zip(todo, hashes, strict=True):
+        object.__setattr__(run, "_content_hash", digest)
 
 
 def _slice(array: pa.Array | None, start: int, size: int) -> pa.Array | None:

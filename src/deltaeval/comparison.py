@@ -219,6 +219,9 @@ def compare(
     )
     old_run = old if isinstance(old, Run) else load_run(old, strict=strict)
     new_run = new if isinstance(new, Run) else load_run(new, strict=strict)
+    from deltaeval.columnar import hash_concurrently
+
+    hash_concurrently(old_run, new_run)
     runs = (_run_block(old_run), _run_block(new_run))  # the runs as given, before any scoring
     scorer_obj = None
     if scorer is not None:
