@@ -75,9 +75,6 @@ class TagColumn:
     codes: NDArray[np.int32]
     values: tuple[str, ...]
 
-    def present(self) -> NDArray[np.bool_]:
-        return self.codes >= 0
-
 
 @dataclass(frozen=True)
 class RunColumns:
@@ -559,7 +556,6 @@ class ColumnarAlignment(Alignment):
     def _merged_tag(self, tag: str) -> tuple[NDArray[np.int32], tuple[str, ...]]:
         """Codes and values of ``tag`` on the merged examples (see ``merge_example``)."""
         old_tags, new_tags = self.old_run.columns.tags, self.new_run.columns.tags
-        values: list[str] = []
         lookup: dict[str, int] = {}
         codes = np.full(self.n, -1, dtype=np.int32)
 
@@ -571,15 +567,15 @@ class ColumnarAlignment(Alignment):
 
         if tag in new_tags:
             new_codes = mapped(new_tags[tag], self.new_index)
-            codes = np.where(self._old_kept(), codes, new_codes)
+            codes = np.where(self._old_kept, codes, new_codes)
         if tag in old_tags:
             old_codes = mapped(old_tags[tag], self.old_index)
             codes = np.where(old_codes >= 0, old_codes, codes)
-        values = list(lookup)
-        return codes, tuple(values)
+        return codes, tuple(lookup)
 
     @cached_property
-    def _old_kept_mask(self) -> NDArray[np.bool_]:
+    def _old_kept(self) -> NDArray[np.bool_]:
+        """Rows whose merged example is the old run's as it is (it has a reference and tags)."""
         import pyarrow.compute as pc
 
         c = self.old_run.columns
@@ -590,10 +586,6 @@ class ColumnarAlignment(Alignment):
         for column in c.tags.values():
             any_tag |= column.codes[self.old_index] >= 0
         return has_reference & any_tag
-
-    def _old_kept(self) -> NDArray[np.bool_]:
-        """Rows whose merged example is the old run's as it is (it has a reference and tags)."""
-        return self._old_kept_mask
 
     def tag_values(self, tag: str) -> list[str]:
         codes, values = self._merged_tag(tag)
