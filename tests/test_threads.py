@@ -140,3 +140,16 @@ def test_run_passes_threads_to_the_smollm2_backend(tmp_path: Path, monkeypatch, 
     assert [b.threads for b in built] == [1]
     assert main([*argv, "--name", "default"]) == 0  # cached, but the backend is built all the same
     assert built[-1].threads == cpu_threads()
+
+
+def test_minilm_onnx_threads_and_no_spinning() -> None:
+    from deltaeval.behaviour.embedding import load_minilm, minilm_unavailable
+
+    if minilm_unavailable("onnx") is not None:
+        pytest.skip("needs the [embed] extra")
+    model = load_minilm("onnx")
+    assert model.threads == cpu_threads()
+    options = model._session.get_session_options()
+    assert options.intra_op_num_threads == cpu_threads()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert load_minilm("onnx", threads=2).threads == 2
