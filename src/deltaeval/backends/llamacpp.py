@@ -296,18 +296,33 @@ class LlamaCppBackend(Backend):
     def load(self) -> Any:
         """Load the model now (it loads by itself on the first call); returns the llama.cpp server.
 
-        With ``replicas > 1`` every replica loads; the first one is returned.
+        Only the first copy loads here; with ``replicas > 1`` the others load in the background
+        of the first batch of requests that can use them, while the first copy answers.
         """
         with self._lock:
             if self._server is not None:
                 return self._server
-            servers = [self._new_server() for _ in range(self.replicas)]
-            self._servers = servers
-            self._server = servers[0]
+            self._server = self._new_server()
+            self._servers = [self._server]
             return self._server
 
+    def _load_replicas(self, wanted: int, free: Queue[Any]) -> None:
+        """Load copies until there are ``wanted``, lending each to ``free`` as it is ready."""
+        while True:
+            with self._lock:
+                if self._server is None or len(self._servers) >= wanted:
+                    return
+            try:
+                server = self._new_server()
+            except InputError:
+                return  # the first copy loaded: fewer copies, not an error
+            with self._lock:
+                self._servers.append(server)
+            for _ in range(self.concurrency):
+                free.put(server)
+
     def _new_server(self) -> Any:
-        """One llama.cpp server holding the model (the caller holds the lock)."""
+        """A new llama.cpp server holding the model."""
         _require_xllamacpp()
         import xllamacpp
 
@@ -361,15 +376,27 @@ class LlamaCppBackend(Backend):
         if not requests:
             return
         self.load()  # a model that cannot load is one clear error, not one per request
-        width = self.concurrency * len(self._servers)
+        width = self.concurrency * self.replicas
         if width == 1 or len(requests) == 1:
             for i, request in enumerate(requests):
                 on_result(i, self._call_one(request))
             return
         free: Queue[Any] = Queue()  # each replica serves `concurrency` requests at once
         for _ in range(self.concurrency):
-            for server in self._servers:
+            for server in list(self._servers):
                 free.put(server)
+        wanted = min(self.replicas, -(-len(requests) // self.concurrency))
+        loader = threading.Thread(target=self._load_replicas, args=(wanted, free), daemon=True)
+        loader.start()
+        try:
+            self._serve(requests, on_result, free, width)
+        finally:
+            loader.join()
+
+    def _serve(
+        self, requests: Sequence[Mapping[str, Any]], on_result: ResultCallback, free: Queue[Any], width: int
+    ) -> None:
+        """Answer ``requests`` on the copies lent by ``free``, ``width`` at a time at most."""
 
         def call(request: Mapping[str, Any]) -> Generation:
             self._replica.server = free.get()
