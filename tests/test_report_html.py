@@ -101,7 +101,7 @@ def test_html_holds_the_summary(report: dict[str, Any]) -> None:
         "2 ids of v1 missing in v2 (not compared): id198, id199",
         "3 outputs of v2 ended in an error",
         # a run's time says what it is: not the import time (the store keeps that)
-        "2026-11-22T10:00:00+00:00 <span class=\"muted\">(the source file's modification time",
+        '2026-11-22T10:00:00+00:00 <span class="muted">(the source file\'s modification time',
     ]:
         assert expected in html, expected
     assert html.count('<tr class="regressed">') == 1
