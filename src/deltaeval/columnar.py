@@ -266,16 +266,7 @@ class ColumnarRun(Run):
         """A copy with some fields changed; changing examples or outputs gives a plain Run."""
         if "examples" in changes or "outputs" in changes:
             return Run.replace(self, **changes)
-        fields = {
-            "name": self.name,
-            "columns": self.columns,
-            "model": self.model,
-            "params": self.params,
-            "source": self.source,
-            "created_at": self.created_at,
-            "duplicate_ids": self.duplicate_ids,
-            "notes": self.notes,
-        }
+        fields = {**self.metadata_fields(), "columns": self.columns}
         fields.update(changes)
         return ColumnarRun(**fields)
 

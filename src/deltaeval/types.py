@@ -138,12 +138,10 @@ class Run:
             digest.update(b"\n")
         return digest.hexdigest()
 
-    def replace(self, **changes: Any) -> Run:
-        """A copy of this run with some fields changed (runs are immutable)."""
-        fields = {
+    def metadata_fields(self) -> dict[str, Any]:
+        """Every field but the rows (examples and outputs): what a copy keeps of any run."""
+        return {
             "name": self.name,
-            "examples": self.examples,
-            "outputs": self.outputs,
             "model": self.model,
             "params": self.params,
             "source": self.source,
@@ -151,6 +149,10 @@ class Run:
             "duplicate_ids": self.duplicate_ids,
             "notes": self.notes,
         }
+
+    def replace(self, **changes: Any) -> Run:
+        """A copy of this run with some fields changed (runs are immutable)."""
+        fields = {**self.metadata_fields(), "examples": self.examples, "outputs": self.outputs}
         fields.update(changes)
         return Run(**fields)
 

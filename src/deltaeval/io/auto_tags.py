@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from deltaeval.errors import UsageError
@@ -68,15 +68,29 @@ class AutoTags(NamedTuple):
 
 def choose_tags(records: Sequence[Record], columns: Sequence[str]) -> AutoTags:
     """The ``columns`` (those with no other role) whose values make them tags."""
+    return choose_columns(
+        columns,
+        lambda column: [record[column] for _, record in records if not is_missing(record.get(column))],
+        why_not_tag,
+    )
+
+
+def choose_columns(
+    columns: Sequence[str],
+    filled: Callable[[str], Sequence[Any]],
+    why_not: Callable[[Any], str | None],
+) -> AutoTags:
+    """The rule's loop for any storage: ``filled(column)`` gives a column's filled cells and
+    ``why_not(cells)`` why they make no tag (None when they do); reserved names are skipped."""
     kept: list[str] = []
     notes: list[str] = []
     for column in columns:
         if column.strip().lower() in RESERVED_NAMES:
             continue
-        values = [record[column] for _, record in records if not is_missing(record.get(column))]
-        if not values:
+        values = filled(column)
+        if len(values) == 0:
             continue
-        why = why_not_tag(values)
+        why = why_not(values)
         if why is None:
             kept.append(column)
         else:

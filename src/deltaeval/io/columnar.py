@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deltaeval.columnar import ColumnarRun, RunColumns, TagColumn, blank_to_null, is_blank
-from deltaeval.io.auto_tags import MAX_NUMBER_VALUES, MAX_TAG_CHARS, RESERVED_NAMES, skipped_note
+from deltaeval.io.auto_tags import MAX_NUMBER_VALUES, MAX_TAG_CHARS, choose_columns
 from deltaeval.io.base import ColumnMapping
 from deltaeval.io.reading import JSONL_SUFFIXES
 from deltaeval.io.records import resolve_roles
@@ -273,19 +273,12 @@ def _run_from_table(table: pa.Table, *, path: Path, name: str, mapping: ColumnMa
     if mapping.tags:
         tag_names = list(roles.tags)
     else:
-        tag_names = []
         taken = roles.taken()
-        for column in columns:
-            if column in taken or column.strip().lower() in RESERVED_NAMES:
-                continue
-            values = _filled(cells[column])
-            if len(values) == 0:
-                continue
-            why = _why_not_tag(values)
-            if why is None:
-                tag_names.append(column)
-            else:
-                notes.append(skipped_note(column, why))
+        chosen = choose_columns(
+            [c for c in columns if c not in taken], lambda column: _filled(cells[column]), _why_not_tag
+        )
+        tag_names = list(chosen.columns)
+        notes.extend(chosen.notes)
     tags: dict[str, TagColumn] = {}
     for column in tag_names:
         tags.update({column: _tag_column(cells[column])})
