@@ -1645,6 +1645,11 @@ def _root(
         raise typer.Exit(0)
 
 
+from deltaeval.cli_compat import compat_app  # noqa: E402  (typer only: start-up stays light)
+
+app.add_typer(compat_app, name="compat")
+
+
 def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
     """(usage errors, exits, aborts) of click and of the click that newer typer vendors."""
     modules = []
@@ -1662,7 +1667,8 @@ def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type,
 
 
 def _app_for(argv: list[str] | None) -> typer.Typer:
-    """``app``, or, when ``argv`` starts with a command's name, a copy holding only that command.
+    """``app``, or, when ``argv`` starts with a command's (or a group's, e.g. ``compat``) name, a copy
+    holding only that command.
 
     Typer builds every command's options (evaluating some 250 annotations) before it parses
     anything; building only the invoked one saves a tenth of a second on every run. The root's
@@ -1670,10 +1676,12 @@ def _app_for(argv: list[str] | None) -> typer.Typer:
     """
     args = sys.argv[1:] if argv is None else argv
     commands = [c for c in app.registered_commands if args and c.name == args[0]]
-    if len(commands) != 1:
+    groups = [g for g in app.registered_groups if args and g.name == args[0]]
+    if len(commands) + len(groups) != 1:
         return app
     single = copy.copy(app)
     single.registered_commands = commands
+    single.registered_groups = groups
     return single
 
 
