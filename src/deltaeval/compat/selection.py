@@ -112,10 +112,12 @@ class SelectionResult:
     curve: tuple[CurvePoint, ...]
     plain_new: dict[str, Any]
     always_old: dict[str, Any]
+    ends_calibration: dict[str, dict[str, Any]]
     use_old: NDArray[np.bool_]
     calibration: NDArray[np.bool_]
     level: float
     signal: str = "confidence"
+    sources: tuple[str, str] = ("v1", "v2")
     run: Run | None = None
     notes: tuple[str, ...] = field(default=())
 
@@ -132,6 +134,8 @@ class SelectionResult:
         return {
             "method": "selection",
             "signal": self.signal,
+            "old": self.sources[0],
+            "new": self.sources[1],
             "rule": self.rule.to_dict(),
             "constraint": self.constraint,
             "n_calibration": self.n_calibration,
@@ -146,6 +150,8 @@ class SelectionResult:
             "chosen": self.chosen.to_dict(),
             "plain_new": self.plain_new,
             "always_old": self.always_old,
+            "plain_new_calibration": self.ends_calibration["plain_new"],
+            "always_old_calibration": self.ends_calibration["always_old"],
             "curve": [point.to_dict() for point in self.curve],
             "run": None if self.run is None else self.run.name,
             "notes": list(self.notes),
@@ -434,8 +440,188 @@ def select_arrays(
         curve=curve,
         plain_new=_held_out(oc[ev], nc[ev], none, None if same is None else same[ev], level),
         always_old=_held_out(oc[ev], nc[ev], every, None if same is None else every, level),
+        # t_new = -inf never switches; t_new = +inf with t_old = -inf always does
+        ends_calibration={
+            "plain_new": _calibration_figures(g, 0, 0),
+            "always_old": _calibration_figures(g, len(g.t_new) - 1, 0),
+        },
         use_old=chosen.rule.use_old(of, nf),
         calibration=cal,
         level=level,
         signal=signal,
     )
+
+
+def _signal_values(run: Run, outputs: Sequence[Any], signal: str) -> NDArray[np.float64]:
+    """Each output's ``signal`` field; an error output counts as ``-inf`` (not confident at all)."""
+    values = np.empty(len(outputs), dtype=float)
+    for i, output in enumerate(outputs):
+        value = getattr(output, signal)
+        if output.error is not None:
+            values[i] = -np.inf
+        elif value is None or (isinstance(value, float) and math.isnan(value)):
+            raise InputError(
+                f"run {run.name!r} has no {signal} for example {output.example_id!r}",
+                hint=f"selection needs a {signal} on every output: import a {signal!r} column, "
+                f"or choose another --signal ({', '.join(SIGNALS)})",
+            )
+        else:
+            values[i] = float(value)
+    return values
+
+
+def _same_examples(old: Run, new: Run) -> None:
+    old_ids, new_ids = set(old.ids), set(new.ids)
+    for a, b, missing in ((old, new, old_ids - new_ids), (new, old, new_ids - old_ids)):
+        if missing:
+            first = next(i for i in a.ids if i in missing)
+            raise InputError(
+                f"run {b.name!r} lacks {plural(len(missing), 'example id')} of run {a.name!r}, "
+                f"e.g. {first!r}",
+                hint="selection needs both runs on the same examples",
+            )
+
+
+def _scored(old: Run, new: Run, scorer: str | None) -> tuple[Run, Run]:
+    """The runs with correctness: from ``scorer``, else as imported, else the default scorer."""
+    if scorer is not None:
+        from deltaeval.scoring import get_scorer, score_run
+
+        chosen = get_scorer(scorer)
+        return score_run(old, chosen), score_run(new, chosen)
+    from deltaeval.scoring.auto import score_by_default
+
+    old, new, _ = score_by_default(old, new)
+    return old, new
+
+
+def select(
+    old: Run | str,
+    new: Run | str,
+    *,
+    name: str,
+    signal: str = "confidence",
+    max_nfr: float | None = None,
+    min_accuracy: float | None = None,
+    calibration_fraction: float = 0.5,
+    seed: int = 0,
+    scorer: str | None = None,
+    level: float = 0.95,
+    store: Any = None,
+    overwrite: bool = False,
+    grid: int = 64,
+    min_calibration: int = MIN_CALIBRATION,
+) -> SelectionResult:
+    """Choose per example between two runs' outputs; a new run holds the choice on held-out examples.
+
+    The examples are split by id (:func:`deltaeval.compat.split.split_ids`, stratified by flip
+    cell old-right × new-right, ``calibration_fraction`` of each to calibration); the rule is
+    fitted on the calibration examples and the run ``name`` holds the chosen outputs of the
+    **evaluation examples only** (the calibration ones tuned the rule, so any figure on them
+    would flatter it). ``deltaeval compare OLD NAME`` then compares on those examples (OLD's
+    calibration examples show as missing from NAME, and the run's notes say why).
+
+    Parameters
+    ----------
+    old, new:
+        Runs (or files) over the same examples, with correctness (or references and a
+        ``scorer``) and a ``signal`` on every output.
+    name:
+        Name of the new run.
+    signal:
+        The output field read as confidence: ``confidence`` (classifier probability),
+        ``logprob`` (LLM log-probability), or ``score`` (a judge/verifier score; correctness must
+        then come from the runs' ``correct`` column).
+    max_nfr, min_accuracy, level, grid, min_calibration:
+        As in :func:`select_arrays`.
+    calibration_fraction, seed:
+        The split.
+    scorer:
+        Score both runs with this scorer first (else their correctness as imported, else the
+        default scorer chosen from their references).
+    store, overwrite:
+        Save the run in this store (a Store or a path); None: do not save.
+
+    Returns
+    -------
+    SelectionResult
+        With ``run`` set to the new run.
+    """
+    from deltaeval.compat.runs import Recipe, derived_run, save_run
+    from deltaeval.compat.split import split_ids
+    from deltaeval.io import load_run
+
+    if signal not in SIGNALS:
+        raise InputError(f"unknown signal {signal!r}", hint=f"use one of {', '.join(SIGNALS)}")
+    old_run = old if isinstance(old, Run) else load_run(old)
+    new_run = new if isinstance(new, Run) else load_run(new)
+    _same_examples(old_run, new_run)
+    if signal == "score" and scorer is not None:
+        raise InputError(
+            "--signal score reads the runs' scores, which --scorer would replace",
+            hint="import correctness as a 'correct' column and drop --scorer",
+        )
+    from deltaeval.alignment import align
+
+    scored_old, scored_new = _scored(old_run, new_run, scorer)
+    alignment = align(scored_old, scored_new, strict=True)
+    old_correct, new_correct = alignment.correct()
+    old_conf = _signal_values(old_run, alignment.old, signal)
+    new_conf = _signal_values(new_run, alignment.new, signal)
+    ids = list(alignment.ids)
+    split = split_ids(
+        ids,
+        fraction=calibration_fraction,
+        seed=seed,
+        strata=(2 * old_correct.astype(int) + new_correct.astype(int)).tolist(),
+        min_calibration=min_calibration,
+    )
+    old_texts = [o.text for o in alignment.old]
+    new_texts = [o.text for o in alignment.new]
+    has_texts = any(t is not None for t in old_texts + new_texts)
+    result = select_arrays(
+        old_correct,
+        new_correct,
+        old_conf,
+        new_conf,
+        calibration=split.calibration_mask(ids),
+        max_nfr=max_nfr,
+        min_accuracy=min_accuracy,
+        old_pred=[None if t is None else t.strip() for t in old_texts] if has_texts else None,
+        new_pred=[None if t is None else t.strip() for t in new_texts] if has_texts else None,
+        level=level,
+        grid=grid,
+        min_calibration=min_calibration,
+        signal=signal,
+    )
+    # the outputs as the runs carry them (not as scored here): the new run is read like its sources
+    old_by_id = dict(zip(old_run.ids, old_run.outputs, strict=True))
+    new_by_id = dict(zip(new_run.ids, new_run.outputs, strict=True))
+    keep = [i for i, example_id in enumerate(ids) if example_id in split.evaluation]
+    outputs = [(old_by_id if result.use_old[i] else new_by_id)[ids[i]] for i in keep]
+    recipe = Recipe(
+        method="selection",
+        parameters={
+            "signal": signal,
+            "rule": result.rule.to_dict(),
+            "constraint": result.constraint,
+            "calibration_fraction": calibration_fraction,
+            "stratified_by": "flip cell (old right, new right)",
+            "scorer": scorer,
+            "chosen_on_calibration": result.chosen.calibration,
+            "examples": "evaluation split only",
+        },
+        sources={"old": old_run, "new": new_run},
+        split_seed=seed,
+        calibration_ids_hash=split.calibration_ids_hash,
+    )
+    note = (
+        f"selection between {old_run.name!r} and {new_run.name!r}: the {len(keep)} evaluation examples only; "
+        f"the {len(ids) - len(keep)} calibration examples that tuned the rule are left out"
+    )
+    run = derived_run(name, [alignment.examples[i] for i in keep], outputs, recipe, notes=[note])
+    if store is not None:
+        save_run(run, store, overwrite=overwrite)
+    from dataclasses import replace
+
+    return replace(result, run=run, notes=(note,), sources=(old_run.name, new_run.name))
