@@ -16,6 +16,7 @@ import pytest
 from deltaeval.cli import main
 from deltaeval.compat import recipe_of, select_arrays, split_ids
 from deltaeval.compat.runs import ids_hash
+from deltaeval.compat.selection import fit_rule
 from deltaeval.errors import InputError
 from deltaeval.store import Store
 
@@ -140,19 +141,15 @@ def test_calibration_split_is_disjoint_from_evaluation(digits: dict, tmp_path: P
     assert split_ids(ids, fraction=0.4, seed=8).calibration != first.calibration
 
 
-@pytest.mark.parametrize(("max_nfr", "min_accuracy"), [(0.0, None), (0.02, None), (None, 0.93), (None, None)])
-def test_operating_point_meets_the_constraint_on_calibration(digits, max_nfr, min_accuracy) -> None:
+@pytest.mark.parametrize(
+    ("max_nfr", "min_accuracy", "drop"),
+    [(0.0, None, None), (0.02, None, None), (None, 0.93, None), (None, None, 0.005), (None, None, None)],
+)
+def test_operating_point_meets_the_constraint_on_calibration(digits, max_nfr, min_accuracy, drop) -> None:
     old_ok, new_ok, old_conf, new_conf = _arrays(digits)
     calibration = np.arange(len(old_ok)) % 2 == 0
-    result = select_arrays(
-        old_ok,
-        new_ok,
-        old_conf,
-        new_conf,
-        calibration=calibration,
-        max_nfr=max_nfr,
-        min_accuracy=min_accuracy,
-    )
+    bounds = {"max_nfr": max_nfr, "min_accuracy": min_accuracy, "max_accuracy_drop": drop}
+    result = select_arrays(old_ok, new_ok, old_conf, new_conf, calibration=calibration, **bounds)
     # recomputed by hand from the rule, on the calibration examples only
     use_old = result.rule.use_old(old_conf[calibration], new_conf[calibration])
     selected = np.where(use_old, old_ok[calibration], new_ok[calibration])
@@ -160,12 +157,29 @@ def test_operating_point_meets_the_constraint_on_calibration(digits, max_nfr, mi
     accuracy = float(np.mean(selected))
     assert nfr == pytest.approx(result.chosen.calibration["nfr"])
     assert accuracy == pytest.approx(result.chosen.calibration["accuracy"])
+    plain_nfr = float(np.mean(old_ok[calibration] & ~new_ok[calibration]))
     if max_nfr is not None:
         assert nfr <= max_nfr
-    floor = min_accuracy if min_accuracy is not None else float(np.mean(new_ok[calibration]))
-    if max_nfr is None:
-        assert accuracy >= floor
-        assert result.chosen.evaluation["n"] == int((~calibration).sum())
+    else:
+        plain = float(np.mean(new_ok[calibration]))
+        floor = min_accuracy if min_accuracy is not None else plain - (drop or 0.0)
+        assert accuracy >= floor - 1e-12
+        assert nfr < plain_nfr  # it removes regressions while keeping the floor
+    assert result.chosen.evaluation["n"] == int((~calibration).sum())
+    assert (
+        fit_rule(
+            old_ok[calibration], new_ok[calibration], old_conf[calibration], new_conf[calibration], **bounds
+        )
+        == result.rule
+    )
+
+
+def test_the_accuracy_floor_is_given_once(digits) -> None:
+    old_ok, new_ok, old_conf, new_conf = _arrays(digits)
+    with pytest.raises(InputError, match="both set the accuracy floor"):
+        select_arrays(
+            old_ok, new_ok, old_conf, new_conf, calibration=old_ok, min_accuracy=0.9, max_accuracy_drop=0.01
+        )
 
 
 def test_arrays_refuse_nan_confidence(digits) -> None:

@@ -107,6 +107,14 @@ def select_cmd(
             "--min-accuracy", metavar="Y", help="Fewest negative flips with accuracy >= Y on calibration."
         ),
     ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            "--max-accuracy-drop",
+            metavar="D",
+            help="Fewest negative flips with accuracy >= the new run's minus D on calibration (default 0).",
+        ),
+    ] = None,
     calibration_fraction: CalibrationFractionOpt = 0.5,
     seed: SplitSeedOpt = 0,
     signal: Annotated[
@@ -132,7 +140,7 @@ def select_cmd(
 
     The rule is fitted on a calibration split (--calibration-fraction, --seed) and reported on
     the held-out rest; the run NAME holds the chosen outputs of the held-out examples only.
-    Without --max-nfr/--min-accuracy it keeps the new model's calibration accuracy.
+    Without --max-nfr/--min-accuracy/--max-accuracy-drop it keeps the new run's calibration accuracy.
     """
     from deltaeval.compat.selection import select
     from deltaeval.compat.selection_terminal import render_selection
@@ -146,6 +154,7 @@ def select_cmd(
         signal=signal,
         max_nfr=max_nfr,
         min_accuracy=min_accuracy,
+        max_accuracy_drop=max_accuracy_drop,
         calibration_fraction=calibration_fraction,
         seed=seed,
         scorer=scorer,

@@ -17,7 +17,8 @@ negative-flip rate against v1 and its accuracy:
 
 - ``max_nfr=x``: the most accurate rule with calibration NFR ≤ x;
 - ``min_accuracy=y``: the rule with the fewest negative flips and calibration accuracy ≥ y;
-- neither: ``min_accuracy`` = plain v2's calibration accuracy (no accuracy given up);
+- ``max_accuracy_drop=d``: as ``min_accuracy`` = plain v2's calibration accuracy − d;
+- none of these: ``max_accuracy_drop=0`` (no calibration accuracy given up);
 - ties go to the rule that switches to v1 least often (v2 is the model being shipped).
 
 Everything reported is measured on the evaluation split, which the fit never sees: the held-out
@@ -28,7 +29,8 @@ intervals from :mod:`deltaeval.analysis.flips`) and the chosen point, paired aga
 Array API (for benchmarks; one entry per example, numpy arrays or sequences)::
 
     select_arrays(old_correct, new_correct, old_conf, new_conf, *, calibration,
-                  max_nfr=None, min_accuracy=None, old_pred=None, new_pred=None,
+                  max_nfr=None, min_accuracy=None, max_accuracy_drop=None,
+                  old_pred=None, new_pred=None,
                   level=0.95, grid=64, max_points=12, min_calibration=20) -> SelectionResult
 
     ``calibration``: bool mask (True = calibration example; the rest is evaluated), e.g.
@@ -38,6 +40,7 @@ Array API (for benchmarks; one entry per example, numpy arrays or sequences)::
     result.plain_new (the same for plain v2 on the evaluation split); result.to_dict() (JSON).
 
     fit_rule(old_correct, new_correct, old_conf, new_conf, *, max_nfr=None, min_accuracy=None,
+             max_accuracy_drop=None,
              grid=64) -> ThresholdRule          # calibration arrays only
 
 Run API: :func:`select` (``deltaeval compat select OLD NEW --name NAME``).
@@ -228,6 +231,33 @@ def _grid(
     )
 
 
+def _constraint(
+    new_correct: NDArray[np.bool_],
+    max_nfr: float | None,
+    min_accuracy: float | None,
+    max_accuracy_drop: float | None,
+) -> tuple[float | None, dict[str, Any]]:
+    """The accuracy floor the rule must keep on calibration, and the constraint as JSON."""
+    bounds = {"max_nfr": max_nfr, "min_accuracy": min_accuracy, "max_accuracy_drop": max_accuracy_drop}
+    for name, bound in bounds.items():
+        if bound is not None and not 0.0 <= bound <= 1.0:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{flag} {bound!r} is not a rate in [0, 1]", hint=f"give e.g. {flag} 0.02")
+    if min_accuracy is not None and max_accuracy_drop is not None:
+        raise InputError(
+            "--min-accuracy and --max-accuracy-drop both set the accuracy floor", hint="give one of them"
+        )
+    constraint: dict[str, Any] = dict(bounds)
+    plain = float(new_correct.mean())
+    if max_accuracy_drop is None and max_nfr is None and min_accuracy is None:
+        max_accuracy_drop = 0.0
+        constraint["default"] = "no calibration accuracy below plain v2's"
+    if max_accuracy_drop is not None:
+        min_accuracy = plain - max_accuracy_drop
+    constraint["accuracy_floor"] = min_accuracy
+    return min_accuracy, constraint
+
+
 def _pick(g: _Grid, max_nfr: float | None, min_accuracy: float | None) -> tuple[int, int]:
     """Index of the chosen rule (see the module doc)."""
     feasible = np.ones(g.negative.shape, dtype=bool)
@@ -241,7 +271,7 @@ def _pick(g: _Grid, max_nfr: float | None, min_accuracy: float | None) -> tuple[
             f"no rule reaches accuracy {min_accuracy:.4f} on the calibration split "
             f"(the best reaches {best / g.n:.4f} of {g.n})"
             + (f" with NFR <= {max_nfr:.4f}" if max_nfr is not None else ""),
-            hint="ask for a lower --min-accuracy (or a higher --max-nfr)",
+            hint="ask for a lower --min-accuracy, a larger --max-accuracy-drop (or a higher --max-nfr)",
         )
     big = np.iinfo(np.int64).max
     if min_accuracy is not None and max_nfr is None:
@@ -274,15 +304,15 @@ def fit_rule(
     *,
     max_nfr: float | None = None,
     min_accuracy: float | None = None,
+    max_accuracy_drop: float | None = None,
     grid: int = 64,
 ) -> ThresholdRule:
     """The rule chosen on these (calibration) examples; see the module doc for the criterion."""
     oc, nc = _bools(old_correct, "old_correct"), _bools(new_correct, "new_correct")
     of, nf = _confidences(old_conf, "old confidence"), _confidences(new_conf, "new confidence")
     g = _grid(oc, nc, of, nf, grid)
-    if max_nfr is None and min_accuracy is None:
-        min_accuracy = float(nc.mean())
-    i, j = _pick(g, max_nfr, min_accuracy)
+    floor, _ = _constraint(nc, max_nfr, min_accuracy, max_accuracy_drop)
+    i, j = _pick(g, max_nfr, floor)
     return ThresholdRule(float(g.t_new[i]), float(g.t_old[j]))
 
 
@@ -351,6 +381,7 @@ def select_arrays(
     calibration: ArrayLike,
     max_nfr: float | None = None,
     min_accuracy: float | None = None,
+    max_accuracy_drop: float | None = None,
     old_pred: Sequence[Any] | None = None,
     new_pred: Sequence[Any] | None = None,
     level: float = 0.95,
@@ -370,8 +401,8 @@ def select_arrays(
         surer); NaN is an error, ``-inf`` means "not at all" (e.g. an output that failed).
     calibration:
         Bool mask: True for the examples the rule is fitted on, False for the held-out ones.
-    max_nfr, min_accuracy:
-        The constraint met on calibration (see the module doc); neither: keep v2's accuracy.
+    max_nfr, min_accuracy, max_accuracy_drop:
+        The constraint met on calibration (see the module doc); none: keep v2's accuracy.
     old_pred, new_pred:
         Predictions (labels, texts), for churn; optional.
     level:
@@ -399,9 +430,6 @@ def select_arrays(
             "correctness, confidence and calibration arrays differ in length",
             hint="give one value per example in each",
         )
-    for name, bound in (("max_nfr", max_nfr), ("min_accuracy", min_accuracy)):
-        if bound is not None and not 0.0 <= bound <= 1.0:
-            raise InputError(f"{name} {bound!r} is not a rate in [0, 1]", hint=f"give e.g. {name} 0.02")
     n_cal, n_eval = int(cal.sum()), int((~cal).sum())
     if n_cal < min_calibration:
         raise InputError(
@@ -411,11 +439,8 @@ def select_arrays(
     if n_eval < 1:
         raise InputError("no evaluation example is left", hint="use a smaller --calibration-fraction")
     g = _grid(oc[cal], nc[cal], of[cal], nf[cal], grid)
-    constraint: dict[str, Any] = {"max_nfr": max_nfr, "min_accuracy": min_accuracy}
-    if max_nfr is None and min_accuracy is None:
-        min_accuracy = float(nc[cal].mean())
-        constraint = {"max_nfr": None, "min_accuracy": min_accuracy, "default": "v2's calibration accuracy"}
-    chosen_index = _pick(g, max_nfr, min_accuracy)
+    floor, constraint = _constraint(nc[cal], max_nfr, min_accuracy, max_accuracy_drop)
+    chosen_index = _pick(g, max_nfr, floor)
     ev = ~cal
     same = None
     if old_pred is not None and new_pred is not None:
@@ -503,6 +528,7 @@ def select(
     signal: str = "confidence",
     max_nfr: float | None = None,
     min_accuracy: float | None = None,
+    max_accuracy_drop: float | None = None,
     calibration_fraction: float = 0.5,
     seed: int = 0,
     scorer: str | None = None,
@@ -532,7 +558,7 @@ def select(
         The output field read as confidence: ``confidence`` (classifier probability),
         ``logprob`` (LLM log-probability), or ``score`` (a judge/verifier score; correctness must
         then come from the runs' ``correct`` column).
-    max_nfr, min_accuracy, level, grid, min_calibration:
+    max_nfr, min_accuracy, max_accuracy_drop, level, grid, min_calibration:
         As in :func:`select_arrays`.
     calibration_fraction, seed:
         The split.
@@ -587,6 +613,7 @@ def select(
         calibration=split.calibration_mask(ids),
         max_nfr=max_nfr,
         min_accuracy=min_accuracy,
+        max_accuracy_drop=max_accuracy_drop,
         old_pred=[None if t is None else t.strip() for t in old_texts] if has_texts else None,
         new_pred=[None if t is None else t.strip() for t in new_texts] if has_texts else None,
         level=level,
