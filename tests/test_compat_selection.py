@@ -100,6 +100,7 @@ def test_select_then_compare_through_the_cli(digits: dict, tmp_path: Path, capsy
         low, high = point["evaluation"]["nfr_ci"]
         assert low <= point["evaluation"]["nfr"] <= high
     assert data["interval_methods"]["nfr"] == "clopper-pearson"
+    assert data["schema"] == "deltaeval.compat.selection" and data["run"] == "v2-selected"
 
     with Store(store) as db:
         run = db.load_run("v2-selected")
@@ -231,3 +232,21 @@ def test_clear_errors_exit_2_on_one_line(digits: dict, tmp_path: Path, capsys) -
     )
     assert "no rule reaches accuracy 1.0000" in err
     assert not (tmp_path / "s.sqlite").exists()  # a refused selection creates no store
+
+
+def test_log_probabilities_give_the_same_choice_as_probabilities(digits: dict, tmp_path: Path) -> None:
+    """Each threshold sits on one model's own scale: a monotone change of a signal changes nothing."""
+    from deltaeval.compat import select
+
+    as_logprob = []
+    for name in ("old_records", "new_records"):
+        records = [{**r, "logprob": float(np.log(r["confidence"]))} for r in digits[name]]
+        for r in records:
+            del r["confidence"]
+        as_logprob.append(_write(tmp_path / f"{name}.jsonl", records))
+    by_probability = select(digits["old"], digits["new"], name="p", max_nfr=0.004)
+    by_logprob = select(*as_logprob, name="lp", signal="logprob", max_nfr=0.004)
+    assert by_logprob.chosen.calibration == by_probability.chosen.calibration
+    assert by_logprob.to_dict()["signal"] == "logprob"
+    with pytest.raises(InputError, match="has no confidence for example"):
+        select(*as_logprob, name="c")

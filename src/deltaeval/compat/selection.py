@@ -135,6 +135,7 @@ class SelectionResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the rule, the constraint, the chosen point and the held-out curve."""
         return {
+            "schema": "deltaeval.compat.selection",
             "method": "selection",
             "signal": self.signal,
             "old": self.sources[0],
