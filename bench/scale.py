@@ -6,6 +6,8 @@ Two cases, each generated in a temporary folder:
   ``input``, ``output``, ``reference``, ``correct`` and a ``category`` tag (20 values). The old
   run is right on ~80%; the new one turns ~11% of the examples from right to wrong and ~13%
   from wrong to right. ``deltaeval compare OLD NEW --no-behaviour --by category --json R``.
+  ``--format csv``: the same rows written as CSV (``csv.writer``; the baseline reads them with
+  ``pyarrow.csv.read_csv``).
 * **texts**: two JSONL runs of ``--texts`` outputs of ~2 KB each (100,000; ``--quick``: 5,000),
   no correctness, compared with the default behaviour section (``--json R``).
 
@@ -17,12 +19,14 @@ its baseline with their ratio, with the machine's load average (figures on a bus
 read the ratios). Targets: rows ≤ 3× the baseline's wall time, peak RSS < 1 GB, report < 5 MB;
 texts ≤ 60 s with the behaviour section. Exits 1 when a target is missed.
 
-Run from the repository root: ``python bench/scale.py [--quick] [--rows N] [--texts N] [--keep DIR]``.
+Run from the repository root:
+``python bench/scale.py [--quick] [--rows N] [--texts N] [--format jsonl|csv] [--keep DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -77,11 +81,17 @@ def measure(command: list[str]) -> Measure:
     )
 
 
-def write_rows(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
-    """Two runs of ``n`` short-answer examples with correctness and a tag."""
+ROW_FIELDS = ("id", "input", "output", "reference", "correct", "category")
+
+
+def write_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl") -> tuple[Path, Path]:
+    """Two runs of ``n`` short-answer examples with correctness and a tag (JSONL or CSV)."""
     rng = random.Random(seed)
-    old_path, new_path = folder / "old.jsonl", folder / "new.jsonl"
-    with old_path.open("w") as old, new_path.open("w") as new:
+    old_path, new_path = folder / f"old.{fmt}", folder / f"new.{fmt}"
+    with old_path.open("w", newline="") as old, new_path.open("w", newline="") as new:
+        writers = {old: csv.writer(old), new: csv.writer(new)} if fmt == "csv" else {}
+        for writer in writers.values():
+            writer.writerow(ROW_FIELDS)
         for i in range(n):
             answer = str(rng.randrange(1000))
             tag = f"tag-{rng.randrange(TAGS):02d}"
@@ -99,7 +109,10 @@ def write_rows(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
                     "correct": right,
                     "category": tag,
                 }
-                handle.write(json.dumps(record) + "\n")
+                if writers:
+                    writers[handle].writerow(record[f] for f in ROW_FIELDS)
+                else:
+                    handle.write(json.dumps(record) + "\n")
     return old_path, new_path
 
 
@@ -127,9 +140,11 @@ def write_texts(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
     return old_path, new_path
 
 
-def baseline_command(paths: tuple[Path, Path]) -> list[str]:
-    """A subprocess that only reads both files with pyarrow.json.read_json."""
-    code = "import sys, pyarrow.json as pj\nfor p in sys.argv[1:]:\n    pj.read_json(p)\n"
+def baseline_command(paths: tuple[Path, Path], fmt: str = "jsonl") -> list[str]:
+    """A subprocess that only reads both files with pyarrow.json.read_json (pyarrow.csv.read_csv)."""
+    module = "pyarrow.csv as pa_format" if fmt == "csv" else "pyarrow.json as pa_format"
+    reader = "read_csv" if fmt == "csv" else "read_json"
+    code = f"import sys, {module}\nfor p in sys.argv[1:]:\n    pa_format.{reader}(p)\n"
     return [sys.executable, "-c", code, *map(str, paths)]
 
 
@@ -151,12 +166,13 @@ def _check(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def run_rows(folder: Path, n: int, seed: int) -> bool:
+def run_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl") -> bool:
     t0 = time.perf_counter()
-    paths = write_rows(folder, n, seed)
+    paths = write_rows(folder, n, seed, fmt)
     size = sum(p.stat().st_size for p in paths)
-    print(f"\nrows: 2 x {n:,} examples, {_mb(size)} of JSONL (generated in {time.perf_counter() - t0:.1f} s)")
-    base = measure(baseline_command(paths))
+    took = time.perf_counter() - t0
+    print(f"\nrows: 2 x {n:,} examples, {_mb(size)} of {fmt.upper()} (generated in {took:.1f} s)")
+    base = measure(baseline_command(paths, fmt))
     report = folder / "report.json"
     run = measure(compare_command(paths, report, "--no-behaviour", "--by", "category"))
     if run.returncode != 0 or base.returncode != 0:
@@ -223,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, help="examples per run (default 1,000,000)")
     parser.add_argument("--texts", type=int, default=None, help="text outputs per run (default 100,000)")
     parser.add_argument("--skip", choices=("rows", "texts"), action="append", default=[])
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="the rows' file format")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="generate into DIR and keep the files")
     args = parser.parse_args(argv)
@@ -235,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if "rows" not in args.skip:
-            ok &= run_rows(folder, rows, args.seed)
+            ok &= run_rows(folder, rows, args.seed, args.format)
         if "texts" not in args.skip:
             ok &= run_texts(folder, texts, args.seed)
     print(f"\nload average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
