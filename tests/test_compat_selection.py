@@ -250,3 +250,24 @@ def test_log_probabilities_give_the_same_choice_as_probabilities(digits: dict, t
     assert by_logprob.to_dict()["signal"] == "logprob"
     with pytest.raises(InputError, match="has no confidence for example"):
         select(*as_logprob, name="c")
+
+
+def test_every_candidate_rule_is_counted_as_applying_it_would() -> None:
+    """The calibration counts of all rules at once equal the rule applied example by example."""
+    from deltaeval.compat.selection import _grid
+
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        n = int(rng.integers(20, 200))
+        old_ok, new_ok = rng.random(n) < 0.7, rng.random(n) < 0.75
+        old_conf, new_conf = np.round(rng.random(n), 1), np.round(rng.random(n), 1)  # many ties
+        old_conf[rng.random(n) < 0.05] = -np.inf  # failed outputs
+        new_conf[rng.random(n) < 0.05] = -np.inf
+        g = _grid(old_ok, new_ok, old_conf, new_conf, grid=int(rng.integers(3, 12)))
+        for i, t_new in enumerate(g.t_new):
+            for j, t_old in enumerate(g.t_old):
+                use_old = (new_conf < t_new) & (old_conf >= t_old)
+                selected = np.where(use_old, old_ok, new_ok)
+                assert g.negative[i, j] == np.sum(old_ok & ~selected)
+                assert g.correct[i, j] == np.sum(selected)
+                assert g.switched[i, j] == np.sum(use_old)

@@ -206,6 +206,24 @@ class _Grid:
     n: int
 
 
+def _switch_counts(
+    a: NDArray[np.intp], b: NDArray[np.intp], shape: tuple[int, int], mask: NDArray[np.bool_] | None
+) -> NDArray[np.int64]:
+    """``[i, j]``: how many (masked) examples rule ``(t_new[i], t_old[j])`` switches to the old output.
+
+    ``a``: how many ``t_new`` are <= each new confidence (so ``new_conf < t_new[i]`` ⇔ ``a <= i``);
+    ``b``: how many ``t_old`` are <= each old confidence (``old_conf >= t_old[j]`` ⇔ ``b > j``).
+    One 2-D histogram and two cumulative sums: O(n + grid²) time and memory.
+    """
+    rows, cols = shape
+    keep = slice(None) if mask is None else mask
+    hist = np.bincount(a[keep] * (cols + 1) + b[keep], minlength=(rows + 1) * (cols + 1))
+    hist = hist.reshape(rows + 1, cols + 1).astype(np.int64)
+    up_to = np.cumsum(hist, axis=0)[:rows]  # a <= i
+    from_here = np.cumsum(up_to[:, ::-1], axis=1)[:, ::-1]  # b >= j
+    return from_here[:, 1:]  # b > j
+
+
 def _grid(
     old_correct: NDArray[np.bool_],
     new_correct: NDArray[np.bool_],
@@ -214,20 +232,20 @@ def _grid(
     grid: int,
 ) -> _Grid:
     t_new, t_old = _candidates(new_conf, grid), _candidates(old_conf, grid)
-    below = (new_conf[:, None] < t_new[None, :]).astype(np.int64)  # n × |t_new|
-    above = (old_conf[:, None] >= t_old[None, :]).astype(np.int64)  # n × |t_old|
+    a = np.searchsorted(t_new, new_conf, side="right")
+    b = np.searchsorted(t_old, old_conf, side="right")
+    shape = (len(t_new), len(t_old))
     negative_flip = old_correct & ~new_correct
     positive_flip = ~old_correct & new_correct
     # switching an example to the old output removes a negative flip and loses a positive one
-    removed = below[negative_flip].T @ above[negative_flip]
-    lost = below[positive_flip].T @ above[positive_flip]
-    switched = below.T @ above
+    removed = _switch_counts(a, b, shape, negative_flip)
+    lost = _switch_counts(a, b, shape, positive_flip)
     return _Grid(
         t_new=t_new,
         t_old=t_old,
         negative=int(negative_flip.sum()) - removed,
         correct=int(new_correct.sum()) + removed - lost,
-        switched=switched,
+        switched=_switch_counts(a, b, shape, None),
         n=len(old_correct),
     )
 
