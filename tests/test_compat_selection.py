@@ -271,3 +271,37 @@ def test_every_candidate_rule_is_counted_as_applying_it_would() -> None:
                 assert g.negative[i, j] == np.sum(old_ok & ~selected)
                 assert g.correct[i, j] == np.sum(selected)
                 assert g.switched[i, j] == np.sum(use_old)
+
+
+def test_a_verifier_score_column_as_the_signal(tmp_path: Path, capsys) -> None:
+    """breast_cancer: v1 logistic regression, v2 a decision tree; the signal is a per-output score."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    order = np.random.default_rng(1).permutation(len(y))
+    X, y = X[order], y[order]
+    models = LogisticRegression(max_iter=500), DecisionTreeClassifier(max_depth=4, random_state=0)
+    paths = []
+    for model, name in zip(models, ("v1", "v2"), strict=True):
+        model.fit(X[:200], y[:200])
+        proba = model.predict_proba(X[200:])
+        records = [
+            {
+                "id": f"case{i}",
+                "output": str(int(p.argmax())),
+                "correct": bool(p.argmax() == t),
+                "score": float(p.max()),
+            }
+            for i, (p, t) in enumerate(zip(proba, y[200:], strict=True))
+        ]
+        paths.append(str(_write(tmp_path / f"{name}.jsonl", records)))
+    store = ["--store", str(tmp_path / "s.sqlite")]
+    assert main(["compat", "select", *paths, "--name", "sel", "--signal", "score", *store]) == 0
+    assert "score(new) < t_new" in capsys.readouterr().out
+    err = _error_line(
+        capsys, ["compat", "select", *paths, "--name", "x", "--signal", "score", "--scorer", "exact"]
+    )
+    assert "--signal score reads the runs' scores" in err
