@@ -5,9 +5,10 @@ The rule family
 ``use old  ⇔  new_conf < t_new  and  old_conf >= t_old`` — two thresholds, each on one model's
 own confidence scale. Why this family and not a difference ``old_conf − new_conf > d``: the two
 signals need not be comparable (a classifier's probability against another's, two LLMs'
-sequence log-probabilities, a verifier score), and each threshold is unchanged by any monotone
-recalibration of its own model; it contains "never use old" (``t_new = −inf``: plain v2) and
-"always use old" (``t_new = +inf, t_old = −inf``: v1), so the curve runs from v2 to v1.
+sequence log-probabilities, a verifier score), and a monotone recalibration of either model
+maps every rule to one that splits the calibration examples the same way; the family contains
+"never use old" (``t_new = −inf``: plain v2) and "always use old" (``t_new = +inf,
+t_old = −inf``: v1), so the curve runs from v2 to v1.
 
 Fitting (on the calibration split only)
 ---------------------------------------
