@@ -31,6 +31,7 @@ from deltaeval.cli import (  # noqa: E402  (shared options; see the note on comp
     QuietOpt,
     StoreOpt,
     _console,
+    _rich_console,
     _store,
 )
 from deltaeval.textsafe import visible  # noqa: E402
@@ -167,6 +168,148 @@ def select_cmd(
     if json_out is not None:
         _write_json(data, json_out)
         console.print(f"wrote {visible(str(json_out))}", markup=False)
+
+
+from deltaeval.cli import MaxTokensOpt, SystemOpt  # noqa: E402
+
+
+def _interval(value: float | None, ci: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci:
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{value:.3f}"
+
+
+@compat_app.command("muscle")
+def muscle_cmd(
+    old: Annotated[
+        str, typer.Option("--old", metavar="SPEC", help="Old model: hf:PATH (model or adapter) or smollm2.")
+    ],
+    new: Annotated[
+        str, typer.Option("--new", metavar="SPEC", help="New model: hf:PATH (model or adapter) or smollm2.")
+    ],
+    train_data: Annotated[
+        Path,
+        typer.Option("--train-data", metavar="FILE", help="Task examples to train on (input, reference)."),
+    ],
+    data: Annotated[
+        Path, typer.Option("--data", metavar="FILE", help="Evaluation examples (disjoint from --train-data).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder of the adapter (hf:DIR loads it).")
+    ],
+    name: NameOpt,
+    old_name: Annotated[
+        str | None, typer.Option("--old-name", metavar="NAME", help="Run name of the old model (NAME.old).")
+    ] = None,
+    new_name: Annotated[
+        str | None, typer.Option("--new-name", metavar="NAME", help="Run name of the new model (NAME.new).")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", metavar="N", help="Training steps.")] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Examples per step.")] = 4,
+    learning_rate: Annotated[
+        float, typer.Option("--learning-rate", metavar="LR", help="AdamW step size.")
+    ] = 2e-4,
+    rank: Annotated[int, typer.Option("--rank", metavar="R", help="LoRA rank of a new adapter.")] = 8,
+    alpha: Annotated[int, typer.Option("--alpha", metavar="A", help="LoRA alpha of a new adapter.")] = 16,
+    max_length: Annotated[
+        int, typer.Option("--max-length", metavar="N", help="Most prompt + answer tokens per example.")
+    ] = 128,
+    kd_temperature: Annotated[
+        float, typer.Option("--kd-temperature", metavar="T", help="Distillation temperature.")
+    ] = 1.0,
+    ce_weight: Annotated[
+        float,
+        typer.Option("--ce-weight", metavar="W", help="Weight of cross-entropy to the reference (0: none)."),
+    ] = 0.0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of batches, dropout, a new adapter.")
+    ] = 0,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", metavar="N", help="Steps between checkpoints.")
+    ] = 10,
+    system: SystemOpt = None,
+    max_tokens: MaxTokensOpt = 32,
+    json_out: JsonOutOpt = None,
+    overwrite: OverwriteOpt = False,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a MUSCLE compatibility adapter on the new model, then store its answers as run NAME.
+
+    Masked distillation (Echterhoff et al., EMNLP 2024): answer tokens the old model got right
+    and the new one did not are distilled from the old model, the rest from the new model. The
+    old and new models' answers on --data are stored too (NAME.old, NAME.new); compare them with
+    `deltaeval compare NAME.old NAME`. Interrupted training resumes when the command is rerun.
+    """
+    from deltaeval.backends import GenerationParams
+    from deltaeval.compat._lm_models import require_train
+    from deltaeval.compat.muscle import MuscleConfig, muscle, summarize
+    from deltaeval.io.dataset import load_dataset
+    from deltaeval.progress import make_progress
+
+    require_train()
+    console = _console(quiet)
+    config = MuscleConfig(
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        rank=rank,
+        alpha=alpha,
+        max_length=max_length,
+        seed=seed,
+        checkpoint_every=checkpoint_every,
+        temperature=kd_temperature,
+        ce_weight=ce_weight,
+    )
+    train_examples, eval_examples = load_dataset(train_data), load_dataset(data)
+    params = GenerationParams(system=system, max_tokens=max_tokens)
+    with _store(store) as db, make_progress(_rich_console(stderr=True, quiet=quiet), quiet=quiet) as progress:
+        result = muscle(
+            old,
+            new,
+            train_examples,
+            eval_examples,
+            out=out,
+            name=name,
+            store=db,
+            config=config,
+            params=params,
+            old_name=old_name,
+            new_name=new_name,
+            overwrite=overwrite,
+            quiet=quiet,
+            progress=progress,
+        )
+    training = result.training
+    summary = summarize(result.old_run, result.new_run, result.run)
+    resumed = ""
+    if training.resumed_from >= training.steps:
+        resumed = " (already trained: its checkpoint is at the last step)"
+    elif training.resumed_from:
+        resumed = f" (resumed at step {training.resumed_from})"
+    console.print(
+        f"adapter {visible(str(out))}: {training.steps} steps{resumed}, "
+        f"{training.counters.get('tokens_from_old', 0)} of {training.counters.get('tokens', 0)} "
+        f"answer tokens distilled from the old model · {result.seconds:.1f} s · "
+        f"peak memory {result.peak_memory_mb:.0f} MiB",
+        markup=False,
+    )
+    console.print(
+        f"n = {summary['n']} · accuracy old {_interval(summary['old_accuracy'], summary['old_accuracy_ci'])}",
+        markup=False,
+    )
+    for key in ("plain", "compat"):
+        row = summary[key]
+        console.print(
+            f"{visible(row['name'])}: accuracy {_interval(row['accuracy'], row['accuracy_ci'])} · "
+            f"NFR {_interval(row['nfr'], row['nfr_ci'])} ({row['negative_flips']} negative flips)",
+            markup=False,
+        )
+    console.print(f"compare: deltaeval compare {visible(result.old_run.name)} {visible(name)}", markup=False)
+    if json_out is not None:
+        _write_json({"muscle": summary, "recipe": result.run.params.get("compat")}, json_out)
 
 
 __all__ = [

@@ -8,6 +8,12 @@ or a CUDA GPU. Temperature 0 decodes greedily; above 0 it samples, seeded by the
 The prompt is rendered here — with the tokenizer's chat template when it has one, else as plain
 text — and is part of the request, so the cache key covers the template.
 
+A folder may also hold a LoRA adapter (peft's ``save_pretrained`` output: ``adapter_config.json``
+and ``adapter_model.safetensors``, no ``config.json``): its base model is the local folder named by
+``base_model_name_or_path`` (absolute, or relative to the adapter folder); the adapter is merged
+into the base weights on load (needs ``peft``, extra ``[train]``). The tokenizer comes from the
+adapter folder when it holds one, else from the base.
+
 torch and transformers are imported on first use; without them the backend says how to install
 them.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +40,9 @@ from deltaeval.threads import cpu_threads
 from deltaeval.types import Example
 
 INSTALL_HF = 'pip install "deltaeval[hf]"'
+INSTALL_TRAIN = 'pip install "deltaeval[train]"'
+#: the file that marks a folder as a peft adapter
+ADAPTER_CONFIG = "adapter_config.json"
 TORCH_NOTE = (
     "install torch first as your platform needs it (e.g. pip install torch==2.13.0 for a CPU "
     "build where that wheel is at hand): a plain 'torch' requirement can pull a multi-GB CUDA build"
@@ -58,6 +68,43 @@ def _require_hf() -> None:
             "not installed",
             hint=f"run: {INSTALL_HF} ({TORCH_NOTE})",
         )
+
+
+def adapter_base(folder: Path) -> Path | None:
+    """The base model folder of an adapter folder, or None when ``folder`` holds a whole model.
+
+    An adapter folder has ``adapter_config.json`` and no ``config.json``; its
+    ``base_model_name_or_path`` must name a local folder (absolute, or relative to the adapter).
+    """
+    config_path = folder / ADAPTER_CONFIG
+    if not config_path.is_file() or (folder / "config.json").is_file():
+        return None
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        base = config["base_model_name_or_path"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"cannot read the adapter's base model: {type(exc).__name__}: {exc}",
+            path=config_path,
+            hint="the file needs base_model_name_or_path, the local folder of the base model",
+        ) from None
+    if not isinstance(base, str) or not base:
+        raise InputError(
+            "the adapter names no base model (base_model_name_or_path is empty)",
+            path=config_path,
+            hint="set base_model_name_or_path to the local folder of the base model",
+        )
+    candidate = Path(base).expanduser()
+    if not candidate.is_absolute():
+        candidate = folder / candidate
+    if not (candidate / "config.json").is_file():
+        raise InputError(
+            f"the adapter's base model folder {base!r} is not a local model folder",
+            path=config_path,
+            hint="set base_model_name_or_path to a local folder saved by save_pretrained "
+            "(hub ids are never downloaded)",
+        )
+    return candidate.resolve()
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -150,6 +197,13 @@ class TransformersBackend(BatchBackend):
         if dtype is not None and dtype not in DTYPES:
             raise UsageError(f"unknown dtype {dtype!r}", hint="use one of: " + ", ".join(DTYPES))
         self.path = path
+        self.base_path = adapter_base(path)
+        if self.base_path is not None and importlib.util.find_spec("peft") is None:
+            raise UsageError(
+                "the folder holds an adapter, and loading it needs peft, which is not installed",
+                path=path,
+                hint=f"run: {INSTALL_TRAIN} ({TORCH_NOTE})",
+            )
         self.device_option = device
         self.dtype_option = dtype
         self.trust_remote_code = trust_remote_code is True
@@ -167,6 +221,9 @@ class TransformersBackend(BatchBackend):
         """The folder's name, a fingerprint of its model files, and the weights' type."""
         if self._sha is None:
             self._sha = folder_fingerprint(self.path)
+            if self.base_path is not None:  # an adapter answers as base + adapter
+                both = f"{self._sha}\0{folder_fingerprint(self.base_path)}"
+                self._sha = hashlib.sha256(both.encode()).hexdigest()
         return {"backend": self.kind, "model": self.path.name, "sha": self._sha, "dtype": self._dtype_name()}
 
     def _dtype_name(self) -> str:
@@ -192,9 +249,14 @@ class TransformersBackend(BatchBackend):
                 _require_hf()
                 from transformers import AutoTokenizer
 
+                source = self.path
+                if self.base_path is not None and not any(
+                    (self.path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")
+                ):
+                    source = self.base_path
                 try:
                     tokenizer = AutoTokenizer.from_pretrained(
-                        str(self.path), local_files_only=True, trust_remote_code=self.trust_remote_code
+                        str(source), local_files_only=True, trust_remote_code=self.trust_remote_code
                     )
                 except Exception as exc:
                     raise InputError(
@@ -268,17 +330,22 @@ class TransformersBackend(BatchBackend):
             hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
             try:
                 model = AutoModelForCausalLM.from_pretrained(
-                    str(self.path),
+                    str(self.base_path or self.path),
                     local_files_only=True,
                     trust_remote_code=self.trust_remote_code,
                     **{dtype_key: dtype},
                 )
+                if self.base_path is not None:
+                    from peft import PeftModel
+
+                    model = PeftModel.from_pretrained(model, str(self.path)).merge_and_unload()
                 model.to(device)
             except Exception as exc:
                 raise InputError(
                     f"cannot load the model: {type(exc).__name__}: {exc}",
                     path=self.path,
-                    hint="the folder needs a causal language model saved by save_pretrained",
+                    hint="the folder needs a causal language model (or a peft adapter on one) "
+                    "saved by save_pretrained",
                 ) from None
             finally:
                 if bar:
@@ -431,8 +498,11 @@ def from_spec(rest: str, **options: Any) -> TransformersBackend:
 
 
 __all__ = [
+    "ADAPTER_CONFIG",
     "INSTALL_HF",
+    "INSTALL_TRAIN",
     "TransformersBackend",
+    "adapter_base",
     "folder_fingerprint",
     "from_spec",
     "hf_available",
