@@ -96,13 +96,40 @@ def test_same_clusters_as_the_randomized_svd(representation: str, dimensions: in
     assert len(pairs) == k_before
 
 
-def test_reduce_uses_the_randomized_svd_beyond_the_gram_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def _dense_projections(X: object, components: int) -> np.ndarray:
+    U, S, _ = np.linalg.svd(X.toarray(), full_matrices=False)  # type: ignore[attr-defined]
+    return U[:, :components] * S[:components]
+
+
+def _same_up_to_sign(got: np.ndarray, expected: np.ndarray, atol: float) -> None:
+    signs = np.sign(np.sum(got * expected, axis=0))  # a component's sign is arbitrary
+    np.testing.assert_allclose(got, expected * signs, atol=atol)
+    top = got[np.argmax(np.abs(got), axis=0), np.arange(got.shape[1])]
+    assert np.all(top > 0)  # the sign rule: each component's largest entry is positive
+
+
+def test_reduce_is_exact_beyond_the_row_gram_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Thousands of rows and words (the limit lowered here): ARPACK's truncated SVD, not the
+    # randomized one, so that the projections are the exact ones.
     old, new = fixed_pairs()
     X = _represent_sparse(old, new, "new")
     monkeypatch.setattr(changes, "GRAM_MAX_ROWS", 10)
+    assert X.shape[0] > 10 and X.shape[1] > 10
+    _same_up_to_sign(changes._lanczos_svd(X, 8, 0), _dense_projections(X, 8), atol=1e-9)
     beyond = _reduce(X, 0, dimensions=8)
-    expected = _unit(TruncatedSVD(n_components=8, random_state=0).fit_transform(X))
-    np.testing.assert_allclose(beyond, expected)
+    np.testing.assert_allclose(np.abs(beyond), np.abs(_unit(_dense_projections(X, 8))), atol=1e-9)
+
+
+def test_reduce_uses_the_column_gram_for_a_small_vocabulary() -> None:
+    # Many outputs in few words (more rows than columns): exact from the columns' Gram matrix.
+    from scipy.sparse import csr_matrix
+
+    rng = np.random.default_rng(1)
+    X = csr_matrix(rng.poisson(0.7, size=(400, 30)).astype(float))
+    assert X.shape[0] > X.shape[1]
+    got = changes._column_gram_svd(X, 12)
+    _same_up_to_sign(got, _dense_projections(X, 12), atol=1e-9)
+    np.testing.assert_allclose(_reduce(X, 0, dimensions=12), _unit(got))
 
 
 def test_single_thread_kmeans_gives_the_thread_pools_labels() -> None:

@@ -49,7 +49,6 @@ from deltaeval.plural import plural
 SAME = 0.9999
 #: Words for the c-TF-IDF terms: three or more letters of any script (shorter words are mostly
 #: function words in languages without a stop-word list: "el", "es", "de").
-TERM_PATTERN = r"(?u)\b[^\W\d_]{3,}\b"
 PREVIEW_CHARS = 300
 
 Representation = Literal["pair", "new", "old", "difference"]
@@ -193,28 +192,39 @@ def cluster_terms(
     terms that at least ``min_outputs`` of its texts use (all of them when it has fewer),
     highest weight first (ties by term). Returns label → ((term, weight), …).
     """
-    from sklearn.feature_extraction.text import CountVectorizer
+    from deltaeval.analysis.vectorize import count_matrix
 
     labels = np.asarray(labels)
     if len(texts) != labels.size:
         raise InputError(f"{len(texts)} texts for {labels.size} labels", hint="give one label per text")
+    words, names, inverse = count_matrix(texts)
+    X, terms = _term_matrix(words, names, stop_words, binary)
+    return _class_terms(X[inverse], terms, labels, top_n, min_outputs)
+
+
+def _term_matrix(
+    words: Any, names: list[str], stop_words: str | Sequence[str] | None, binary: bool
+) -> tuple[Any, list[str]]:
+    """The term columns of a matrix of word counts (:func:`cluster_terms`' terms)."""
+    from deltaeval.analysis.vectorize import ENGLISH_STOP_WORDS, term_counts
+
+    if isinstance(stop_words, str):
+        if stop_words != "english":
+            raise InputError(f"unknown stop-word list {stop_words!r}", hint="use 'english' or a word list")
+        stops = ENGLISH_STOP_WORDS
+    else:
+        stops = frozenset(stop_words or ())
+    return term_counts(words, names, stop_words=stops, binary=binary)
+
+
+def _class_terms(
+    X: Any, terms: list[str], labels: NDArray, top_n: int, min_outputs: int
+) -> dict[int, tuple[tuple[str, float], ...]]:
+    """:func:`cluster_terms` from the texts' term counts ``X`` (one row per text)."""
     classes = sorted({int(x) for x in labels.tolist()})
     empty: dict[int, tuple[tuple[str, float], ...]] = {c: () for c in classes}
-    if not classes:
+    if not classes or not terms:  # no term at all
         return empty
-    vectorizer = CountVectorizer(
-        token_pattern=TERM_PATTERN,
-        lowercase=True,
-        binary=binary,
-        stop_words=list(stop_words)
-        if stop_words is not None and not isinstance(stop_words, str)
-        else stop_words,
-    )
-    try:
-        X = vectorizer.fit_transform(texts)
-    except ValueError:  # no term at all
-        return empty
-    terms = vectorizer.get_feature_names_out()
     counts = np.vstack([np.asarray(X[labels == c].sum(axis=0)).ravel() for c in classes])
     users = np.vstack([np.asarray((X[labels == c] > 0).sum(axis=0)).ravel() for c in classes])
     weights = class_tfidf(counts)
@@ -223,7 +233,7 @@ def cluster_terms(
         needed = max(1, min(min_outputs, int(np.sum(labels == c))))
         present = np.flatnonzero((counts[row] > 0) & (users[row] >= needed))
         order = sorted(present.tolist(), key=lambda j: (-weights[row, j], terms[j]))[:top_n]
-        out[c] = tuple((str(terms[j]), float(weights[row, j])) for j in order)
+        out[c] = tuple((terms[j], float(weights[row, j])) for j in order)
     return out
 
 
@@ -233,16 +243,12 @@ def cluster_terms(
 
 def tfidf_vectors(texts: Sequence[str]) -> Any:
     """L2-normalised TF-IDF rows (sparse) of ``texts``, fitted on them: sublinear term
-    frequency, smoothed IDF, lower-cased words of one or more letters or digits."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    frequency, smoothed IDF, lower-cased words of one or more letters or digits (the rows of
+    scikit-learn's ``TfidfVectorizer(sublinear_tf=True)``, computed by
+    :func:`deltaeval.analysis.vectorize.tfidf_matrix`)."""
+    from deltaeval.analysis.vectorize import tfidf_matrix
 
-    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", lowercase=True)
-    try:
-        return vectorizer.fit_transform(texts)
-    except ValueError:  # no words at all
-        from scipy.sparse import csr_matrix
-
-        return csr_matrix((len(texts), 1))
+    return tfidf_matrix(list(texts))
 
 
 def lexical_similarity(old: Sequence[str], new: Sequence[str]) -> NDArray[np.float64]:
@@ -291,47 +297,33 @@ def choose_clusters(
     fewer than 3 rows, or rows all alike, give one cluster.
 
     Each k keeps the best of 10 seeded k-means++ starts: on real outputs the silhouettes are
-    often near 0 and fewer starts change which k wins. A small matrix (up to
-    :data:`SINGLE_THREAD_CELLS` values) is clustered on one thread, which gives the same labels
-    as the thread pool at a fraction of the time (the pool's start-up dominates, and more so
-    when other work keeps the cores busy).
+    often near 0 and fewer starts change which k wins. k-means and the silhouettes are
+    :mod:`deltaeval.analysis.kmeans` (scikit-learn's algorithm and labels, without importing
+    scikit-learn); the silhouettes of every k come from one pass over the pairwise distances.
     """
+    from deltaeval.analysis.kmeans import kmeans, silhouette_scores
+
     X = np.asarray(X, dtype=float)
-    if X.size > SINGLE_THREAD_CELLS:
-        return _choose_clusters(X, k_range, seed)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        return _choose_clusters(X, k_range, seed)
-
-
-#: Largest matrix (rows x dimensions) that :func:`choose_clusters` clusters on one thread.
-SINGLE_THREAD_CELLS = 2_000_000
-
-
-def _choose_clusters(
-    X: NDArray[np.float64], k_range: tuple[int, int], seed: int | None
-) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-
     n = X.shape[0]
     low, high = k_range
     if low < 2 or high < low:
         raise InputError(f"k_range {k_range} is not a range of cluster counts", hint="e.g. (2, 6)")
     scores: dict[int, float | None] = {}
-    best: tuple[float, int, NDArray[np.int64]] | None = None
     distinct = len(np.unique(X.round(12), axis=0)) if n else 0
+    fitted: dict[int, NDArray[np.int64]] = {}
     for k in range(low, min(high, n - 1, distinct) + 1):
-        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X)
-        labels = model.labels_.astype(np.int64)
+        labels = kmeans(X, k, n_init=10, seed=seed)
         if len(np.unique(labels)) < 2:
             scores[k] = None
             continue
-        score = float(silhouette_score(X, labels))
+        fitted[k] = labels
+    for k, score in zip(fitted, silhouette_scores(X, list(fitted.values())), strict=True):
         scores[k] = score
-        if best is None or score > best[0] + 1e-12:
-            best = (score, k, labels)
+    best: tuple[float, int, NDArray[np.int64]] | None = None
+    for k in sorted(scores):
+        score = scores[k]
+        if score is not None and (best is None or score > best[0] + 1e-12):
+            best = (score, k, fitted[k])
     if best is None:
         return np.zeros(n, dtype=np.int64), 1, scores
     return best[2], best[1], scores
@@ -431,12 +423,17 @@ def change_stats(
         present &= np.isfinite(V_old).all(axis=1) & np.isfinite(V_new).all(axis=1)
     rows = np.flatnonzero(present)
     similarity = np.full(n, np.nan)
-    tfidf_old = tfidf_new = None
+    tfidf_old = tfidf_new = word_counts = None
+    names: list[str] = []
+    inverse = np.zeros(0, dtype=np.int64)
     if rows.size:
         if use_vectors:
             similarity[rows] = cosine_similarity_rows(V_old[rows], V_new[rows])
         else:
-            X = tfidf_vectors([old_t[i] for i in rows] + [new_t[i] for i in rows])  # type: ignore[misc]
+            from deltaeval.analysis.vectorize import count_matrix, tfidf_from_counts
+
+            word_counts, names, inverse = count_matrix([old_t[i] for i in rows] + [new_t[i] for i in rows])  # type: ignore[misc]
+            X = tfidf_from_counts(word_counts, inverse)
             tfidf_old, tfidf_new = X[: rows.size], X[rows.size :]
             similarity[rows] = _sparse_pair_cosine(tfidf_old, tfidf_new)
 
@@ -480,13 +477,15 @@ def change_stats(
     # Terms: each side's outputs, clusters against the unchanged examples.
     cluster_of = np.full(n, -1, dtype=np.int64)
     cluster_of[changed] = labels
-    terms = {}
-    for side, texts in (("old", old_t), ("new", new_t)):
-        terms[side] = (
-            cluster_terms([texts[i] for i in rows], cluster_of[rows], top_n=top_terms)  # type: ignore[misc]
-            if changed.size
-            else {}
-        )
+    terms: dict[str, dict[int, tuple[tuple[str, float], ...]]] = {"old": {}, "new": {}}
+    if changed.size:
+        if word_counts is None:
+            from deltaeval.analysis.vectorize import count_matrix
+
+            word_counts, names, inverse = count_matrix([old_t[i] for i in rows] + [new_t[i] for i in rows])  # type: ignore[misc]
+        term_rows, term_names = _term_matrix(word_counts, names, "english", True)
+        for side, part in (("old", inverse[: rows.size]), ("new", inverse[rows.size :])):
+            terms[side] = _class_terms(term_rows[part], term_names, cluster_of[rows], top_terms, 2)
 
     clusters = []
     for c in range(k):
@@ -583,20 +582,26 @@ def _represent_sparse(old: Any, new: Any, representation: str) -> Any:
     return hstack([old, new]).tocsr() / math.sqrt(2.0)
 
 
-#: Up to this many rows, :func:`_reduce` computes the SVD exactly from the rows' Gram matrix.
+#: Up to this many rows (or columns), :func:`_reduce` computes the SVD exactly from the rows'
+#: (or the columns') Gram matrix.
 GRAM_MAX_ROWS = 3000
 #: Up to this many rows, the Gram matrix is decomposed on one thread.
 SINGLE_THREAD_GRAM = 1000
 
 
 def _reduce(X: Any, seed: int | None, dimensions: int = 100) -> NDArray[np.float64]:
-    """Sparse TF-IDF rows to at most ``dimensions`` dense, unit-length dimensions (LSA).
+    """Sparse TF-IDF rows to at most ``dimensions`` dense, unit-length dimensions (LSA): the
+    projections ``U S`` of the rank-``dimensions`` truncated SVD ``X = U S V^T``, computed
+    exactly in every case.
 
-    With fewer rows than columns (up to :data:`GRAM_MAX_ROWS`) the truncated SVD is exact:
-    ``X = U S V^T`` gives ``X X^T = U S^2 U^T``, so the eigendecomposition of the small
-    (rows x rows) Gram matrix yields the projections ``U S`` directly (milliseconds, where a
-    randomized SVD of a rows x vocabulary matrix takes seconds). Larger inputs use scikit-learn's
-    randomized ``TruncatedSVD`` (seeded).
+    With fewer rows than columns (up to :data:`GRAM_MAX_ROWS` rows): from the eigenvectors of the
+    small (rows x rows) Gram matrix ``X X^T = U S^2 U^T`` (milliseconds, where a randomized SVD
+    of a rows x vocabulary matrix takes seconds). With at most as many columns as rows (up to
+    :data:`GRAM_MAX_ROWS` columns, e.g. many outputs in a small vocabulary): from the
+    (columns x columns) ``X^T X = V S^2 V^T``, as ``X V``. Otherwise (thousands of rows and of
+    words): the top singular triplets by ARPACK's Lanczos iteration (``scipy.sparse.linalg.svds``,
+    to machine precision, start vector seeded). Each component's sign makes its largest entry in
+    ``U`` positive (scikit-learn's ``svd_flip``), so no result depends on the LAPACK build.
     """
     rows, columns = X.shape
     components = min(dimensions, rows - 1, columns - 1)
@@ -604,11 +609,45 @@ def _reduce(X: Any, seed: int | None, dimensions: int = 100) -> NDArray[np.float
         dense = np.asarray(X.todense())
     elif rows <= GRAM_MAX_ROWS and rows < columns:
         dense = _gram_svd(X, components)
+    elif columns <= GRAM_MAX_ROWS:
+        dense = _column_gram_svd(X, components)
     else:
-        from sklearn.decomposition import TruncatedSVD
-
-        dense = TruncatedSVD(n_components=components, random_state=seed).fit_transform(X)
+        dense = _lanczos_svd(X, components, seed)
     return _unit(np.asarray(dense, dtype=float))
+
+
+def _flip(projections: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each column's sign set so that its largest entry in absolute value is positive."""
+    if not projections.size:
+        return projections
+    columns = np.arange(projections.shape[1])
+    signs = np.sign(projections[np.argmax(np.abs(projections), axis=0), columns])
+    return projections * np.where(signs == 0, 1.0, signs)
+
+
+def _column_gram_svd(X: Any, components: int) -> NDArray[np.float64]:
+    """``U S = X V`` of the exact rank-``components`` SVD of ``X``, from the eigenvectors ``V``
+    of ``X^T X`` (a columns x columns matrix); components of singular value ~0 are left at 0."""
+    gram = X.T @ X
+    gram = np.asarray(gram.toarray() if hasattr(gram, "toarray") else gram, dtype=float)
+    values, vectors = np.linalg.eigh(gram)  # ascending
+    values = np.clip(values[::-1][:components], 0.0, None)
+    vectors = vectors[:, ::-1][:, :components]
+    keep = values > (values[0] if values.size else 0.0) * gram.shape[0] * np.finfo(float).eps
+    out = np.zeros((X.shape[0], components))
+    out[:, keep] = np.asarray(X @ vectors[:, keep])
+    return _flip(out)
+
+
+def _lanczos_svd(X: Any, components: int, seed: int | None) -> NDArray[np.float64]:
+    """``U S`` of the rank-``components`` truncated SVD of ``X`` by ARPACK (exact to machine
+    precision), the start vector drawn from ``seed``."""
+    from scipy.sparse.linalg import svds
+
+    start = np.random.default_rng(seed).uniform(-1.0, 1.0, size=min(X.shape))
+    U, S, _ = svds(X.astype(float), k=components, v0=start, solver="arpack")
+    order = np.argsort(-S, kind="stable")
+    return _flip(U[:, order] * S[order])
 
 
 def _gram_svd(X: Any, components: int) -> NDArray[np.float64]:
