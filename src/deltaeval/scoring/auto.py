@@ -20,10 +20,11 @@ The rule, first match wins (error outputs are left out; ``|||`` alternatives cou
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from deltaeval.scoring.base import score_run, split_alternatives
@@ -80,28 +81,59 @@ def choose_scorer(pairs: Sequence[tuple[str | None, str | None]]) -> ScorerChoic
     >>> choose_scorer([("Paris", "It is Paris."), ("Rome", "Rome, I think")]).name
     'answer'
     """
-    if not pairs:
-        return ScorerChoice(None, "no output to score")
     missing = sum(reference is None or not reference.strip() for reference, _ in pairs)
+    if not pairs or missing:
+        return decide_scorer(len(pairs), missing, (), lambda: 0.0, lambda: False)
+    alternatives = [(split_alternatives(ref or ""), text or "") for ref, text in pairs]
+
+    @functools.cache
+    def longest() -> list[int]:
+        return [longest_words(alts) for alts, _ in alternatives]
+
+    return decide_scorer(
+        len(pairs),
+        0,
+        {alt for alts, _ in alternatives for alt in alts},
+        lambda: statistics.median(longest()),
+        lambda: all(_words(text) <= most for (_, text), most in zip(alternatives, longest(), strict=True)),
+    )
+
+
+def longest_words(alternatives: Sequence[str]) -> int:
+    """The words of the longest of a reference's alternatives."""
+    return max(_words(alt) for alt in alternatives)
+
+
+def decide_scorer(
+    n: int,
+    missing: int,
+    alternatives: Collection[str],
+    median_longest: Callable[[], float],
+    labels: Callable[[], bool],
+) -> ScorerChoice:
+    """The rule of :func:`choose_scorer` on what it reads of ``n`` (reference, output) pairs:
+    ``missing`` references, every distinct alternative of the references, the median over the
+    pairs of their longest alternative's words, and whether every output has no more words than
+    its longest alternative (the last two asked only when needed)."""
+    if not n:
+        return ScorerChoice(None, "no output to score")
     if missing:
         what = "the examples have no references"
-        if missing < len(pairs):
-            what = f"{missing} of {len(pairs)} outputs have no reference to be scored against"
+        if missing < n:
+            what = f"{missing} of {n} outputs have no reference to be scored against"
         return ScorerChoice(None, what)
-    alternatives = [(split_alternatives(ref or ""), text or "") for ref, text in pairs]
-    if all(is_number(alt) for alts, _ in alternatives for alt in alts):
+    if all(is_number(alt) for alt in alternatives):
         return ScorerChoice("numeric", "every reference is a number")
-    if all(is_option_letter(alt) for alts, _ in alternatives for alt in alts):
+    if all(is_option_letter(alt) for alt in alternatives):
         return ScorerChoice("choice", "every reference is an option letter")
-    longest = [max(_words(alt) for alt in alts) for alts, _ in alternatives]
-    median = statistics.median(longest)
+    median = median_longest()
     if median > LONG_REFERENCE_WORDS:
         return ScorerChoice(
             None,
             f"the references are long texts, median {median:g} words, which no default scorer "
             "matches fairly: choose one, e.g. --scorer rouge_l",
         )
-    if all(_words(text) <= most for (_, text), most in zip(alternatives, longest, strict=True)):
+    if labels():
         return ScorerChoice("exact", "every output is a label no longer than its reference")
     return free_text_choice()
 
@@ -134,13 +166,17 @@ def score_by_default(old: Run, new: Run) -> tuple[Run, Run, ScorerChoice | None]
             new,
             ScorerChoice(None, "the runs carry scores: pass --threshold T to count score >= T as right"),
         )
-    pairs = [
-        (example.reference, output.text)
-        for run in (old, new)
-        for example, output in zip(run.examples, run.outputs, strict=True)
-        if output.error is None
-    ]
-    choice = choose_scorer(pairs)
+    from deltaeval.scoring.columnar import choose_scorer_columns
+
+    choice = choose_scorer_columns((old, new))
+    if choice is None:  # runs held as rows
+        pairs = [
+            (example.reference, output.text)
+            for run in (old, new)
+            for example, output in zip(run.examples, run.outputs, strict=True)
+            if output.error is None
+        ]
+        choice = choose_scorer(pairs)
     if choice.name is None:
         return old, new, choice
     from deltaeval.scoring import get_scorer

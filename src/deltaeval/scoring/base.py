@@ -142,6 +142,11 @@ def score_run(run: Run, scorer: Scorer) -> Run:
     >>> score_run(run, get_scorer("numeric")).outputs[0].correct
     True
     """
+    from deltaeval.scoring.columnar import score_columns
+
+    scored = score_columns(run, scorer)  # a columnar run, scored without building its rows
+    if scored is not None:
+        return scored
     if scorer.needs_reference:
         missing = [
             example.id
