@@ -139,6 +139,21 @@ def test_blank_lines_and_blank_rows_are_skipped(tmp_path: Path) -> None:
     assert [o.text for o in run.outputs] == ["x,\n y", None, "z"]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'id,output\ra,"x\ry"\rb,"p\nq"\r',  # old Mac line ends, line breaks inside quotes
+        b'id,output\r\na,"x\r"\r\nb,"\r\n"\r\nc,"\n\r"\n',  # a lone CR in a quoted cell
+        b'id,output\na,"x\x00y"\nb,\x00\n',  # NUL characters
+        b'\xef\xbb\xbf"id",output\na,b\n"",""\nc,d\n\n\r\n',  # a quote after the BOM, a row of ""
+    ],
+)
+def test_odd_but_plain_files(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(data)
+    assert_same(path)
+
+
 def test_header_names_are_stripped(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text('" id ",output ,Correct\nq1,x,1\nq2,y,0\n', encoding="utf-8")
