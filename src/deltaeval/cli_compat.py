@@ -312,6 +312,110 @@ def muscle_cmd(
         _write_json({"muscle": summary, "recipe": result.run.params.get("compat")}, json_out)
 
 
+from deltaeval.cli import TrustOpt  # noqa: E402
+
+
+@compat_app.command("pct")
+def pct_cmd(
+    old: Annotated[
+        str, typer.Option("--old", metavar="SPEC", help="Old model: sklearn:PATH (a fitted estimator).")
+    ],
+    train_data: Annotated[
+        Path,
+        typer.Option(
+            "--train-data", metavar="FILE", help="Training rows: input (features), reference (label)."
+        ),
+    ],
+    data: Annotated[
+        Path, typer.Option("--data", metavar="FILE", help="Evaluation examples (disjoint from --train-data).")
+    ],
+    name: NameOpt,
+    new: Annotated[
+        str | None,
+        typer.Option(
+            "--new",
+            metavar="SPEC",
+            help="New estimator: sklearn:PATH or python:MODULE:FUNCTION (default: the old one's, retrained).",
+        ),
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option("--alpha", metavar="A", help="Distillation weight on every example.")
+    ] = 0.0,
+    beta: Annotated[
+        float,
+        typer.Option("--beta", metavar="B", help="Extra distillation weight where the old model was right."),
+    ] = 1.0,
+    kd_temperature: Annotated[
+        float, typer.Option("--kd-temperature", metavar="T", help="Softens the old model's probabilities.")
+    ] = 1.0,
+    old_name: Annotated[
+        str | None, typer.Option("--old-name", metavar="NAME", help="Run name of the old model (NAME.old).")
+    ] = None,
+    new_name: Annotated[
+        str | None,
+        typer.Option("--new-name", metavar="NAME", help="Run name of the plain new model (NAME.new)."),
+    ] = None,
+    trust: TrustOpt = False,
+    level: LevelOpt = 0.95,
+    json_out: JsonOutOpt = None,
+    overwrite: OverwriteOpt = False,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Positive-congruent training of a scikit-learn classifier; store its answers as run NAME.
+
+    Focal distillation (Yan et al., CVPR 2021): the new estimator is trained on --train-data with
+    a distillation loss toward the old model, weighted alpha + beta where the old model was right
+    (soft targets passed as sample weights; the estimator's fit must take sample_weight and it
+    must have predict_proba). The old model's and the plain retrained v2's answers on --data are
+    stored too (NAME.old, NAME.new); compare them with `deltaeval compare NAME.old NAME`.
+    """
+    from deltaeval.compat.muscle import summarize
+    from deltaeval.compat.pct_runs import pct
+    from deltaeval.io.dataset import load_dataset
+
+    console = _console(quiet)
+    train_examples, eval_examples = load_dataset(train_data), load_dataset(data)
+    with _store(store) as db:
+        result = pct(
+            old,
+            new,
+            train_examples,
+            eval_examples,
+            name=name,
+            store=db,
+            trust=trust,
+            alpha=alpha,
+            beta=beta,
+            temperature=kd_temperature,
+            old_name=old_name,
+            new_name=new_name,
+            source=str(data),
+            overwrite=overwrite,
+            quiet=quiet,
+        )
+    summary = summarize(result.old_run, result.new_run, result.run, level=level)
+    console.print(
+        f"trained on {result.n_train} rows (the old model right on {result.old_right_train}) · "
+        f"{result.seconds:.1f} s",
+        markup=False,
+    )
+    console.print(
+        f"n = {summary['n']} · accuracy old {_interval(summary['old_accuracy'], summary['old_accuracy_ci'])}",
+        markup=False,
+    )
+    for key in ("plain", "compat"):
+        row = summary[key]
+        console.print(
+            f"{visible(row['name'])}: accuracy {_interval(row['accuracy'], row['accuracy_ci'])} · "
+            f"NFR {_interval(row['nfr'], row['nfr_ci'])} ({row['negative_flips']} negative flips)",
+            markup=False,
+        )
+    console.print(f"compare: deltaeval compare {visible(result.old_run.name)} {visible(name)}", markup=False)
+    if json_out is not None:
+        _write_json({"pct": summary, "recipe": result.run.params.get("compat")}, json_out)
+
+
 __all__ = [
     "CalibrationFractionOpt",
     "LevelOpt",
