@@ -38,13 +38,21 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit
 
 from deltaeval.errors import InputError
 from deltaeval.jsonable import clean as _clean
 from deltaeval.stats import Interval, benjamini_hochberg, percentile_interval, wilcoxon_p
 
 EFFECT_SIZE = "cohen_dz"
+
+
+def expit(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The logistic function ``1 / (1 + exp(-x))`` (as ``scipy.special.expit``, whose import
+    costs more than a report's fits)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 #: L2 penalty of every logistic regression here: ``sum(weight * log-loss) + L2 / 2 * |coef|^2``
 #: (scikit-learn's ``C = 1 / L2``); the intercept is not penalised.
 L2 = 1.0
@@ -258,10 +266,50 @@ def _weighted_auroc(
     size = rows * groups
     neg_w = np.bincount((offsets + inverse[: neg.size]).ravel(), w_neg.ravel(), size).reshape(rows, groups)
     pos_w = np.bincount((offsets + inverse[neg.size :]).ravel(), w_pos.ravel(), size).reshape(rows, groups)
+    return _auroc_from_group_weights(neg_w, pos_w)
+
+
+def _auroc_from_group_weights(neg_w: NDArray[np.float64], pos_w: NDArray[np.float64]) -> NDArray[np.float64]:
+    """AUROC from each row's total weight of the negatives and positives per value (ascending)."""
     below = np.cumsum(neg_w, axis=1) - neg_w
     wins = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return wins / (neg_w.sum(axis=1) * pos_w.sum(axis=1))
+
+
+#: Up to this many distinct values, :class:`_PairedAuroc` groups by a dense product (BLAS).
+DENSE_GROUPS = 16
+
+
+class _PairedAuroc:
+    """The AUROC of paired values (``old[i]`` a negative, ``new[i]`` a positive, both weighted
+    by example i's weight) under many weightings: the values are grouped once, and each
+    weighting's total per group is one sparse product. With whole-number weights (bootstrap
+    counts) every sum is exact, so the result is :func:`_weighted_auroc`'s to the last bit."""
+
+    def __init__(self, old: NDArray[np.float64], new: NDArray[np.float64]) -> None:
+        from scipy.sparse import csr_matrix
+
+        n = old.size
+        _, inverse = np.unique(np.concatenate([old, new]), return_inverse=True)
+        self.groups = int(inverse.max()) + 1 if n else 0
+        rows = np.concatenate([inverse[:n], self.groups + inverse[n:]])
+        columns = np.concatenate([np.arange(n), np.arange(n)])
+        self.dense = self.groups <= DENSE_GROUPS
+        if self.dense:  # few values (counts): one BLAS product, exact on whole numbers
+            self.members = np.zeros((n, 2 * self.groups))
+            np.add.at(self.members, (columns, rows), 1.0)
+        else:
+            self.members = csr_matrix((np.ones(2 * n), (rows, columns)), shape=(2 * self.groups, n))
+
+    def __call__(self, weights: NDArray[np.float64], weights_t: NDArray[np.float64]) -> NDArray[np.float64]:
+        """AUROC under each row of ``weights`` (weightings x examples; ``weights_t`` is its
+        transpose, C-contiguous)."""
+        if self.dense:
+            totals = weights @ self.members
+            return _auroc_from_group_weights(totals[:, : self.groups], totals[:, self.groups :])
+        totals = np.asarray(self.members @ weights_t)
+        return _auroc_from_group_weights(totals[: self.groups].T, totals[self.groups :].T)
 
 
 def fit_logistic(
@@ -310,8 +358,9 @@ def fit_logistic(
     penalty = np.full(q, l2)
     if intercept:
         penalty[0] = 1e-8  # keeps the intercept finite when one class is absent
-    # Products of every pair of columns, so that each Hessian is one matrix product.
-    products = (design[:, :, None] * design[:, None, :]).reshape(n, q * q)
+    # Products of every pair of columns, so that each Hessian of many weightings is one matrix
+    # product (one weighting's Hessian is design^T diag(h) design, without them).
+    products = (design[:, :, None] * design[:, None, :]).reshape(n, q * q) if W.shape[0] > 1 else None
     batch = max(1, _NEWTON_CELLS // max(n, 1))
     initial = np.zeros(q)
     if start is not None:
@@ -343,7 +392,7 @@ def _objective(
 
 def _newton(
     design: NDArray[np.float64],
-    products: NDArray[np.float64],
+    products: NDArray[np.float64] | None,
     y: NDArray[np.float64],
     W: NDArray[np.float64],
     penalty: NDArray[np.float64],
@@ -363,7 +412,11 @@ def _newton(
         Wa, current = W[active], beta[active]
         prob = expit(current @ design.T)
         gradient = (Wa * (y - prob)) @ design - penalty * current
-        hessian = ((Wa * prob * (1.0 - prob)) @ products).reshape(-1, q, q)
+        curvature = Wa * prob * (1.0 - prob)
+        if products is None:
+            hessian = np.stack([design.T @ (design * h[:, None]) for h in curvature])
+        else:
+            hessian = (curvature @ products).reshape(-1, q, q)
         hessian[:, diagonal, diagonal] += penalty
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
         moved = np.max(np.abs(step), axis=1)
@@ -645,17 +698,22 @@ def behaviour_stats(
     boot_pref: list[NDArray] = []
     if n_boot > 0 and n > 0 and K > 0:
         finite_f = finite.astype(float)
+        all_rows = finite.all(axis=0)
+        pairs = [
+            _PairedAuroc(X_old[finite[:, k], k], X_new[finite[:, k], k]) if counts[k] >= 2 else None
+            for k in range(K)
+        ]
         for W in _bootstrap_weights(n, n_boot, rng):
             with np.errstate(invalid="ignore", divide="ignore"):
                 totals = W @ finite_f
                 boot_diff.append((W @ D) / totals)
                 boot_paired.append((W @ signs) / totals)
             chunk_auroc = np.full((W.shape[0], K), np.nan)
+            W_t = np.ascontiguousarray(W.T)
             for k in range(K):
-                rows = finite[:, k]
-                if counts[k] >= 2:
-                    w = W[:, rows]
-                    chunk_auroc[:, k] = _weighted_auroc(X_old[rows, k], X_new[rows, k], w, w)
+                if pairs[k] is not None:
+                    rows = finite[:, k]
+                    chunk_auroc[:, k] = pairs[k](W, W_t) if all_rows[k] else pairs[k](W[:, rows], W_t[rows])
             boot_auroc.append(chunk_auroc)
             if pref_rows is not None:
                 chunk_pref = np.full((W.shape[0], K), np.nan)

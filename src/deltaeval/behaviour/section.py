@@ -124,7 +124,7 @@ def behaviour_section(
     alpha: float = 0.05,
     folds: int = 5,
     seed: int | None = 0,
-    workers: int = 1,
+    workers: int | None = None,
     quiet: bool = True,
 ) -> dict[str, Any]:
     """Build the JSON ``behaviour`` section for two aligned runs.
@@ -153,7 +153,8 @@ def behaviour_section(
         Statistics settings (bootstrap replicates, interval level, false discovery rate,
         cross-validation folds, seed).
     workers:
-        Processes for the built-in axes.
+        Processes for the built-in axes (None: every usable core from
+        :data:`AUTO_WORKERS_FROM` distinct outputs, else one). The values do not depend on it.
     quiet:
         No progress; otherwise each stage (axes, statistics, proposed axes, similarity) reports
         its progress on stderr (:mod:`deltaeval.progress`).
@@ -166,9 +167,7 @@ def behaviour_section(
     inputs = [input_text(e.input) for e in alignment.examples]
     names = list(axes) if axes else default_axis_names(with_inputs=True)
     with make_progress(quiet=quiet) as progress:
-        with progress.stage("behaviour: axes", total=2 * len(inputs)) as advance:
-            old_values = compute_axes(texts[0], inputs, names, workers=workers, progress=advance)
-            new_values = compute_axes(texts[1], inputs, names, workers=workers, progress=advance)
+        old_values, new_values = _axis_values(texts, inputs, names, workers, progress)
         pref = None if preference is None else np.asarray(preference, dtype=float)
         with progress.stage("behaviour: statistics"):
             stats = behaviour_stats(
@@ -230,6 +229,51 @@ def behaviour_section(
             "notes": notes,
         }
     )
+
+
+#: With ``workers=None``, the built-in axes use every usable core from this many distinct outputs.
+AUTO_WORKERS_FROM = 4000
+
+
+def _axis_values(
+    texts: tuple[list[str | None], list[str | None]],
+    inputs: list[str],
+    names: list[str],
+    workers: int | None,
+    progress: Any,
+) -> tuple[dict[str, NDArray[np.float64]], dict[str, NDArray[np.float64]]]:
+    """Every axis of the old and the new outputs, each distinct (output, input) computed once:
+    an output the new run left as it was has the old one's values (an axis reads only the
+    output and its example's input). A missing output is NaN on every axis."""
+    from deltaeval.threads import usable_cores
+
+    distinct: dict[tuple[str, str], int] = {}
+    where = np.full((2, len(inputs)), -1, dtype=np.int64)
+    for side in (0, 1):
+        for i, (text, source) in enumerate(zip(texts[side], inputs, strict=True)):
+            if text is not None:
+                where[side, i] = distinct.setdefault((text, source), len(distinct))
+    if workers is None:
+        workers = usable_cores() if len(distinct) >= AUTO_WORKERS_FROM else 1
+    with progress.stage("behaviour: axes", total=len(distinct)) as advance:
+        values = compute_axes(
+            [text for text, _ in distinct],
+            [source for _, source in distinct],
+            names,
+            workers=workers,
+            progress=advance,
+        )
+    missing = where < 0
+    sides = []
+    for side in (0, 1):
+        index = np.where(missing[side], 0, where[side])
+        sides.append(
+            {
+                name: np.where(missing[side], np.nan, column[index] if column.size else np.nan)
+                for name, column in values.items()
+            }
+        )
+    return sides[0], sides[1]
 
 
 def _proposed(
