@@ -203,6 +203,43 @@ def test_training_data_that_overlaps_the_evaluation_data_is_refused():
     check_disjoint(TRAIN, EVAL)
 
 
+def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    from deltaeval.compat._lm_models import cache_dir
+
+    monkeypatch.setenv("DELTAEVAL_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("DELTAEVAL_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "deltaeval"
+
+
+def test_model_folders_resolve_to_base_and_adapter_and_bad_ones_are_refused(tmp_path):
+    from deltaeval.compat._lm_models import resolve_model
+    from deltaeval.errors import InputError
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "config.json").write_text("{}")
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": "../base"})
+    )
+    ref = resolve_model(f"hf:{tmp_path / 'adapter'}")
+    assert ref.base == (tmp_path / "base").resolve() and ref.adapter == (tmp_path / "adapter").resolve()
+    whole = resolve_model(str(tmp_path / "base"))
+    assert whole.adapter is None and whole.base == whole.folder
+
+    (tmp_path / "adapter" / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": "org/hub"})
+    )
+    with pytest.raises(InputError, match="not a local model folder"):
+        resolve_model(f"hf:{tmp_path / 'adapter'}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no config\.json"):
+        resolve_model(f"hf:{tmp_path / 'empty'}")
+    with pytest.raises(InputError, match="not found"):
+        resolve_model(f"hf:{tmp_path / 'missing'}")
+
+
 @pytest.mark.skipif(HAVE_TORCH, reason="checks the message shown when torch is missing")
 def test_cli_without_torch_says_what_to_install(tmp_path):
     from deltaeval.cli import main

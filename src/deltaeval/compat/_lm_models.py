@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,20 @@ def resolve_model(spec: str, *, progress: Any = None) -> ModelRef:
     return ModelRef(spec, folder, base or folder, folder if base is not None else None)
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No transformers progress bars on stderr (deltaeval's own progress reports the work)."""
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 def load_causal_lm(folder: Path, *, dtype: str = "float32") -> Any:
     """A causal LM from a local model folder, in evaluation mode."""
     import torch
@@ -97,9 +113,10 @@ def load_causal_lm(folder: Path, *, dtype: str = "float32") -> Any:
     major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
     key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            str(folder), local_files_only=True, **{key: getattr(torch, dtype)}
-        )
+        with quiet_transformers():
+            model = AutoModelForCausalLM.from_pretrained(
+                str(folder), local_files_only=True, **{key: getattr(torch, dtype)}
+            )
     except Exception as exc:
         raise InputError(
             f"cannot load the model: {type(exc).__name__}: {exc}",
@@ -143,8 +160,9 @@ def smollm2_folder(*, cache: Path | None = None, progress: Any = None) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     try:
         folder, name = str(gguf_path.parent), SMOLLM2_FILE
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+        with quiet_transformers():
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
         # a model loaded from GGUF refuses save_pretrained ("quantized with gguf") until this goes
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):

@@ -318,16 +318,39 @@ def muscle(
     three as runs in ``store``: the compatible one as ``name`` with its recipe (method
     ``muscle``), the others as ``old_name``/``new_name`` (default ``NAME.old``/``NAME.new``).
 
+    ``store`` is a :class:`~deltaeval.store.Store`, a path, or None (the default store).
     Generation goes through the call cache, so a rerun repeats no finished call. Training and
     evaluation data must not overlap (ids or inputs).
     """
+    from deltaeval.store import Store
+
+    if not isinstance(store, Store):
+        with Store(store) as db:
+            return muscle(
+                old,
+                new,
+                train_examples,
+                eval_examples,
+                out=out,
+                name=name,
+                store=db,
+                config=config,
+                params=params,
+                old_name=old_name,
+                new_name=new_name,
+                overwrite=overwrite,
+                console=console,
+                quiet=quiet,
+                progress=progress,
+                on_step=on_step,
+            )
     from deltaeval.backends import GenerationParams, get_backend
     from deltaeval.compat._lm_models import resolve_model
     from deltaeval.compat.runs import Recipe, derived_run, save_run
     from deltaeval.runner import run_model
 
     check_disjoint(train_examples, eval_examples)
-    if not overwrite and hasattr(store, "has_run") and store.has_run(name):
+    if not overwrite and store.has_run(name):
         from deltaeval.errors import StoreError
 
         raise StoreError(
