@@ -387,7 +387,13 @@ def test_cli_trains_writes_a_run_with_its_recipe_and_compare_reads_it(tiny, tmp_
             "--out", str(tmp_path / "adapter"), "--name", "v2-compat", "--steps", "6", "--batch-size", "8",
             "--learning-rate", "0.02", "--max-length", "16", "--max-tokens", "4",
             "--store", str(store), "--quiet"]  # fmt: skip
-    assert main(args) == 0
+    assert main([*args, "--json", str(tmp_path / "muscle.json")]) == 0
+    written = json.loads((tmp_path / "muscle.json").read_text())
+    assert written["schema"] == "deltaeval.compat.muscle"
+    assert written["muscle"]["n"] == len(EVAL) and written["training"]["steps"] == 6
+    assert written["muscle"]["compat"]["name"] == "v2-compat"
+    low, high = written["muscle"]["compat"]["nfr_ci"]
+    assert low <= written["muscle"]["compat"]["nfr"] <= high
     with Store(store) as db:
         run = db.load_run("v2-compat")
         names = {info.name for info in db.list_runs()}

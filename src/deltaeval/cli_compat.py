@@ -309,7 +309,27 @@ def muscle_cmd(
         )
     console.print(f"compare: deltaeval compare {visible(result.old_run.name)} {visible(name)}", markup=False)
     if json_out is not None:
-        _write_json({"muscle": summary, "recipe": result.run.params.get("compat")}, json_out)
+        training_data = {
+            "adapter": str(out.resolve()),
+            "steps": training.steps,
+            "resumed_from": training.resumed_from,
+            "first_loss": training.losses[0] if training.losses else None,
+            "final_loss": training.losses[-1] if training.losses else None,
+            "tokens": training.counters.get("tokens", 0),
+            "tokens_from_old": training.counters.get("tokens_from_old", 0),
+            "seconds": result.seconds,
+            "peak_memory_mb": result.peak_memory_mb,
+        }
+        _write_json(
+            {
+                "schema": "deltaeval.compat.muscle",
+                "muscle": summary,
+                "training": training_data,
+                "recipe": result.run.params.get("compat"),
+            },
+            json_out,
+        )
+        console.print(f"wrote {visible(str(json_out))}", markup=False)
 
 
 from deltaeval.cli import TrustOpt  # noqa: E402
