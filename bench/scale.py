@@ -7,7 +7,8 @@ Two cases, each generated in a temporary folder:
   run is right on ~80%; the new one turns ~11% of the examples from right to wrong and ~13%
   from wrong to right. ``deltaeval compare OLD NEW --no-behaviour --by category --json R``.
   ``--format csv``: the same rows written as CSV (``csv.writer``; the baseline reads them with
-  ``pyarrow.csv.read_csv``).
+  ``pyarrow.csv.read_csv``). ``--unscored``: without the ``correct`` column, so that deltaeval
+  chooses its default scorer (``numeric``) and scores every output.
 * **texts**: two JSONL runs of ``--texts`` outputs of ~2 KB each (100,000; ``--quick``: 5,000),
   no correctness, compared with the default behaviour section (``--json R``).
 
@@ -20,7 +21,7 @@ read the ratios). Targets: rows ≤ 3× the baseline's wall time, peak RSS < 1 G
 texts ≤ 60 s with the behaviour section. Exits 1 when a target is missed.
 
 Run from the repository root:
-``python bench/scale.py [--quick] [--rows N] [--texts N] [--format jsonl|csv] [--keep DIR]``.
+``python bench/scale.py [--quick] [--rows N] [--texts N] [--format jsonl|csv] [--unscored] [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -84,14 +85,15 @@ def measure(command: list[str]) -> Measure:
 ROW_FIELDS = ("id", "input", "output", "reference", "correct", "category")
 
 
-def write_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl") -> tuple[Path, Path]:
-    """Two runs of ``n`` short-answer examples with correctness and a tag (JSONL or CSV)."""
+def write_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl", scored: bool = True) -> tuple[Path, Path]:
+    """Two runs of ``n`` short-answer examples with a tag and (``scored``) correctness (JSONL or CSV)."""
     rng = random.Random(seed)
     old_path, new_path = folder / f"old.{fmt}", folder / f"new.{fmt}"
+    fields = [f for f in ROW_FIELDS if scored or f != "correct"]
     with old_path.open("w", newline="") as old, new_path.open("w", newline="") as new:
         writers = {old: csv.writer(old), new: csv.writer(new)} if fmt == "csv" else {}
         for writer in writers.values():
-            writer.writerow(ROW_FIELDS)
+            writer.writerow(fields)
         for i in range(n):
             answer = str(rng.randrange(1000))
             tag = f"tag-{rng.randrange(TAGS):02d}"
@@ -110,9 +112,9 @@ def write_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl") -> tuple[Pat
                     "category": tag,
                 }
                 if writers:
-                    writers[handle].writerow(record[f] for f in ROW_FIELDS)
+                    writers[handle].writerow(record[f] for f in fields)
                 else:
-                    handle.write(json.dumps(record) + "\n")
+                    handle.write(json.dumps({f: record[f] for f in fields}) + "\n")
     return old_path, new_path
 
 
@@ -166,12 +168,13 @@ def _check(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def run_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl") -> bool:
+def run_rows(folder: Path, n: int, seed: int, fmt: str = "jsonl", scored: bool = True) -> bool:
     t0 = time.perf_counter()
-    paths = write_rows(folder, n, seed, fmt)
+    paths = write_rows(folder, n, seed, fmt, scored)
     size = sum(p.stat().st_size for p in paths)
     took = time.perf_counter() - t0
-    print(f"\nrows: 2 x {n:,} examples, {_mb(size)} of {fmt.upper()} (generated in {took:.1f} s)")
+    what = "" if scored else ", no correct column (deltaeval's default scorer)"
+    print(f"\nrows: 2 x {n:,} examples, {_mb(size)} of {fmt.upper()}{what} (generated in {took:.1f} s)")
     base = measure(baseline_command(paths, fmt))
     report = folder / "report.json"
     run = measure(compare_command(paths, report, "--no-behaviour", "--by", "category"))
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=None, help="text outputs per run (default 100,000)")
     parser.add_argument("--skip", choices=("rows", "texts"), action="append", default=[])
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="the rows' file format")
+    parser.add_argument("--unscored", action="store_true", help="rows without the correct column")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="generate into DIR and keep the files")
     args = parser.parse_args(argv)
@@ -252,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if "rows" not in args.skip:
-            ok &= run_rows(folder, rows, args.seed, args.format)
+            ok &= run_rows(folder, rows, args.seed, args.format, not args.unscored)
         if "texts" not in args.skip:
             ok &= run_texts(folder, texts, args.seed)
     print(f"\nload average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
