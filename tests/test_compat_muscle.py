@@ -411,3 +411,30 @@ def test_cli_trains_writes_a_run_with_its_recipe_and_compare_reads_it(tiny, tmp_
 
     # the same command again: training resumes at its end, every generation comes from the cache
     assert main([*args, "--overwrite"]) == 0
+
+
+@needs_train
+def test_a_stored_run_of_another_origin_is_not_replaced_by_the_old_models_answers(tmp_path, capsys):
+    from deltaeval.cli import main
+    from deltaeval.store import Store
+    from deltaeval.types import Output, Run
+
+    store = tmp_path / "runs.db"
+    with Store(store) as db:
+        db.save_run(
+            Run(name="v1", examples=tuple(EVAL[:2]), outputs=tuple(Output(e.id, "w0") for e in EVAL[:2]))
+        )
+    for name, examples in (("train.jsonl", TRAIN), ("eval.jsonl", EVAL)):
+        (tmp_path / name).write_text(
+            "".join(
+                json.dumps({"id": e.id, "input": e.input, "reference": e.reference}) + "\n" for e in examples
+            )
+        )
+    code = main(
+        ["compat", "muscle", "--old", "hf:nowhere/v1", "--new", "hf:nowhere/v2", "--old-name", "v1",
+         "--train-data", str(tmp_path / "train.jsonl"), "--data", str(tmp_path / "eval.jsonl"),
+         "--out", str(tmp_path / "adapter"), "--name", "c", "--store", str(store)]
+    )  # fmt: skip
+    assert code == 2
+    assert "'v1' is already stored, not made by compat muscle" in capsys.readouterr().err
+    assert not (tmp_path / "adapter").exists()

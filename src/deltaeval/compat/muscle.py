@@ -350,12 +350,21 @@ def muscle(
     from deltaeval.runner import run_model
 
     check_disjoint(train_examples, eval_examples)
-    if not overwrite and store.has_run(name):
+    names = {"old": old_name or f"{name}.old", "new": new_name or f"{name}.new"}
+    if not overwrite:
         from deltaeval.errors import StoreError
 
-        raise StoreError(
-            f"a run named {name!r} is already stored", hint="choose another --name or --overwrite"
-        )
+        if store.has_run(name):
+            raise StoreError(
+                f"a run named {name!r} is already stored", hint="choose another --name or --overwrite"
+            )
+        stored = {info.name: info.source for info in store.list_runs()}
+        for role, run_name in names.items():
+            if run_name in stored and stored[run_name] != f"deltaeval compat muscle ({role})":
+                raise StoreError(
+                    f"a run named {run_name!r} is already stored, not made by compat muscle",
+                    hint=f"choose another --{role}-name, or pass --overwrite to replace it",
+                )
     params = params or GenerationParams(max_tokens=32)
     config = config or MuscleConfig()
     started = time.perf_counter()
@@ -363,7 +372,6 @@ def muscle(
         old, new, train_examples, out, config=config, params=params, progress=progress, on_step=on_step
     )
     runs: dict[str, Run] = {}
-    names = {"old": old_name or f"{name}.old", "new": new_name or f"{name}.new"}
     for role, spec in (("old", old), ("new", new), ("compat", f"hf:{Path(out).resolve()}")):
         hf_spec = resolve_model(spec).hf_spec
         with get_backend(hf_spec, device="cpu") as backend:
