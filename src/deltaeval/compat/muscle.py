@@ -13,7 +13,7 @@ answer tokens (:func:`masked_distillation_loss`). The new task model is the new 
 whole model, or base + its task adapter); the compatibility adapter starts as that task adapter
 (or, for a whole model, as a fresh LoRA, i.e. equal to it), so training moves it only where the
 old model was right and the new one was not. ``ce_weight`` > 0 adds cross-entropy to the
-reference tokens (not part of the paper's loss; default 0).
+reference tokens (default 0: the masked distillation alone).
 
 Old and new must share the tokenizer (the paper leaves vocabulary changes out too). Everything
 loads from local folders; nothing is downloaded. torch, transformers and peft come with the extra
