@@ -301,9 +301,24 @@ def choose_clusters(
     :mod:`deltaeval.analysis.kmeans` (scikit-learn's algorithm and labels, without importing
     scikit-learn); the silhouettes of every k come from one pass over the pairwise distances.
     """
+    X = np.asarray(X, dtype=float)
+    if X.size > SINGLE_THREAD_CELLS:
+        return _choose_clusters(X, k_range, seed)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # small products: the BLAS pool's start-up costs more than the work
+        return _choose_clusters(X, k_range, seed)
+
+
+#: Largest matrix (rows x dimensions) that :func:`choose_clusters` clusters on one BLAS thread.
+SINGLE_THREAD_CELLS = 2_000_000
+
+
+def _choose_clusters(
+    X: NDArray[np.float64], k_range: tuple[int, int], seed: int | None
+) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
     from deltaeval.analysis.kmeans import kmeans, silhouette_scores
 
-    X = np.asarray(X, dtype=float)
     n = X.shape[0]
     low, high = k_range
     if low < 2 or high < low:

@@ -59,15 +59,12 @@ def _assign(X: NDArray, centers: NDArray) -> NDArray[np.int64]:
 
 
 def _cluster_sums(X: NDArray, labels: NDArray[np.int64], k: int) -> tuple[NDArray, NDArray]:
-    """Each cluster's sum of rows (added in row order, as scikit-learn does) and size."""
-    counts = np.bincount(labels, minlength=k)
-    order = np.argsort(labels, kind="stable")
-    sums = np.zeros((k, X.shape[1]))
-    ordered = X[order]
-    stops = np.cumsum(counts)
-    for c in np.flatnonzero(counts).tolist():
-        sums[c] = ordered[stops[c] - counts[c] : stops[c]].sum(axis=0)  # row after row (C order)
-    return sums, counts.astype(float)
+    """Each cluster's sum of rows (added in row order, as scikit-learn does on one thread) and
+    size: one ``bincount`` over (cluster, column) cells, which adds its weights in order."""
+    d = X.shape[1]
+    cells = (labels[:, None] * d + np.arange(d)).ravel()
+    sums = np.bincount(cells, weights=X.ravel(), minlength=k * d).reshape(k, d)
+    return sums, np.bincount(labels, minlength=k).astype(float)
 
 
 def _lloyd(
