@@ -13,8 +13,7 @@ refusals and disclaimers), each with a short question as its input, then times:
   on the first ``--baseline-n`` outputs;
 * the vaderSentiment package's exact scorer (``sentiment_vader``, not in the default set) on
   the first ``--vader-n`` outputs, and how closely the fast scorer agrees with it there;
-* the previous implementation of lexical diversity (MATTR by a Python loop over the words,
-  swapped in for the numpy one) on the same subset as the serial run without sentiment;
+* the default set without sentiment (to show sentiment's share of the time);
 * MiniLM embeddings (the ``[embed]`` extra, route: int8 ONNX on onnxruntime) of the first
   ``--minilm-n`` outputs, batched by length (``MiniLM.encode``), beside a plain baseline: the
   same model fed fixed batches of 32 in corpus order.
@@ -38,12 +37,10 @@ import random
 import resource
 import sys
 import time
-from collections import Counter
 
 import numpy as np
 
-from deltaeval.behaviour import AXES, compute_axes, default_axis_names, fused, skipped_axes
-from deltaeval.behaviour.reference import MATTR_WINDOW
+from deltaeval.behaviour import AXES, compute_axes, default_axis_names, skipped_axes
 from deltaeval.behaviour.sentiment import vader_missing_reason
 
 TARGET_PER_SECOND = 2000.0
@@ -162,38 +159,6 @@ def baseline(texts: list[str], inputs: list[str], names: list[str]) -> dict[str,
         for spec in specs:
             values[spec.name][i] = spec.fn(text, input_text) if spec.uses_input else spec.fn(text)
     return values
-
-
-def mattr_loop(ws: list[str], counts: Counter[str]) -> float:
-    """The previous MATTR of the fused path: one Python step per word (same value)."""
-    n = len(ws)
-    if n == 0:
-        return float("nan")
-    if n <= MATTR_WINDOW:
-        return len(counts) / n
-    windows = n - MATTR_WINDOW + 1
-    top = n - MATTR_WINDOW
-    last: dict[str, int] = {}
-    shared = 0
-    for j, word in enumerate(ws):
-        p = last.get(word)
-        last[word] = j
-        if p is not None and j - p < MATTR_WINDOW:
-            low = max(j - MATTR_WINDOW + 1, 0)
-            high = min(p, top)
-            if high >= low:
-                shared += high - low + 1
-    return (windows * MATTR_WINDOW - shared) / (MATTR_WINDOW * windows)
-
-
-def with_loop_mattr(fn):
-    """Run ``fn`` with the previous (loop) MATTR in the fused path."""
-    current = fused._mattr
-    fused._mattr = mattr_loop
-    try:
-        return fn()
-    finally:
-        fused._mattr = current
 
 
 def minilm_rows(texts: list[str]) -> tuple[list[tuple[str, int, float, float]], list[str]]:
@@ -330,25 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         failures += not same
     sub = min(args.n, 10_000)
     no_sentiment = [n for n in names if n != "sentiment"]
-    # numpy MATTR and the previous loop, alternated twice (A B A B), the faster of each kept: the
-    # difference is a few percent, less than the drift of a shared machine between two runs
-    runs: dict[str, list[tuple[float, float, object]]] = {"numpy": [], "loop": []}
-    for _ in range(2):
-        runs["numpy"].append(timed(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1)))
-        runs["loop"].append(
-            timed(
-                lambda: with_loop_mattr(
-                    lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1)
-                )
-            )
-        )
-    wall_ns, cpu_ns, _ = min(runs["numpy"], key=lambda r: r[1])
-    wall_prev, cpu_prev, previous = min(runs["loop"], key=lambda r: r[1])
+    wall_ns, cpu_ns, _ = timed(lambda: compute_axes(texts[:sub], inputs[:sub], no_sentiment, workers=1))
     rows.append(("deltaeval, serial, default set minus sentiment", sub, wall_ns, cpu_ns))
-    rows.append(("  the same, previous MATTR (Python loop)", sub, wall_prev, cpu_prev))
-    same_prev = np.array_equal(
-        previous["lexical_diversity"], serial["lexical_diversity"][:sub], equal_nan=True
-    )  # type: ignore[index]
     nb = min(args.baseline_n, args.n)
     wall_base, cpu_base, base = timed(lambda: baseline(texts[:nb], inputs[:nb], names))
     rows.append(("baseline: per output, per axis (same axes)", nb, wall_base, cpu_base))
@@ -394,12 +342,6 @@ def main(argv: list[str] | None = None) -> int:
     if "sentiment" in names:
         share = 1.0 - (cpu_ns / sub) / (cpu_serial / args.n)
         print(f"fast sentiment's share of deltaeval's serial CPU time: about {100 * share:.0f}%")
-    print(
-        f"numpy MATTR over the previous loop (default set minus sentiment, faster of two alternated "
-        f"runs each): {cpu_prev / cpu_ns:.2f}x CPU, {wall_prev / wall_ns:.2f}x wall; values identical: "
-        f"{'yes' if same_prev else 'NO'}"
-    )
-    failures += not same_prev
     for note in minilm_notes:
         print(note)
 

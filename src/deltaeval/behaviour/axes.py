@@ -1,7 +1,7 @@
 """The built-in behaviour axes and :func:`compute_axes`.
 
 Every built-in axis is registered with its plain per-output function from :mod:`.reference`
-(``AXES[name].fn``); :func:`compute_axes` computes all the requested built-in axes of an output
+(``AXES[name].fn``); :func:`compute_axes` computes all the requested built-in axes of many outputs
 in one fused pass (:mod:`.fused`) that gives the same values, optionally in several processes.
 Axes you register run through their own function.
 
@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from deltaeval.behaviour import reference as R
 from deltaeval.behaviour import sentiment as S
-from deltaeval.behaviour.fused import FUSED_NAMES, extract
+from deltaeval.behaviour.fused import FUSED_NAMES, extract_many
 from deltaeval.behaviour.registry import AXES, AxisSpec, _register_builtin
 from deltaeval.errors import InputError
 
@@ -272,9 +272,13 @@ def _fused_rows(
 ) -> NDArray[np.float64]:
     table = S.lexicon() if with_sentiment else None
     rows = np.full((len(texts), len(FUSED_NAMES)), np.nan)
-    for i, text in enumerate(texts):
-        if text is not None:
-            rows[i] = extract(text, inputs[i] if inputs is not None else None, table)
+    present = [i for i, text in enumerate(texts) if text is not None]
+    if present:
+        rows[present] = extract_many(
+            [texts[i] for i in present],  # type: ignore[misc]
+            [inputs[i] for i in present] if inputs is not None else None,
+            table,
+        )
     return rows
 
 

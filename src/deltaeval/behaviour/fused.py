@@ -1,27 +1,48 @@
-"""Every built-in axis of one output in one pass (the fast path of ``compute_axes``).
+"""Every built-in axis of many outputs in one pass (the fast path of ``compute_axes``).
 
 Gives the same values as the per-axis functions of :mod:`.reference` (tests hold them equal)
-while sharing the work between axes: one pass over the lines for the markdown axes (code
-blocks are looked for only when a quick look finds a fence or an indented line), one
-sentence cut, one word list (for ASCII text, found with ``bytes.translate`` and ``str.split``
-rather than a regex), one word count table for the word-list axes, per-word syllable counts
-cached across outputs, and quick substring tests before any pattern that rarely matches.
+while sharing the work between axes and between outputs. Per output, in Python: one pass over
+the lines for the markdown axes (code blocks are looked for only when a quick look finds a
+fence or an indented line), one sentence cut, one word list (for ASCII text, found with
+``bytes.translate`` and ``str.split`` rather than a regex), quick substring tests before any
+pattern that rarely matches, and VADER's rules in the few sentences that need them. Per batch
+of outputs, with numpy: every word's id in a table of the words seen so far (with each word's
+syllables, sentiment valence and word-list memberships), from which the word-list counts,
+syllables, lexical diversity (MATTR) and the sentences' valence sums and compound scores of
+all the outputs come at once.
+
+Sums of floats are added in order, as :mod:`.sentiment` does (``cumsum`` along the words laid
+out one sentence per row, and ``functools.reduce``), so the values are the same to the bit.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
-from itertools import repeat
-from operator import mul
+from collections.abc import Iterable, Sequence
+from functools import reduce
+from itertools import chain, compress, count, repeat
+from operator import add, not_
 
 import numpy as np
+from numpy.typing import NDArray
 
 from deltaeval.behaviour import patterns as P
 from deltaeval.behaviour.code import CODE, OPEN, PROSE, blank_code_spans, code_kinds
 from deltaeval.behaviour.reference import FK_CONSTANT, FK_SENTENCE, FK_SYLLABLE, MATTR_WINDOW, per_100_words
-from deltaeval.behaviour.sentiment import RULE_WORDS, caps_flags, compound, rule_total
+from deltaeval.behaviour.sentiment import (
+    EXCLAMATION_MAX,
+    EXCLAMATION_STEP,
+    NORMALISATION_ALPHA,
+    QUESTION_CAP,
+    QUESTION_MAX,
+    QUESTION_STEP,
+    RULE_WORDS,
+    caps_flags,
+    rule_total,
+)
 from deltaeval.behaviour.text import (
     CURLY_APOSTROPHE,
     HAS_WORD_RE,
@@ -80,9 +101,19 @@ _BULLET_STARTS = "-*+\u2022"
 #: First characters of the markdown line kinds (digits for numbered items; non-ASCII digits are
 #: tested apart).
 _MARK_STARTS = _BULLET_STARTS + "#>|0123456789"
+#: The words of the hedge phrases, each with a bit of its own.
+_HEDGE_WORD_BITS = {
+    word: 1 << i
+    for i, word in enumerate(dict.fromkeys(word for phrase in P.HEDGE_PHRASES for word in phrase.split()))
+}
+assert len(_HEDGE_WORD_BITS) < 62
+#: Each hedge phrase as (the bits of its words, the phrase as it reads in the words joined by two
+#: spaces, with one more at either end).
 _HEDGE_PHRASES = tuple(
-    (phrase.split()[-1], " " + "  ".join(phrase.split()) + " ") for phrase in P.HEDGE_PHRASES
+    (sum({_HEDGE_WORD_BITS[word] for word in phrase.split()}), " " + "  ".join(phrase.split()) + " ")
+    for phrase in P.HEDGE_PHRASES
 )
+#: Words remembered by the word table before it starts afresh.
 _CACHE_LIMIT = 500_000
 #: Every match of ``REFUSAL_RE`` (``DISCLAIMER_RE``) in the words joined by spaces holds one of
 #: these: substring tests that spare the pattern's scan of outputs that cannot match.
@@ -111,15 +142,123 @@ _DISCLAIMER_HINTS = (
 )
 
 
-class _SyllableCache(dict):
+#: ``SENTENCE_CUT_RE`` with its ``.``, ``!`` or ``?`` captured: the same cuts, and ``split``
+#: returns the punctuation (which stays in the piece before) between the pieces.
+_CUT_RE = re.compile("([.!?])" + SENTENCE_CUT_RE.pattern.removeprefix("[.!?]"))
+assert SENTENCE_CUT_RE.pattern.startswith("[.!?]"), "_CUT_RE needs SENTENCE_CUT_RE's new form"
+_PIECE_ENDS = {".": ".\n", "!": "!\n", "?": "?\n"}
+#: A line that may count for :func:`_line_marks`: it opens (after blanks) with a character of
+#: ``_MARK_STARTS``, a digit, or one a table delimiter row can open with.
+_MARK_LINE_RE = re.compile(r"[ \t]*[-*+\u2022#>|\d:\r]")
+#: Two or more line breaks in a row: a blank line, once every line is stripped.
+_BLANK_RUN_RE = re.compile(r"\n\n+")
+#: A character of a word (``[^\W_]``) outside ASCII.
+_NON_ASCII_WORD_CHAR_RE = re.compile(r"[^\W_\x00-\x7f]")
+#: Outputs whose words are looked up and counted together (bounds the batch's arrays).
+BATCH = 256
+#: Pieces longer than this many words have their valences added in Python, not in the grid.
+_GRID_WIDTH = 64
+#: Most cells of one valence grid (pieces × width).
+_GRID_CELLS = 1 << 20
+
+# What _WordTable knows of a word besides its syllables and valence: its word lists, and the
+# bit of the hedge phrase it ends.
+(
+    _FIRST,
+    _SECOND,
+    _HEDGE,
+    _APOLOGY,
+    _DIGIT,
+    _REFUSAL_CUE,
+    _DISCLAIMER_CUE,
+    _NOT,
+    _CAN_WILL,
+    _HEDGE_WORD,
+) = range(10)
+_KIND_SIZE = 10
+
+
+def _word_kind(word: str) -> tuple[int, ...]:
+    return (
+        word in P.FIRST_PERSON,
+        word in P.SECOND_PERSON,
+        word in P.HEDGE_WORDS,
+        word in P.APOLOGY_WORDS,
+        word.isdigit(),
+        word in P.REFUSAL_CUE_WORDS,
+        word in P.DISCLAIMER_CUE_WORDS,
+        word == "not",
+        word in ("can", "will"),
+        _HEDGE_WORD_BITS.get(word, 0),
+    )
+
+
+class _WordIds(dict):
+    """Word → id; a word not seen before gets a new id, its attributes written first."""
+
+    def __init__(self, owner: _WordTable) -> None:
+        super().__init__()
+        self.owner = owner
+
     def __missing__(self, word: str) -> int:
-        if len(self) > _CACHE_LIMIT:
-            self.clear()
-        value = self[word] = syllables(word)
-        return value
+        return self.owner.add(word)
 
 
-_SYLLABLES = _SyllableCache()
+class _WordTable:
+    """Every word seen so far with an integer id, and per id what the axes need to know of the
+    word, in numpy arrays that a batch's id array indexes at once: its syllables, its sentiment
+    valence (0: none) and its *kind*, one of the few distinct tuples of :func:`_word_kind`
+    (most words have kind 0, all zeros), so that one ``bincount`` of the outputs' kinds gives
+    every word-list count of every output."""
+
+    def __init__(self, table: dict[str, float] | None) -> None:
+        self.table = table
+        self.ids = _WordIds(self)
+        self.syllables = np.zeros(1024, dtype=np.intp)
+        self.valences = np.zeros(1024)
+        self.kinds = np.zeros(1024, dtype=np.intp)
+        self.kind_ids: dict[tuple[int, ...], int] = {(0,) * _KIND_SIZE: 0}
+        self.kind_rows = np.zeros((1, _KIND_SIZE), dtype=np.int64)
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, word: str) -> int:
+        with self.lock:
+            found = self.ids.get(word)
+            if found is not None:
+                return found
+            i = self.size
+            if i == len(self.valences):
+                self.syllables = np.concatenate([self.syllables, np.zeros_like(self.syllables)])
+                self.valences = np.concatenate([self.valences, np.zeros_like(self.valences)])
+                self.kinds = np.concatenate([self.kinds, np.zeros_like(self.kinds)])
+            kind = _word_kind(word)
+            k = self.kind_ids.get(kind)
+            if k is None:
+                k = self.kind_ids[kind] = len(self.kind_rows)
+                self.kind_rows = np.vstack([self.kind_rows, np.array(kind, dtype=np.int64)])
+            self.kinds[i] = k
+            self.syllables[i] = syllables(word)
+            if self.table is not None:
+                self.valences[i] = self.table.get(word, 0.0)
+            self.size = i + 1
+            self.ids[word] = i  # only now: another thread sees the id once its row is written
+            return i
+
+
+_WORDS = _WordTable(None)
+
+
+def _word_table(table: dict[str, float] | None) -> _WordTable:
+    """The word table for the sentiment lexicon ``table`` (None: any, valences unused)."""
+    global _WORDS
+    known = _WORDS
+    if (table is not None and known.table is not table) or len(known) > _CACHE_LIMIT:
+        known = _WORDS = _WordTable(table if table is not None else known.table)
+    return known
 
 
 def _ascii_word_text(low: bytes) -> str:
@@ -132,60 +271,112 @@ def _ascii_word_text(low: bytes) -> str:
 
 
 def _mattr(ws: list[str], counts: Counter[str]) -> float:
-    n = len(ws)
-    if n == 0:
-        return math.nan
-    if n <= MATTR_WINDOW:
-        return len(counts) / n
-    # Every window holds MATTR_WINDOW positions; a position adds a new distinct word to a window
-    # unless the previous occurrence of its word is in that window too. So the sum over windows
-    # of their distinct words is windows * MATTR_WINDOW minus, for each repeated occurrence,
-    # the number of windows holding both it and the previous occurrence. Sorting the keys
-    # word id * n + position puts each occurrence right after the previous one of its word.
-    windows = n - MATTR_WINDOW + 1
+    """MATTR of one word list (``counts``: its word counts)."""
     ids = {word: i for i, word in enumerate(counts)}
-    keys = np.fromiter(map(ids.__getitem__, ws), np.int64, n) * n + np.arange(n)
-    keys.sort()
-    word, position = np.divmod(keys, n)
+    ids_array = np.fromiter(map(ids.__getitem__, ws), np.intp, len(ws))
+    return _mattr_batch(ids_array, [len(ws)], len(ids))[0]
+
+
+def _mattr_batch(ids: NDArray[np.intp], sizes: list[int], vocabulary: int) -> list[float]:
+    """MATTR of several word lists given one after the other as integer word ids (equal words,
+    equal ids below ``vocabulary``), ``sizes`` words each.
+
+    Every window holds MATTR_WINDOW positions; a position adds a new distinct word to a window
+    unless the previous occurrence of its word is in that window too. So the sum over windows
+    of their distinct words is windows * MATTR_WINDOW minus, for each repeated occurrence, the
+    number of windows holding both it and the previous occurrence. Sorting the keys (list,
+    word id) * total + position puts each occurrence right after the previous one of its word
+    in its list.
+    """
+    window = MATTR_WINDOW
+    n_lists = len(sizes)
+    total = len(ids)
+    if not total:
+        return [math.nan] * n_lists
+    lengths = np.array(sizes)
+    starts = np.cumsum(lengths) - lengths
+    owner = np.repeat(np.arange(n_lists), lengths)
+    word_key = owner * vocabulary + ids
+    if n_lists * vocabulary < (1 << 62) // total:
+        keys = word_key * total + np.arange(total)
+        keys.sort()
+        word, position = np.divmod(keys, total)
+    else:  # too large for one int64 key
+        position = np.lexsort((np.arange(total), word_key))
+        word = word_key[position]
     repeat_of = word[1:] == word[:-1]
     later = position[1:][repeat_of]
     earlier = position[:-1][repeat_of]
-    near = later - earlier < MATTR_WINDOW
-    later, earlier = later[near], earlier[near]
-    low = np.maximum(later - (MATTR_WINDOW - 1), 0)
-    high = np.minimum(earlier, n - MATTR_WINDOW)
-    shared = int(np.maximum(high - low + 1, 0).sum())
-    return (windows * MATTR_WINDOW - shared) / (MATTR_WINDOW * windows)
+    where = owner[later]
+    n = lengths[where]
+    later = later - starts[where]
+    earlier = earlier - starts[where]
+    low = np.maximum(later - (window - 1), 0)
+    high = np.minimum(earlier, n - window)
+    shared = np.bincount(where, weights=np.maximum(high - low + 1, 0), minlength=n_lists).tolist()
+    repeats = np.bincount(where, minlength=n_lists).tolist()
+    values = []
+    for size, common, repeated in zip(sizes, shared, repeats, strict=True):
+        if size == 0:
+            values.append(math.nan)
+        elif size <= window:
+            values.append((size - repeated) / size)
+        else:
+            windows = size - window + 1
+            values.append((windows * window - int(common)) / (window * windows))
+    return values
 
 
-def extract(text: str, input_text: str | None = None, table: dict[str, float] | None = None) -> list[float]:
-    """The built-in axes of one output, in :data:`FUSED_NAMES` order.
+def _sequential_sums(values: NDArray[np.float64], sizes: NDArray[np.intp]) -> NDArray[np.float64]:
+    """The sum of each run of ``values`` (``sizes`` long each, one after the other), added in
+    order from 0.0 as ``functools.reduce(operator.add, run, 0.0)`` does: ``cumsum`` along the
+    rows of a grid holding one run per row (zeros after it add nothing), in blocks of rows;
+    runs longer than the grid is wide in Python."""
+    n_runs = len(sizes)
+    sums = np.zeros(n_runs)
+    if not n_runs or not len(values):
+        return sums
+    starts = np.cumsum(sizes) - sizes
+    width = int(min(sizes.max(), _GRID_WIDTH))
+    rows = max(1, _GRID_CELLS // width)
+    run_of = np.repeat(np.arange(n_runs), sizes)
+    column = np.arange(len(values)) - starts[run_of]
+    fits = column < width
+    for first in range(0, n_runs, rows):
+        last = min(first + rows, n_runs)
+        grid = np.zeros((last - first, width))
+        inside = fits & (run_of >= first) & (run_of < last)
+        grid[run_of[inside] - first, column[inside]] = values[inside]
+        sums[first:last] = np.cumsum(grid, axis=1)[:, -1]
+    for k in np.flatnonzero(sizes > width).tolist():
+        sums[k] = reduce(add, values[starts[k] : starts[k] + sizes[k]].tolist(), 0.0)
+    return sums
 
-    ``table`` is the sentiment lexicon (None leaves ``sentiment`` NaN); without
-    ``input_text``, ``restates_question`` is NaN.
-    """
-    nan = math.nan
 
-    # Lines: markdown structure, blank lines, paragraphs, in the prose (code blocks left out).
-    bullets = numbered = headers = fences = blocks = quotes = pipes = delimiters = 0
-    nonblank = paragraphs = 0
-    block_has_word = False
-    text_lines = text.split("\n")
-    kinds = code_kinds(text, text_lines)
-    for line, kind in zip(text_lines, kinds or repeat(PROSE), strict=False):
-        if kind or not line.strip():
-            if block_has_word:
-                paragraphs += 1
-            block_has_word = False
-            if kind and kind != CODE:
-                nonblank += 1
-                fences += 1
-                blocks += kind == OPEN
-            continue
-        nonblank += 1
-        if not block_has_word and HAS_WORD_RE.search(line):
-            block_has_word = True
+def _compounds(
+    totals: NDArray[np.float64], exclamations: NDArray[np.intp], questions: NDArray[np.intp]
+) -> NDArray[np.float64]:
+    """:func:`.sentiment.compound` of every piece at once: the same operations element by
+    element, so the same values."""
+    total = totals
+    emphasis = np.minimum(exclamations, EXCLAMATION_MAX) * EXCLAMATION_STEP
+    many = questions > 1
+    if many.any():
+        extra = np.where(questions <= QUESTION_MAX, questions * QUESTION_STEP, QUESTION_CAP)
+        emphasis = np.where(many, emphasis + extra, emphasis)
+    total = np.where(total > 0, total + emphasis, np.where(total < 0, total - emphasis, total))
+    score = total / np.sqrt(total * total + NORMALISATION_ALPHA)
+    return np.minimum(1.0, np.maximum(-1.0, score))
+
+
+def _line_marks(lines: Iterable[str]) -> tuple[int, int, int, int, int, int]:
+    """Bullet items, numbered items, headers, quote lines, table rows (lines that open with
+    ``|``) and table delimiter rows among ``lines`` (prose lines; blank ones are skipped)."""
+    bullets = numbered = headers = quotes = pipes = delimiters = 0
+    for line in lines:
         start = line.lstrip(" \t")
+        if not start.strip():
+            continue
         first_char = start[0]
         if first_char in _MARK_STARTS or (first_char > "\x7f" and first_char.isdigit()):
             if first_char in _BULLET_STARTS:
@@ -202,8 +393,90 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
                 numbered += 1
         if "|" in line and "---" in line and not line.strip(P.TABLE_DELIMITER_CHARS):
             delimiters += 1
-    if block_has_word:
-        paragraphs += 1
+    return bullets, numbered, headers, quotes, pipes, delimiters
+
+
+class _Batch:
+    """What the outputs of a batch leave for the batch-wide step."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []  # every output's words, one output after the other
+        self.sizes: list[int] = []  # words per output
+        self.word_lists: list[list[str]] = []
+        self.pieces: list[int] = []  # words per piece, every output's pieces in turn
+        self.piece_counts: list[int] = []  # pieces per output
+        self.exclamations: list[int] = []  # per piece
+        self.questions: list[int] = []
+        self.ruled: dict[int, float] = {}  # piece (index in ``pieces``) → valence sum by the rules
+
+
+def extract(text: str, input_text: str | None = None, table: dict[str, float] | None = None) -> list[float]:
+    """The built-in axes of one output, in :data:`FUSED_NAMES` order.
+
+    ``table`` is the sentiment lexicon (None leaves ``sentiment`` NaN); without
+    ``input_text``, ``restates_question`` is NaN.
+    """
+    return extract_many([text], [input_text], table)[0].tolist()
+
+
+def extract_many(
+    texts: Sequence[str], inputs: Sequence[str | None] | None = None, table: dict[str, float] | None = None
+) -> NDArray[np.float64]:
+    """The built-in axes of every output (one row each, in :data:`FUSED_NAMES` order), the
+    values of :func:`extract` for each; ``inputs`` aligned with ``texts`` or None."""
+    rows = np.empty((len(texts), len(FUSED_NAMES)))
+    for start in range(0, len(texts), BATCH):
+        stop = min(start + BATCH, len(texts))
+        batch = _Batch()
+        known = _word_table(table)
+        part = [
+            _scan(text, inputs[i] if inputs is not None else None, table, batch)
+            for i, text in zip(range(start, stop), texts[start:stop], strict=True)
+        ]
+        _finish(part, batch, known, table)
+        rows[start:stop] = part
+    return rows
+
+
+def _scan(text: str, input_text: str | None, table: dict[str, float] | None, batch: _Batch) -> list[float]:
+    """One output's axes, the word-list, syllable, MATTR and sentiment ones left for
+    :func:`_finish` (its words and pieces go to ``batch``)."""
+    nan = math.nan
+
+    # Lines: markdown structure, blank lines, paragraphs, in the prose (code blocks left out).
+    fences = blocks = 0
+    text_lines = text.split("\n")
+    kinds = code_kinds(text, text_lines)
+    if kinds is None:  # no code: every line is prose
+        stripped_lines = list(map(str.strip, text_lines))
+        nonblank = len(text_lines) - stripped_lines.count("")
+        # paragraphs: runs of non-blank lines that hold a word
+        runs = _BLANK_RUN_RE.split("\n".join(stripped_lines))
+        paragraphs = sum(map(bool, map(HAS_WORD_RE.search, runs)))
+        prose_lines: Iterable[str] = text_lines
+    else:
+        nonblank = paragraphs = 0
+        block_has_word = False
+        prose_lines = []
+        for line, kind in zip(text_lines, kinds, strict=True):
+            if kind or not line.strip():
+                if block_has_word:
+                    paragraphs += 1
+                block_has_word = False
+                if kind and kind != CODE:
+                    nonblank += 1
+                    fences += 1
+                    blocks += kind == OPEN
+                continue
+            nonblank += 1
+            prose_lines.append(line)
+            if not block_has_word and HAS_WORD_RE.search(line):
+                block_has_word = True
+        if block_has_word:
+            paragraphs += 1
+    bullets, numbered, headers, quotes, pipes, delimiters = _line_marks(
+        filter(_MARK_LINE_RE.match, prose_lines)
+    )
     if kinds is None:
         prose = text
     else:
@@ -212,91 +485,82 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
     if "`" in prose:
         prose, spans = blank_code_spans(prose)
 
-    # Sentences and words (code included).
+    # Sentences and words (code included): the text's pieces are cut at line breaks and
+    # sentence ends; a sentence is a piece that holds a word.
     has_numbers = numbered or (kinds is not None and LIST_NUMBER_RE.search(text) is not None)
     stripped = strip_list_numbers(text) if has_numbers else text
     ascii_text = stripped.isascii()
-    bounds: list[tuple[int, int]] = []
-    position = 0
-    for match in SENTENCE_CUT_RE.finditer(stripped):
-        bounds.append((position, match.start() + 1))
-        position = match.end()
-    bounds.append((position, len(stripped)))
-    raw_pieces = "\n".join([stripped[a:b] for a, b in bounds]).split("\n")
+    parts = _CUT_RE.split(stripped)
+    parts[1::2] = map(_PIECE_ENDS.__getitem__, parts[1::2])
+    cut_text = "".join(parts)
+    raw_pieces = cut_text.split("\n")
     if ascii_text:
-        low_bytes = stripped.lower().encode("ascii")
-        nonspace = len(low_bytes.translate(None, _ASCII_SPACE_BYTES))
-        word_text = _ascii_word_text(low_bytes)
-        word_pieces = "\n".join([word_text[a:b] for a, b in bounds]).split("\n")
+        nonspace = len(stripped.encode("ascii").translate(None, _ASCII_SPACE_BYTES))
+        # cutting before or after the translation gives the same words: it is character by
+        # character, and an apostrophe at a piece's edge is loose either way
+        word_text = _ascii_word_text(cut_text.lower().encode("ascii"))
+        piece_words = list(map(str.split, word_text.split("\n")))
     else:
         nonspace = len("".join(normalise(stripped).split()))
-        word_pieces = raw_pieces
-
-    ws: list[str] = []
-    n_sentences = n_questions = n_exclaims = 0
-    first: list[str] | None = None
-    mood = 0.0
-    get = table.get if table is not None else None
-    caps_possible = not ascii_text or _CAPS_HINT_RE.search(stripped) is not None
-    for raw, piece in zip(raw_pieces, word_pieces, strict=True):
-        low = piece.split() if ascii_text else WORD_RE.findall(normalise(piece))
-        if not low:
-            continue
-        n_sentences += 1
-        ws += low
-        if first is None:
-            first = low
-        end = raw.rstrip(SENTENCE_CLOSERS)[-1:]
-        if end == "?":
-            n_questions += 1
-        elif end == "!":
-            n_exclaims += 1
-        if get is not None:
-            valences = list(map(get, low))
-            if any(valences):
-                caps = None
-                if caps_possible and (not ascii_text or _CAPS_HINT_RE.search(raw)):
-                    original = WORD_RE.findall(raw.replace(CURLY_APOSTROPHE, "'"))
-                    if len(original) == len(low):
-                        caps = caps_flags(original)
-                if (
-                    caps is None
-                    and RULE_WORDS.isdisjoint(low)
-                    and "n't" not in (piece if ascii_text else " ".join(low))
-                ):
-                    total = sum(filter(None, valences), 0.0)
-                else:
-                    total = rule_total(low, valences, caps)
-                mood += compound(total, raw.count("!"), raw.count("?"))
-
+        word_text = ""
+        piece_words = list(map(WORD_RE.findall, normalise(cut_text).split("\n")))
+    lengths = list(map(len, piece_words))
+    ws = list(chain.from_iterable(piece_words))
+    sentence_pieces = [k for k, length in enumerate(lengths) if length]
+    n_sentences = len(sentence_pieces)
     n_words = len(ws)
-    counts = Counter(ws)
-    keyset = counts.keys()
-    joined = " ".join(ws)
-    word_chars = len(joined) - n_words + 1 if n_words else 0
-    n_tokens = n_words + nonspace - word_chars
+    first = piece_words[sentence_pieces[0]] if sentence_pieces else None
+    n_questions = n_exclaims = 0
+    emphatic = "?" in stripped or "!" in stripped
+    if emphatic:
+        ends = [raw_pieces[k].rstrip(SENTENCE_CLOSERS)[-1:] for k in sentence_pieces]
+        n_questions = ends.count("?")
+        n_exclaims = ends.count("!")
 
-    hedge_count = sum(map(counts.__getitem__, keyset & P.HEDGE_WORDS))
-    phrases = [pattern for last, pattern in _HEDGE_PHRASES if last in counts]
-    if phrases:
-        spaced = " " + "  ".join(ws) + " "
-        hedge_count += sum(map(spaced.count, phrases))
-    refusal_count = (
-        len(P.REFUSAL_RE.findall(joined))
-        if P.may_refuse(keyset) and any(map(joined.__contains__, _REFUSAL_HINTS))
-        else 0
-    )
-    disclaimer_count = (
-        len(P.DISCLAIMER_RE.findall(joined))
-        if P.may_disclaim(keyset) and any(map(joined.__contains__, _DISCLAIMER_HINTS))
-        else 0
-    )
+    if table is not None:
+        base = len(batch.pieces)
+        batch.pieces += lengths
+        batch.piece_counts.append(len(lengths))
+        if emphatic:
+            batch.exclamations += map(str.count, raw_pieces, repeat("!"))
+            batch.questions += map(str.count, raw_pieces, repeat("?"))
+        else:
+            zeros = [0] * len(lengths)
+            batch.exclamations += zeros
+            batch.questions += zeros
+        # The pieces that need VADER's rules: a rule word (or "n't") or capitals.
+        special: dict[int, list[bool] | None] = dict.fromkeys(
+            compress(count(), map(not_, map(RULE_WORDS.isdisjoint, piece_words)))
+        )
+        if not ascii_text or "n't" in word_text:
+            for k in sentence_pieces:
+                if "n't" in " ".join(piece_words[k]):
+                    special[k] = None
+        # Every word in capitals holds a _CAPS_HINT_RE match when every word is ASCII (in text
+        # whose only characters outside ASCII are not word characters, such as emoji and
+        # typographic punctuation, once ’ is read as ').
+        ascii_words = ascii_text or _NON_ASCII_WORD_CHAR_RE.search(stripped) is None
+        hinted = stripped if ascii_text else stripped.replace(CURLY_APOSTROPHE, "'")
+        if not ascii_words or _CAPS_HINT_RE.search(hinted) is not None:
+            for k in sentence_pieces:
+                raw = raw_pieces[k].replace(CURLY_APOSTROPHE, "'") if not ascii_text else raw_pieces[k]
+                if not ascii_words or _CAPS_HINT_RE.search(raw):
+                    original = WORD_RE.findall(raw)
+                    if len(original) == lengths[k]:
+                        caps = caps_flags(original)
+                        if caps is not None:
+                            special[k] = caps
+        get = table.get
+        for k, caps in special.items():
+            low = piece_words[k]
+            valences = list(map(get, low))
+            if any(valences):  # else the valence sum is 0 either way
+                batch.ruled[base + k] = rule_total(low, valences, caps)
 
-    if n_words and n_sentences:
-        syl = sum(map(mul, map(_SYLLABLES.__getitem__, keyset), counts.values()))
-        grade = FK_SENTENCE * n_words / n_sentences + FK_SYLLABLE * syl / n_words - FK_CONSTANT
-    else:
-        grade = nan
+    batch.words += ws
+    batch.sizes.append(n_words)
+    batch.word_lists.append(ws)
+    n_tokens = n_words + nonspace - sum(map(len, ws))
     restate = nan
     if input_text and first is not None:
         content = set(first) - STOPWORDS
@@ -325,15 +589,82 @@ def extract(text: str, input_text: str | None = None, table: dict[str, float] | 
         float(n_questions),
         float(n_exclaims),
         0.0 if text.isascii() else float(len(P.EMOJI_RE.findall(text))),
-        per_100_words(sum(map(counts.__getitem__, keyset & P.FIRST_PERSON)), n_words),
-        per_100_words(sum(map(counts.__getitem__, keyset & P.SECOND_PERSON)), n_words),
-        per_100_words(hedge_count, n_words),
-        float(sum(map(counts.__getitem__, keyset & P.APOLOGY_WORDS))),
-        float(refusal_count),
-        float(disclaimer_count),
-        per_100_words(sum(map(counts.__getitem__, filter(str.isdigit, keyset))), n_words),
-        grade,
-        _mattr(ws, counts),
-        mood / n_sentences if (table is not None and n_sentences) else nan,
+        0.0,  # first_person
+        0.0,  # second_person
+        0.0,  # hedges
+        0.0,  # apologies
+        0.0,  # refusals
+        0.0,  # disclaimers
+        0.0,  # numbers
+        float(n_sentences),  # readability_grade: the sentences until _finish
+        0.0,  # lexical_diversity
+        nan,  # sentiment
         restate,
     ]
+
+
+_FIRST_COLUMN, _SECOND_COLUMN, _HEDGES_COLUMN, _APOLOGIES_COLUMN = 18, 19, 20, 21
+_REFUSALS_COLUMN, _DISCLAIMERS_COLUMN = 22, 23
+_NUMBERS_COLUMN, _GRADE_COLUMN, _MATTR_COLUMN, _SENTIMENT_COLUMN = 24, 25, 26, 27
+
+
+def _finish(
+    rows: list[list[float]], batch: _Batch, known: _WordTable, table: dict[str, float] | None
+) -> None:
+    """Fill in the batch's word-list counts, readability, MATTR and sentiment."""
+    n_outputs = len(rows)
+    ids = np.fromiter(map(known.ids.__getitem__, batch.words), np.intp, len(batch.words))
+    sizes = np.array(batch.sizes, dtype=np.intp)
+    owner = np.repeat(np.arange(n_outputs), sizes)
+    n_kinds = len(known.kind_rows)
+    by_kind = np.bincount(owner * n_kinds + known.kinds[ids], minlength=n_outputs * n_kinds)
+    by_kind = by_kind.reshape(n_outputs, n_kinds)
+    counts = (by_kind @ known.kind_rows).tolist()
+    # the hedge-phrase words present: each bit belongs to one word, so to one kind, and the sum
+    # over the kinds present is the OR
+    hedge_words = (np.minimum(by_kind, 1) @ known.kind_rows[:, _HEDGE_WORD]).tolist()
+    syllable_sums = np.bincount(owner, weights=known.syllables[ids], minlength=n_outputs).tolist()
+    mattr = _mattr_batch(ids, batch.sizes, len(known))
+    moods: list[float] | None = None
+    if table is not None:
+        totals = _sequential_sums(known.valences[ids], np.array(batch.pieces, dtype=np.intp))
+        for k, total in batch.ruled.items():
+            totals[k] = total
+        scores = _compounds(totals, np.array(batch.exclamations), np.array(batch.questions)).tolist()
+        moods = []
+        start = 0
+        for count in batch.piece_counts:
+            moods.append(reduce(add, scores[start : start + count], 0.0))
+            start += count
+    for r, row in enumerate(rows):
+        n_words = batch.sizes[r]
+        n_sentences = int(row[_GRADE_COLUMN])
+        first, second, hedge_count, apologies, digits, refusal_cues, disclaimer_cues, nots, can_will, _ = (
+            counts[r]
+        )
+        if refusal_cues or (nots and can_will) or disclaimer_cues:
+            joined = " ".join(batch.word_lists[r])
+            if (refusal_cues or (nots and can_will)) and any(map(joined.__contains__, _REFUSAL_HINTS)):
+                row[_REFUSALS_COLUMN] = float(len(P.REFUSAL_RE.findall(joined)))
+            if disclaimer_cues and any(map(joined.__contains__, _DISCLAIMER_HINTS)):
+                row[_DISCLAIMERS_COLUMN] = float(len(P.DISCLAIMER_RE.findall(joined)))
+        present = hedge_words[r]
+        phrases = [pattern for bits, pattern in _HEDGE_PHRASES if present & bits == bits]
+        if phrases:  # a phrase whose words are all in the output
+            spaced = " " + "  ".join(batch.word_lists[r]) + " "
+            hedge_count += sum(map(spaced.count, phrases))
+        row[_FIRST_COLUMN] = per_100_words(first, n_words)
+        row[_SECOND_COLUMN] = per_100_words(second, n_words)
+        row[_HEDGES_COLUMN] = per_100_words(hedge_count, n_words)
+        row[_APOLOGIES_COLUMN] = float(apologies)
+        row[_NUMBERS_COLUMN] = per_100_words(digits, n_words)
+        if n_words and n_sentences:
+            syl = int(syllable_sums[r])
+            row[_GRADE_COLUMN] = (
+                FK_SENTENCE * n_words / n_sentences + FK_SYLLABLE * syl / n_words - FK_CONSTANT
+            )
+        else:
+            row[_GRADE_COLUMN] = math.nan
+        row[_MATTR_COLUMN] = mattr[r]
+        if moods is not None and n_sentences:
+            row[_SENTIMENT_COLUMN] = moods[r] / n_sentences

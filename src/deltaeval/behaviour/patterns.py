@@ -150,12 +150,13 @@ DISCLAIMER_CUE_WORDS = frozenset(
 
 
 def may_refuse(word_set: frozenset[str] | set[str] | object) -> bool:
-    """Whether a word set (any set-like of the output's words) can hold a refusal phrase."""
-    return not REFUSAL_CUE_WORDS.isdisjoint(word_set) or (  # type: ignore[arg-type]
+    """Whether a word set (any container of the output's words: a set, a dict of counts) can
+    hold a refusal phrase (one look-up per cue word)."""
+    return any(map(word_set.__contains__, REFUSAL_CUE_WORDS)) or (  # type: ignore[attr-defined]
         "not" in word_set and ("can" in word_set or "will" in word_set)  # type: ignore[operator]
     )
 
 
 def may_disclaim(word_set: frozenset[str] | set[str] | object) -> bool:
-    """Whether a word set can hold a disclaimer phrase."""
-    return not DISCLAIMER_CUE_WORDS.isdisjoint(word_set)  # type: ignore[arg-type]
+    """Whether a word set (any container) can hold a disclaimer phrase."""
+    return any(map(word_set.__contains__, DISCLAIMER_CUE_WORDS))  # type: ignore[attr-defined]
