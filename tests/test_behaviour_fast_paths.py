@@ -79,3 +79,46 @@ def test_expit_is_scipys() -> None:
     x = np.random.default_rng(2).normal(scale=12, size=100_000)
     np.testing.assert_array_equal(expit(x), scipy_expit(x))
     assert expit(np.array([-1000.0]))[0] == 0.0
+
+
+def _fails() -> None:
+    raise ValueError("bad input in the child")
+
+
+def test_forked_returns_the_result_and_raises_the_error() -> None:
+    from deltaeval.behaviour.forked import Forked
+
+    data = list(range(1000))  # inherited by the child, not pickled to it
+    assert Forked(lambda: sum(data)).result() == sum(data)
+    with pytest.raises(ValueError, match="bad input in the child"):
+        Forked(_fails).result()
+    Forked(lambda: 1).close()  # never asked: the child is ended
+
+
+def test_change_analysis_beside_the_axes_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deltaeval.behaviour import section
+
+    examples = [Example(id=f"e{i}", input=f"Tell me about item {i}") for i in range(40)]
+    topics = ["rivers", "bread", "stars", "trains"]
+    old = [f"{topics[i % 4]} are fine. I like {topics[i % 4]} and more {i}." for i in range(40)]
+    new = [t if i % 3 else f"Briefly: {topics[(i + 1) % 4]} differ, see {i}!" for i, t in enumerate(old)]
+    runs = [
+        Run(
+            name=name,
+            examples=tuple(examples),
+            outputs=tuple(Output(example_id=e.id, text=t) for e, t in zip(examples, texts, strict=True)),
+        )
+        for name, texts in (("old", old), ("new", new))
+    ]
+    alignment = align(*runs)
+    monkeypatch.setattr("deltaeval.threads.usable_cores", lambda: 2)
+    monkeypatch.setattr(section, "BESIDE_FROM", 1)
+    texts = tuple([o.text for o in side] for side in (alignment.old, alignment.new))
+    started = section._changes_beside(alignment, texts, [""] * 40, "tfidf", None, 0)  # type: ignore[arg-type]
+    assert started is not None and started._process is not None  # forked here
+    started.close()
+    beside = section.behaviour_section(alignment, n_boot=50)
+    monkeypatch.setattr(section, "BESIDE_FROM", 10**9)
+    in_order = section.behaviour_section(alignment, n_boot=50)
+    assert beside["changes"] is not None and beside["changes"]["clusters"]
+    assert beside == in_order

@@ -159,13 +159,78 @@ def behaviour_section(
         No progress; otherwise each stage (axes, statistics, proposed axes, similarity) reports
         its progress on stderr (:mod:`deltaeval.progress`).
     """
-    from deltaeval.progress import make_progress
-
     if similarity not in ("auto", "minilm", "tfidf", "none"):
         raise UsageError(f"unknown similarity {similarity!r}", hint="use auto, minilm, tfidf or none")
     texts = (_texts(alignment.old), _texts(alignment.new))
     inputs = [input_text(e.input) for e in alignment.examples]
     names = list(axes) if axes else default_axis_names(with_inputs=True)
+    background = _changes_beside(alignment, texts, inputs, similarity, describe, seed)
+    try:
+        return _section(
+            alignment, texts, inputs, names, background,
+            preference=preference, preference_source=preference_source, axes=axes, proposer=proposer,
+            axis_judge=axis_judge, proposer_options=proposer_options, similarity=similarity,
+            describe=describe, store=store, n_boot=n_boot, level=level, alpha=alpha, folds=folds,
+            seed=seed, workers=workers, quiet=quiet,
+        )  # fmt: skip
+    finally:
+        if background is not None:
+            background.close()
+
+
+#: From this many pairs with both outputs, the TF-IDF change analysis runs in a forked child
+#: beside the axes (when the machine has a second core).
+BESIDE_FROM = 400
+
+
+def _changes_beside(
+    alignment: Alignment,
+    texts: tuple[list[str | None], list[str | None]],
+    inputs: list[str],
+    similarity: Similarity,
+    describe: Any,
+    seed: int | None,
+) -> Any:
+    """The TF-IDF change analysis started in a forked child (:mod:`.forked`), or None where it
+    runs in order: another similarity (a model, a store), a describer (model calls), few pairs,
+    or one core."""
+    from deltaeval.threads import usable_cores
+
+    if similarity != "tfidf" or describe is not None or usable_cores() < 2:
+        return None
+    if sum(1 for a, b in zip(*texts, strict=True) if a is not None and b is not None) < BESIDE_FROM:
+        return None
+    from deltaeval.behaviour.forked import Forked
+
+    return Forked(lambda: _changes(alignment, texts, inputs, similarity, None, None, seed, True))
+
+
+def _section(
+    alignment: Alignment,
+    texts: tuple[list[str | None], list[str | None]],
+    inputs: list[str],
+    names: list[str],
+    background: Any,
+    *,
+    preference: ArrayLike | None,
+    preference_source: str | None,
+    axes: Sequence[str] | None,
+    proposer: Any,
+    axis_judge: Any,
+    proposer_options: dict[str, Any] | None,
+    similarity: Similarity,
+    describe: Any,
+    store: Any,
+    n_boot: int,
+    level: float,
+    alpha: float,
+    folds: int,
+    seed: int | None,
+    workers: int | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    from deltaeval.progress import make_progress
+
     with make_progress(quiet=quiet) as progress:
         old_values, new_values = _axis_values(texts, inputs, names, workers, progress)
         pref = None if preference is None else np.asarray(preference, dtype=float)
@@ -203,7 +268,11 @@ def behaviour_section(
         changes_block = None
         if similarity != "none":
             with progress.stage("behaviour: similarity"):
-                changes_block = _changes(alignment, texts, inputs, similarity, describe, store, seed, quiet)
+                changes_block = (
+                    background.result()
+                    if background is not None
+                    else _changes(alignment, texts, inputs, similarity, describe, store, seed, quiet)
+                )
     skipped = skipped_axes(with_inputs=True) if not axes else {}
     return clean(
         {
