@@ -13,14 +13,27 @@ from pathlib import Path
 import pytest
 
 #: Libraries that cost a noticeable part of a second (or seconds) to import.
-HEAVY = ("scipy", "sklearn", "onnxruntime", "jinja2", "httpx", "torch", "transformers", "nltk", "pandas")
+HEAVY = (
+    "scipy",
+    "sklearn",
+    "onnxruntime",
+    "jinja2",
+    "httpx",
+    "torch",
+    "transformers",
+    "nltk",
+    "pandas",
+    "pydantic",
+)
 
+#: A heavy name with a dot names that module alone (``numpy.ma``), without it a whole package.
 PROBE = """
 import json, sys
 from deltaeval.cli import main
 code = main(json.loads(sys.argv[1]))
 heavy = set(json.loads(sys.argv[2]))
-print(json.dumps([code, sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in heavy})]))
+top = {m.split(".")[0] for m in sys.modules if m.split(".")[0] in heavy}
+print(json.dumps([code, sorted(top | {m for m in sys.modules if m in heavy})]))
 """
 
 
@@ -75,3 +88,27 @@ def test_gate_imports_nothing_heavy(report: Path) -> None:
     # a failing gate and a refused one import no more
     assert _imports(["gate", str(report), "--max-nfr", "0"], report.parent) == (1, [])
     assert _imports(["gate", str(report)], report.parent) == (2, [])
+
+
+def test_compare_of_two_files_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """Two AlpacaEval annotation files (correctness from the preference), `--no-behaviour`: no
+    scorer (the runs carry correctness), no store or sqlite3 (two files, no run names), no
+    ``numpy.ma`` (which ``np.quantile`` imports), no pydantic."""
+    for name, preference in (("old", 1.0), ("new", 2.0)):
+        records = [
+            {
+                "instruction": f"question {i}",
+                "output_1": "baseline answer",
+                "output_2": f"{name} answer {i}",
+                "generator_1": "baseline",
+                "generator_2": name,
+                "preference": preference if i % 3 else 1.5,
+            }
+            for i in range(60)
+        ]
+        (tmp_path / f"{name}.json").write_text(json.dumps(records, indent=2))
+    unused = ("deltaeval.scoring", "deltaeval.store", "sqlite3", "numpy.ma", "pydantic", "scipy", "sklearn")
+    args = ["compare", "old.json", "new.json", "--no-behaviour", "--json", "report.json"]
+    code, loaded = _imports(args, tmp_path, unused)
+    assert (code, loaded) == (0, [])
+    assert json.loads((tmp_path / "report.json").read_text())["flips"]["n"] == 60

@@ -231,7 +231,8 @@ def compare(
     old_run = _prepare(old_run, scorer_obj, threshold)
     new_run = _prepare(new_run, scorer_obj, threshold)
     choice = None
-    if scorer_obj is None:
+    if scorer_obj is None and not (old_run.filled("correct") or new_run.filled("correct")):
+        # runs that carry correctness need no scorer (score_by_default returns them as they are)
         from deltaeval.scoring.auto import score_by_default
 
         old_run, new_run, choice = score_by_default(old_run, new_run)

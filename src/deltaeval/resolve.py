@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deltaeval.errors import InputError
 from deltaeval.io import load_run
 from deltaeval.io.base import ColumnMapping
-from deltaeval.store import Store
 from deltaeval.types import Run
+
+if TYPE_CHECKING:  # comparing two files loads no store (nor sqlite3)
+    from deltaeval.store import Store
 
 
 def is_file_reference(ref: str) -> bool:

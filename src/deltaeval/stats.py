@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -74,8 +74,32 @@ def percentile_interval(samples: NDArray[np.floating], level: float) -> Interval
     if finite.size == 0 or finite.size < 0.5 * samples.size:
         return None
     alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
-    return (float(low), float(high))
+    low, high = linear_quantiles(finite, (alpha, 1.0 - alpha))
+    return (low, high)
+
+
+def linear_quantiles(values: NDArray[np.floating], qs: Sequence[float]) -> list[float]:
+    """``np.quantile(values, qs)`` (method ``linear``) of a 1-D array of finite floats, computed
+    as numpy computes it (the same partition, the same operations), so each result is the same
+    float, signed zeros included.
+
+    ``np.quantile`` sorts its index list with ``np.unique``, whose first call imports ``numpy.ma``
+    (a few hundredths of a second at start-up); this needs neither.
+    """
+    last = values.size - 1
+    virtual = [last * q for q in qs]
+    # numpy's neighbours of each virtual index; -1 (the largest value) at or past the end
+    previous = [-1 if v >= last else math.floor(v) for v in virtual]
+    following = [-1 if v >= last else p + 1 for v, p in zip(virtual, previous, strict=True)]
+    arr = values.copy()
+    arr.partition(np.array(sorted({0, -1, *previous, *following}), dtype=np.intp))
+    result = []
+    for v, p, f in zip(virtual, previous, following, strict=True):
+        low, high = float(arr[p]), float(arr[f])
+        gamma = v - p  # as numpy: from the index it uses (-1 past the end)
+        diff = high - low
+        result.append(high - diff * (1 - gamma) if gamma >= 0.5 else low + diff * gamma)
+    return result
 
 
 def safe_ratio(numerator: NDArray | float, denominator: NDArray | float) -> NDArray | float:

@@ -48,6 +48,8 @@ def visible(text: str) -> str:
     """
     if text.isprintable():  # the common case: nothing to do (tab and newline are not printable)
         return text
+    if "\r" not in text and text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # only layout (a model's answer in lines): two copies beat a regex scan
     return _UNSAFE.sub(_escape, _CARRIAGE_RETURN.sub("\n", text))
 
 

@@ -18,6 +18,11 @@ from deltaeval.surrogates import replace_lone_surrogates
 Input = str | list[dict[str, Any]] | dict[str, Any] | list[float] | None
 
 
+#: The encoder of :attr:`Run.content_hash`'s lines (what ``json.dumps(..., sort_keys=True,
+#: default=str)`` builds anew on every call).
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
+
 @dataclass(frozen=True, slots=True)
 class Example:
     """One item of a dataset.
@@ -123,19 +128,19 @@ class Run:
     def content_hash(self) -> str:
         """SHA-256 over the examples and outputs (not the name or time): equal content, equal hash."""
         digest = hashlib.sha256()
+        encode = _HASH_ENCODER.encode  # json.dumps(record, sort_keys=True, default=str), made once
         for example, output in zip(self.examples, self.outputs, strict=True):
             record = [
                 example.id,
                 example.input,
                 example.reference,
-                dict(sorted(example.tags.items())),
+                dict(example.tags),  # keys sorted by the encoder
                 output.text,
                 output.score,
                 output.correct,
                 output.error,
             ]
-            digest.update(json.dumps(record, sort_keys=True, default=str).encode())
-            digest.update(b"\n")
+            digest.update(f"{encode(record)}\n".encode())
         return digest.hexdigest()
 
     def metadata_fields(self) -> dict[str, Any]:
