@@ -3,17 +3,19 @@
 ``linear_quantiles`` against ``np.quantile`` (bit for bit, signed zeros included), ``visible``'s
 layout-only shortcut against the regex path, and ``Run.content_hash`` (one reused encoder)
 against the ``json.dumps`` line per record it was defined by (hashes are stored, so they must
-not move).
+not move); and the file text that format detection hands to the reading.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from deltaeval.io.reading import peek_record, read_records
 from deltaeval.stats import linear_quantiles, percentile_interval
 from deltaeval.textsafe import _CARRIAGE_RETURN, _UNSAFE, _escape, visible
 from deltaeval.types import Example, Output, Run
@@ -116,3 +118,19 @@ def test_content_hash_is_unchanged() -> None:
     )
     run = Run(name="r", examples=examples, outputs=outputs)
     assert run.content_hash == _hash_as_defined(run)
+
+
+def test_detection_hands_its_text_to_the_reading(tmp_path: Path) -> None:
+    """Format detection reads a JSON list file whole; the reading that follows takes that text
+    instead of reading the file again, unless the file changed in between."""
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps([{"instruction": "q1", "output": "a"}, {"instruction": "q2", "output": "b"}]))
+    assert peek_record(path) == {"instruction": "q1", "output": "a"}
+    assert [r for _, r in read_records(path)] == [
+        {"instruction": "q1", "output": "a"},
+        {"instruction": "q2", "output": "b"},
+    ]
+    assert read_records(path)[1] == (1, {"instruction": "q2", "output": "b"})  # read again, same
+    peek_record(path)
+    path.write_text(json.dumps([{"instruction": "changed"}], indent=2))
+    assert read_records(path) == [(2, {"instruction": "changed"})]

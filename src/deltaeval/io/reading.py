@@ -30,6 +30,11 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 #: before Python's recursion limit) would exhaust the recursion limit further on.
 MAX_DEPTH = 200
 
+#: Largest text that format detection hands on to the reading that follows (see ``peek_record``).
+_HANDOVER_MAX_CHARS = 64 * 1024 * 1024
+#: The text detection read, by (path, size, mtime, inode): at most one, taken by ``read_records``.
+_PEEKED: dict[tuple[str, int, int, int], str] = {}
+
 
 def check_file(path: Path) -> None:
     """Raise InputError unless ``path`` is an existing, non-empty regular file."""
@@ -226,6 +231,14 @@ def _check_trailing(text: str, index: int, path: Path) -> None:
         )
 
 
+def _file_key(path: Path) -> tuple[str, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path.absolute()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
 def _looks_like_json_list(path: Path, text: str) -> bool:
     if path.suffix.lower() in JSONL_SUFFIXES:
         return False
@@ -252,7 +265,10 @@ def read_records(path: Path) -> list[Record]:
     A ``.jsonl``/``.ndjson`` file is read line by line; any other file is read as a JSON list
     when it starts with ``[``, and as JSONL otherwise.
     """
-    text = read_text(path)
+    key = _file_key(path)
+    text = _PEEKED.pop(key, None) if key is not None else None
+    if text is None:
+        text = read_text(path)
     if _looks_like_json_list(path, text):
         values = list(iter_json_array(text, path))
     else:
@@ -289,10 +305,14 @@ def peek_record(path: Path) -> dict[str, Any] | None:
     A ``.jsonl``/``.ndjson`` file is read only up to its first record."""
     if path.suffix.lower() in JSONL_SUFFIXES:
         return _peek_jsonl(path)
+    key = _file_key(path)  # before reading: a file changed after it no longer matches
     try:
         text = read_text(path)
     except InputError:
         return None
+    _PEEKED.clear()
+    if key is not None and len(text) <= _HANDOVER_MAX_CHARS:
+        _PEEKED[key] = text  # the whole file is read: the reading that usually follows takes it
     try:
         if _looks_like_json_list(path, text):
             for _, value in iter_json_array(text, path):
