@@ -269,12 +269,15 @@ def _weighted_auroc(
     return _auroc_from_group_weights(neg_w, pos_w)
 
 
-def _auroc_from_group_weights(neg_w: NDArray[np.float64], pos_w: NDArray[np.float64]) -> NDArray[np.float64]:
-    """AUROC from each row's total weight of the negatives and positives per value (ascending)."""
-    below = np.cumsum(neg_w, axis=1) - neg_w
-    wins = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
+def _auroc_from_group_weights(
+    neg_w: NDArray[np.float64], pos_w: NDArray[np.float64], axis: int = 1
+) -> NDArray[np.float64]:
+    """AUROC from the total weight of the negatives and of the positives per value (ascending
+    along ``axis``), one AUROC per weighting (along the other axis)."""
+    below = np.cumsum(neg_w, axis=axis) - neg_w
+    wins = (pos_w * (below + 0.5 * neg_w)).sum(axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return wins / (neg_w.sum(axis=1) * pos_w.sum(axis=1))
+        return wins / (neg_w.sum(axis=axis) * pos_w.sum(axis=axis))
 
 
 #: Up to this many distinct values, :class:`_PairedAuroc` groups by a dense product (BLAS).
@@ -308,8 +311,8 @@ class _PairedAuroc:
         if self.dense:
             totals = weights @ self.members
             return _auroc_from_group_weights(totals[:, : self.groups], totals[:, self.groups :])
-        totals = np.asarray(self.members @ weights_t)
-        return _auroc_from_group_weights(totals[: self.groups].T, totals[self.groups :].T)
+        totals = np.asarray(self.members @ weights_t)  # (groups x weightings), rows contiguous
+        return _auroc_from_group_weights(totals[: self.groups], totals[self.groups :], axis=0)
 
 
 def fit_logistic(
