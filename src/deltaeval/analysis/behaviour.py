@@ -280,10 +280,6 @@ def _auroc_from_group_weights(
         return wins / (neg_w.sum(axis=axis) * pos_w.sum(axis=axis))
 
 
-#: Up to this many distinct values, :class:`_PairedAuroc` groups by a dense product (BLAS).
-DENSE_GROUPS = 16
-
-
 class _PairedAuroc:
     """The AUROC of paired values (``old[i]`` a negative, ``new[i]`` a positive, both weighted
     by example i's weight) under many weightings: the values are grouped once, and each
@@ -298,19 +294,10 @@ class _PairedAuroc:
         self.groups = int(inverse.max()) + 1 if n else 0
         rows = np.concatenate([inverse[:n], self.groups + inverse[n:]])
         columns = np.concatenate([np.arange(n), np.arange(n)])
-        self.dense = self.groups <= DENSE_GROUPS
-        if self.dense:  # few values (counts): one BLAS product, exact on whole numbers
-            self.members = np.zeros((n, 2 * self.groups))
-            np.add.at(self.members, (columns, rows), 1.0)
-        else:
-            self.members = csr_matrix((np.ones(2 * n), (rows, columns)), shape=(2 * self.groups, n))
+        self.members = csr_matrix((np.ones(2 * n), (rows, columns)), shape=(2 * self.groups, n))
 
-    def __call__(self, weights: NDArray[np.float64], weights_t: NDArray[np.float64]) -> NDArray[np.float64]:
-        """AUROC under each row of ``weights`` (weightings x examples; ``weights_t`` is its
-        transpose, C-contiguous)."""
-        if self.dense:
-            totals = weights @ self.members
-            return _auroc_from_group_weights(totals[:, : self.groups], totals[:, self.groups :])
+    def __call__(self, weights_t: NDArray[np.float64]) -> NDArray[np.float64]:
+        """AUROC under each column of ``weights_t`` (examples x weightings, C-contiguous)."""
         totals = np.asarray(self.members @ weights_t)  # (groups x weightings), rows contiguous
         return _auroc_from_group_weights(totals[: self.groups], totals[self.groups :], axis=0)
 
@@ -716,7 +703,7 @@ def behaviour_stats(
             for k in range(K):
                 if pairs[k] is not None:
                     rows = finite[:, k]
-                    chunk_auroc[:, k] = pairs[k](W, W_t) if all_rows[k] else pairs[k](W[:, rows], W_t[rows])
+                    chunk_auroc[:, k] = pairs[k](W_t if all_rows[k] else W_t[rows])
             boot_auroc.append(chunk_auroc)
             if pref_rows is not None:
                 chunk_pref = np.full((W.shape[0], K), np.nan)
