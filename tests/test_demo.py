@@ -33,6 +33,15 @@ def test_classic_demo(tmp_path, capsys) -> None:
     assert "here it passes: the NFR's upper bound is" in printed  # 5 flips of 719: bound 1.5%
     assert main(gate.split()[1:]) == 0
     assert main(["runs", "--store", str(out / "store.sqlite")]) == 0
+    # then a compatible v2 (selection, fitted on half the test digits), stored and compared as a run
+    assert "compatible v2 (digits-v2-compatible)" in printed
+    assert "rule fitted on 359 test digits, measured on the other 360" in printed
+    assert "regressions: " in printed and "accuracy: plain v2 " in printed
+    compat_report = out / "compat.json"
+    args = ["compare", "digits-v1", "digits-v2-compatible", "--store", str(out / "store.sqlite")]
+    assert main([*args, "--json", str(compat_report), "--quiet"]) == 0
+    flips = json.loads(compat_report.read_text())["flips"]
+    assert flips["n"] == 360 and f"with plain v2 → {flips['negative']} (" in printed
 
 
 def test_bundled_prompt_set() -> None:

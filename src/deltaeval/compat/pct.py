@@ -15,14 +15,14 @@ How each kind of model is trained (:func:`fit_compatible` chooses from the model
 - **scikit-learn estimators — soft targets through sample weights.** scikit-learn classifiers take
   one hard label per row, but most take ``sample_weight``. Each training row is repeated once per
   class ``k`` with label ``k`` and weight ``[k = y_i] + w_i * q_old[i, k]`` (weights below
-  ``floor`` times the row's largest are dropped; the weights are scaled to sum to the number of
-  training rows, as in a plain fit, so the estimator's regularisation keeps its strength). For an
-  estimator whose training loss is the log loss, the weighted loss of the repeated rows is
-  proportional to ``CE(p, y) + w_i * CE(p, q_old)``, which is the objective above up to a constant
-  (``KL = CE − entropy of q_old``): LogisticRegression, SGDClassifier(loss="log_loss"),
-  MLPClassifier, HistGradientBoostingClassifier, GradientBoostingClassifier, and the trees and
-  forests with ``criterion="log_loss"`` (with the default Gini criterion they fit the same weighted
-  targets under the Brier score). Supported: any estimator (or Pipeline whose last step) takes
+  ``floor`` times the row's largest are dropped). For an estimator whose training loss is the log
+  loss, the weighted loss of the repeated rows is ``CE(p, y) + w_i * CE(p, q_old)`` summed over the
+  examples — the task loss keeps the weight it has in a plain fit and the distillation comes on
+  top, which is the objective above up to a constant (``KL = CE − entropy of q_old``):
+  LogisticRegression, SGDClassifier(loss="log_loss"), MLPClassifier,
+  HistGradientBoostingClassifier, GradientBoostingClassifier, and the trees and forests with
+  ``criterion="log_loss"`` (with the default Gini criterion they fit the same weighted targets
+  under the Brier score). Supported: any estimator (or Pipeline whose last step) takes
   ``sample_weight`` in ``fit`` and has ``predict_proba``; others (KNeighborsClassifier, SVC without
   ``probability=True``…) are refused with an error. The temperature softens the old model only: an
   estimator's own outputs have none. The estimator passed in is not changed: a fitted clone is
@@ -231,7 +231,6 @@ def _fit_sklearn(
     y_index = np.searchsorted(classes, y)
     targets, _ = soft_targets(y_index, proba, settings)
     X_rows, labels, weights = expand_rows(X, targets, classes, floor)
-    weights *= len(y) / weights.sum()  # the total weight of a plain fit: regularisation means the same
     model = clone(new_model)
     key = f"{step}__sample_weight" if step is not None else "sample_weight"
     return model.fit(X_rows, labels, **{key: weights})
