@@ -7,6 +7,8 @@ Every method produces an ordinary Run in the store, named, with its recipe in
 
 - :func:`select` — selection without training (:mod:`deltaeval.compat.selection`): keep the old
   output where the new model is unsure and the old one confident.
+- :func:`fit_compatible` — positive-congruent training of a classifier (:mod:`deltaeval.compat.pct`):
+  focal distillation toward the old model, weighted up where it was right.
 
 Heavy modules load on first use.
 """
@@ -27,6 +29,7 @@ _EXPORTS = {
     "select": "deltaeval.compat.selection",
     "select_arrays": "deltaeval.compat.selection",
     "SelectionResult": "deltaeval.compat.selection",
+    "fit_compatible": "deltaeval.compat.pct",
 }
 
 __all__ = sorted(_EXPORTS)
