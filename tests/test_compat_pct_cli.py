@@ -103,3 +103,8 @@ def test_pickles_need_trust_and_unsupported_estimators_fail(
     assert err.startswith("error:") and "sample_weight" in err
     assert main(_args(files, store, "--name", "x", "--trust", "--new", "logistic")) == 2
     assert "python:MODULE:FUNCTION" in capsys.readouterr().err
+    # evaluating on training rows would flatter both versions: refused
+    args = _args(files, store, "--name", "x", "--trust")
+    args[args.index(str(files["eval"]))] = str(files["train"])
+    assert main(args) == 2
+    assert "has the id of a training example" in capsys.readouterr().err

@@ -10,6 +10,7 @@ works unchanged.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,6 +113,20 @@ def labels(examples: Sequence[Example], old_model: Any, path: Any = None) -> np.
     return np.asarray([lookup.get(str(e.reference), e.reference) for e in examples])
 
 
+def check_disjoint(train: Sequence[Example], evaluation: Sequence[Example]) -> None:
+    """Raise InputError when an evaluation example's id or input is also a training example's."""
+    train_ids = {e.id for e in train}
+    train_inputs = {json.dumps(e.input, sort_keys=True, default=str) for e in train}
+    for example in evaluation:
+        same_input = json.dumps(example.input, sort_keys=True, default=str) in train_inputs
+        if example.id in train_ids or same_input:
+            what = "id" if example.id in train_ids else "input"
+            raise InputError(
+                f"evaluation example {example.id!r} has the {what} of a training example",
+                hint="evaluate on examples the models were not trained on (split the data first)",
+            )
+
+
 def pct(
     old_spec: str,
     new_spec: str | None,
@@ -152,6 +167,7 @@ def pct(
                 path=store.path,
                 hint="choose another --name, or pass --overwrite",
             )
+    check_disjoint(train_examples, eval_examples)
     started = time.perf_counter()
     old_model = load_estimator(old_spec, trust=trust, what="old")
     template = load_estimator(new_spec, trust=trust, what="new") if new_spec else old_model
@@ -207,4 +223,4 @@ def pct(
     return PCTResult(old_run, new_run, run, len(y), old_right, time.perf_counter() - started)
 
 
-__all__ = ["MECHANISM", "PCTResult", "features", "labels", "load_estimator", "pct"]
+__all__ = ["MECHANISM", "PCTResult", "check_disjoint", "features", "labels", "load_estimator", "pct"]
