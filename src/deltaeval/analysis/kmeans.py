@@ -151,9 +151,14 @@ def silhouette_scores(X: NDArray[np.float64], labelings: list[NDArray[np.int64]]
     n = X.shape[0]
     norms = np.einsum("ij,ij->i", X, X)
     encoded = []
+    onehots = []
     for labels in labelings:
         classes, codes = np.unique(labels, return_inverse=True)
-        encoded.append((codes.ravel(), np.bincount(codes.ravel()).astype(float), classes.size))
+        codes = codes.ravel()
+        encoded.append((codes, np.bincount(codes).astype(float), classes.size))
+        onehot = np.zeros((n, classes.size))
+        onehot[np.arange(n), codes] = 1.0
+        onehots.append(onehot)
     sums = [np.zeros((n, size)) for _, _, size in encoded]
     for start in range(0, n, SILHOUETTE_BLOCK):
         stop = min(start + SILHOUETTE_BLOCK, n)
@@ -161,9 +166,7 @@ def silhouette_scores(X: NDArray[np.float64], labelings: list[NDArray[np.int64]]
         rows = np.arange(stop - start)
         distances[rows, rows + start] = 0.0
         np.sqrt(distances, out=distances)
-        for (codes, _, size), total in zip(encoded, sums, strict=True):
-            onehot = np.zeros((n, size))
-            onehot[np.arange(n), codes] = 1.0
+        for onehot, total in zip(onehots, sums, strict=True):
             total[start:stop] = distances @ onehot
     scores = []
     for (codes, freqs, _), total in zip(encoded, sums, strict=True):
