@@ -1,7 +1,7 @@
 """The batched fused extractor (``fused.extract_many``) gives, output by output, the values of
 the per-axis reference functions, to the bit: texts that take each of its side paths (capitals
-in text with and without letters outside ASCII, "n't", hedge phrases, sentences longer than the
-valence grid, many pieces, batches longer than one batch), and its numpy helpers against plain
+in text with and without letters outside ASCII, "n't", hedge phrases, long sentences, many
+pieces, batches longer than one batch), and its numpy helpers against plain
 Python."""
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def test_random_batches_equal_the_reference(batch: list[str]) -> None:
 
 def test_sequential_sums_add_in_order() -> None:
     rng = np.random.default_rng(0)
-    sizes = rng.integers(0, 3 * F._GRID_WIDTH, size=500)
-    sizes[:3] = [0, F._GRID_WIDTH, F._GRID_WIDTH + 1]
+    sizes = rng.integers(0, F._RUN_LIMIT + 40, size=500)
+    sizes[:3] = [0, F._RUN_LIMIT, F._RUN_LIMIT + 1]
     values = rng.normal(size=int(sizes.sum())) * rng.choice([0.0, 1.0, 1e-9, 1e9], size=int(sizes.sum()))
     got = F._sequential_sums(values, sizes)
     starts = np.cumsum(sizes) - sizes

@@ -11,8 +11,8 @@ syllables, sentiment valence and word-list memberships), from which the word-lis
 syllables, lexical diversity (MATTR) and the sentences' valence sums and compound scores of
 all the outputs come at once.
 
-Sums of floats are added in order, as :mod:`.sentiment` does (``cumsum`` along the words laid
-out one sentence per row, and ``functools.reduce``), so the values are the same to the bit.
+Sums of floats are added in order, as :mod:`.sentiment` does (word by word across all the
+sentences at once, and ``functools.reduce``), so the values are the same to the bit.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import reduce
-from itertools import chain, compress, count, repeat
-from operator import add, not_
+from itertools import chain, repeat
+from operator import add
 
 import numpy as np
 from numpy.typing import NDArray
@@ -156,10 +156,8 @@ _BLANK_RUN_RE = re.compile(r"\n\n+")
 _NON_ASCII_WORD_CHAR_RE = re.compile(r"[^\W_\x00-\x7f]")
 #: Outputs whose words are looked up and counted together (bounds the batch's arrays).
 BATCH = 256
-#: Pieces longer than this many words have their valences added in Python, not in the grid.
-_GRID_WIDTH = 64
-#: Most cells of one valence grid (pieces × width).
-_GRID_CELLS = 1 << 20
+#: Pieces longer than this many words have their valences added in Python.
+_RUN_LIMIT = 256
 
 # What _WordTable knows of a word besides its syllables and valence: its word lists, and the
 # bit of the hedge phrase it ends.
@@ -173,9 +171,10 @@ _GRID_CELLS = 1 << 20
     _DISCLAIMER_CUE,
     _NOT,
     _CAN_WILL,
+    _RULE,
     _HEDGE_WORD,
-) = range(10)
-_KIND_SIZE = 10
+) = range(11)
+_KIND_SIZE = 11
 
 
 def _word_kind(word: str) -> tuple[int, ...]:
@@ -189,6 +188,7 @@ def _word_kind(word: str) -> tuple[int, ...]:
         word in P.DISCLAIMER_CUE_WORDS,
         word == "not",
         word in ("can", "will"),
+        word in RULE_WORDS or "n't" in word,
         _HEDGE_WORD_BITS.get(word, 0),
     )
 
@@ -285,8 +285,8 @@ def _mattr_batch(ids: NDArray[np.intp], sizes: list[int], vocabulary: int) -> li
     unless the previous occurrence of its word is in that window too. So the sum over windows
     of their distinct words is windows * MATTR_WINDOW minus, for each repeated occurrence, the
     number of windows holding both it and the previous occurrence. Sorting the keys (list,
-    word id) * total + position puts each occurrence right after the previous one of its word
-    in its list.
+    word id) then position (in the high and low bits of one integer) puts each occurrence right
+    after the previous one of its word in its list.
     """
     window = MATTR_WINDOW
     n_lists = len(sizes)
@@ -297,10 +297,12 @@ def _mattr_batch(ids: NDArray[np.intp], sizes: list[int], vocabulary: int) -> li
     starts = np.cumsum(lengths) - lengths
     owner = np.repeat(np.arange(n_lists), lengths)
     word_key = owner * vocabulary + ids
-    if n_lists * vocabulary < (1 << 62) // total:
-        keys = word_key * total + np.arange(total)
+    bits = total.bit_length()
+    if (n_lists * vocabulary) << bits < 1 << 62:
+        keys = (word_key << bits) | np.arange(total)
         keys.sort()
-        word, position = np.divmod(keys, total)
+        word = keys >> bits
+        position = keys & ((1 << bits) - 1)
     else:  # too large for one int64 key
         position = np.lexsort((np.arange(total), word_key))
         word = word_key[position]
@@ -329,27 +331,26 @@ def _mattr_batch(ids: NDArray[np.intp], sizes: list[int], vocabulary: int) -> li
 
 def _sequential_sums(values: NDArray[np.float64], sizes: NDArray[np.intp]) -> NDArray[np.float64]:
     """The sum of each run of ``values`` (``sizes`` long each, one after the other), added in
-    order from 0.0 as ``functools.reduce(operator.add, run, 0.0)`` does: ``cumsum`` along the
-    rows of a grid holding one run per row (zeros after it add nothing), in blocks of rows;
-    runs longer than the grid is wide in Python."""
+    order from 0.0 as ``functools.reduce(operator.add, run, 0.0)`` does: with the runs longest
+    first, the c-th value of every run at least c + 1 long is added at once, for c = 0, 1, …;
+    runs longer than :data:`_RUN_LIMIT` in Python."""
     n_runs = len(sizes)
     sums = np.zeros(n_runs)
     if not n_runs or not len(values):
         return sums
     starts = np.cumsum(sizes) - sizes
-    width = int(min(sizes.max(), _GRID_WIDTH))
-    rows = max(1, _GRID_CELLS // width)
-    run_of = np.repeat(np.arange(n_runs), sizes)
-    column = np.arange(len(values)) - starts[run_of]
-    fits = column < width
-    for first in range(0, n_runs, rows):
-        last = min(first + rows, n_runs)
-        grid = np.zeros((last - first, width))
-        inside = fits & (run_of >= first) & (run_of < last)
-        grid[run_of[inside] - first, column[inside]] = values[inside]
-        sums[first:last] = np.cumsum(grid, axis=1)[:, -1]
-    for k in np.flatnonzero(sizes > width).tolist():
-        sums[k] = reduce(add, values[starts[k] : starts[k] + sizes[k]].tolist(), 0.0)
+    order = np.argsort(-sizes, kind="stable")
+    ordered_starts = starts[order]
+    longest = int(sizes[order[0]])
+    # how many runs are longer than c, for every c up to the limit
+    longer = np.searchsorted(-sizes[order], -np.arange(min(longest, _RUN_LIMIT)), side="left")
+    acc = np.zeros(n_runs)
+    for c, n in enumerate(longer.tolist()):
+        acc[:n] += values[ordered_starts[:n] + c]
+    sums[order] = acc
+    if longest > _RUN_LIMIT:
+        for k in np.flatnonzero(sizes > _RUN_LIMIT).tolist():
+            sums[k] = reduce(add, values[starts[k] : starts[k] + sizes[k]].tolist(), 0.0)
     return sums
 
 
@@ -407,7 +408,7 @@ class _Batch:
         self.piece_counts: list[int] = []  # pieces per output
         self.exclamations: list[int] = []  # per piece
         self.questions: list[int] = []
-        self.ruled: dict[int, float] = {}  # piece (index in ``pieces``) → valence sum by the rules
+        self.caps: dict[int, list[bool]] = {}  # piece (index in ``pieces``) → its words in capitals
 
 
 def extract(text: str, input_text: str | None = None, table: dict[str, float] | None = None) -> list[float]:
@@ -528,14 +529,7 @@ def _scan(text: str, input_text: str | None, table: dict[str, float] | None, bat
             zeros = [0] * len(lengths)
             batch.exclamations += zeros
             batch.questions += zeros
-        # The pieces that need VADER's rules: a rule word (or "n't") or capitals.
-        special: dict[int, list[bool] | None] = dict.fromkeys(
-            compress(count(), map(not_, map(RULE_WORDS.isdisjoint, piece_words)))
-        )
-        if not ascii_text or "n't" in word_text:
-            for k in sentence_pieces:
-                if "n't" in " ".join(piece_words[k]):
-                    special[k] = None
+        # The pieces with words in capitals (those with a rule word are found in _finish).
         # Every word in capitals holds a _CAPS_HINT_RE match when every word is ASCII (in text
         # whose only characters outside ASCII are not word characters, such as emoji and
         # typographic punctuation, once ’ is read as ').
@@ -549,13 +543,7 @@ def _scan(text: str, input_text: str | None, table: dict[str, float] | None, bat
                     if len(original) == lengths[k]:
                         caps = caps_flags(original)
                         if caps is not None:
-                            special[k] = caps
-        get = table.get
-        for k, caps in special.items():
-            low = piece_words[k]
-            valences = list(map(get, low))
-            if any(valences):  # else the valence sum is 0 either way
-                batch.ruled[base + k] = rule_total(low, valences, caps)
+                            batch.caps[base + k] = caps
 
     batch.words += ws
     batch.sizes.append(n_words)
@@ -617,7 +605,8 @@ def _finish(
     sizes = np.array(batch.sizes, dtype=np.intp)
     owner = np.repeat(np.arange(n_outputs), sizes)
     n_kinds = len(known.kind_rows)
-    by_kind = np.bincount(owner * n_kinds + known.kinds[ids], minlength=n_outputs * n_kinds)
+    word_kinds = known.kinds[ids]
+    by_kind = np.bincount(owner * n_kinds + word_kinds, minlength=n_outputs * n_kinds)
     by_kind = by_kind.reshape(n_outputs, n_kinds)
     counts = (by_kind @ known.kind_rows).tolist()
     # the hedge-phrase words present: each bit belongs to one word, so to one kind, and the sum
@@ -627,9 +616,20 @@ def _finish(
     mattr = _mattr_batch(ids, batch.sizes, len(known))
     moods: list[float] | None = None
     if table is not None:
-        totals = _sequential_sums(known.valences[ids], np.array(batch.pieces, dtype=np.intp))
-        for k, total in batch.ruled.items():
-            totals[k] = total
+        sizes_of_pieces = np.array(batch.pieces, dtype=np.intp)
+        valences = known.valences[ids]
+        totals = _sequential_sums(valences, sizes_of_pieces)
+        # VADER's rules in the pieces that hold a valence and a rule word (or "n't") or capitals
+        piece_of_word = np.repeat(np.arange(len(sizes_of_pieces)), sizes_of_pieces)
+        scored = set(piece_of_word[valences != 0.0].tolist())
+        ruled = set(piece_of_word[known.kind_rows[word_kinds, _RULE] != 0].tolist())
+        special = sorted((ruled | batch.caps.keys()) & scored)
+        if special:
+            starts = (np.cumsum(sizes_of_pieces) - sizes_of_pieces).tolist()
+            get = table.get
+            for k in special:
+                low = batch.words[starts[k] : starts[k] + batch.pieces[k]]
+                totals[k] = rule_total(low, list(map(get, low)), batch.caps.get(k))
         scores = _compounds(totals, np.array(batch.exclamations), np.array(batch.questions)).tolist()
         moods = []
         start = 0
@@ -639,9 +639,9 @@ def _finish(
     for r, row in enumerate(rows):
         n_words = batch.sizes[r]
         n_sentences = int(row[_GRADE_COLUMN])
-        first, second, hedge_count, apologies, digits, refusal_cues, disclaimer_cues, nots, can_will, _ = (
-            counts[r]
-        )
+        first, second, hedge_count, apologies, digits, refusal_cues, disclaimer_cues, nots, can_will = counts[
+            r
+        ][:9]
         if refusal_cues or (nots and can_will) or disclaimer_cues:
             joined = " ".join(batch.word_lists[r])
             if (refusal_cues or (nots and can_will)) and any(map(joined.__contains__, _REFUSAL_HINTS)):
