@@ -52,6 +52,7 @@ from deltaeval.behaviour.text import (
     STOPWORDS,
     WORD_RE,
     normalise,
+    split_words,
     strip_list_numbers,
     syllables,
     words,
@@ -159,22 +160,61 @@ BATCH = 256
 #: Pieces longer than this many words have their valences added in Python.
 _RUN_LIMIT = 256
 
-# What _WordTable knows of a word besides its syllables and valence: its word lists, and the
-# bit of the hedge phrase it ends.
-(
-    _FIRST,
-    _SECOND,
-    _HEDGE,
-    _APOLOGY,
-    _DIGIT,
-    _REFUSAL_CUE,
-    _DISCLAIMER_CUE,
-    _NOT,
-    _CAN_WILL,
-    _RULE,
-    _HEDGE_WORD,
-) = range(11)
-_KIND_SIZE = 11
+#: Words that refusal and disclaimer phrases need, each with a bit of its own: every match of
+#: ``REFUSAL_RE`` holds (i, we, i'm or we're) with (cannot, can't, won't, unable, decline,
+#: refuse, or not with can, will or able), or an with ai, or as with language and model; every
+#: match of ``DISCLAIMER_RE`` holds consult, seek, substitute, informational or constitute, or
+#: not with advice, i'm or am, or please with note and that, or important with note or remember
+#: (tests/test_axes_parallel.py checks every branch of both patterns).
+_CUE_BITS = {
+    word: 1 << i
+    for i, word in enumerate(
+        split_words(
+            """i we i'm we're cannot can't won't unable decline refuse not can will able an ai as
+            language model consult seek substitute informational constitute advice am please note
+            that important remember"""
+        )
+    )
+}
+
+
+def _cues(*names: str) -> int:
+    return sum(_CUE_BITS[name] for name in names)
+
+
+_SPEAKER = _cues("i", "we", "i'm", "we're")
+_CANNOT = _cues("cannot", "can't", "won't", "unable", "decline", "refuse")
+_ABLE = _cues("can", "will", "able")
+_NOT_BIT, _AN_AI, _AS_LANGUAGE_MODEL = _cues("not"), _cues("an", "ai"), _cues("as", "language", "model")
+_DISCLAIMER_WORDS = _cues("consult", "seek", "substitute", "informational", "constitute")
+_NOT_WITH = _cues("advice", "i'm", "am")
+_PLEASE_NOTE_THAT = _cues("please", "note", "that")
+_IMPORTANT, _NOTE_REMEMBER = _cues("important"), _cues("note", "remember")
+
+
+def _may_refuse(cues: int) -> bool:
+    """Whether words with these cue bits can hold a refusal phrase."""
+    return bool(
+        (cues & _SPEAKER and (cues & _CANNOT or (cues & _NOT_BIT and cues & _ABLE)))
+        or cues & _AN_AI == _AN_AI
+        or cues & _AS_LANGUAGE_MODEL == _AS_LANGUAGE_MODEL
+    )
+
+
+def _may_disclaim(cues: int) -> bool:
+    """Whether words with these cue bits can hold a disclaimer phrase."""
+    return bool(
+        cues & _DISCLAIMER_WORDS
+        or (cues & _NOT_BIT and cues & _NOT_WITH)
+        or cues & _PLEASE_NOTE_THAT == _PLEASE_NOTE_THAT
+        or (cues & _IMPORTANT and cues & _NOTE_REMEMBER)
+    )
+
+
+# What _WordTable knows of a word besides its syllables and valence: its word lists, whether
+# it brings a sentiment rule into play, and its bits among the hedge-phrase and cue words.
+_FIRST, _SECOND, _HEDGE, _APOLOGY, _DIGIT, _RULE, _HEDGE_WORD, _CUE = range(8)
+_KIND_SIZE = 8
 
 
 def _word_kind(word: str) -> tuple[int, ...]:
@@ -184,12 +224,9 @@ def _word_kind(word: str) -> tuple[int, ...]:
         word in P.HEDGE_WORDS,
         word in P.APOLOGY_WORDS,
         word.isdigit(),
-        word in P.REFUSAL_CUE_WORDS,
-        word in P.DISCLAIMER_CUE_WORDS,
-        word == "not",
-        word in ("can", "will"),
         word in RULE_WORDS or "n't" in word,
         _HEDGE_WORD_BITS.get(word, 0),
+        _CUE_BITS.get(word, 0),
     )
 
 
@@ -609,9 +646,9 @@ def _finish(
     by_kind = np.bincount(owner * n_kinds + word_kinds, minlength=n_outputs * n_kinds)
     by_kind = by_kind.reshape(n_outputs, n_kinds)
     counts = (by_kind @ known.kind_rows).tolist()
-    # the hedge-phrase words present: each bit belongs to one word, so to one kind, and the sum
-    # over the kinds present is the OR
-    hedge_words = (np.minimum(by_kind, 1) @ known.kind_rows[:, _HEDGE_WORD]).tolist()
+    # the hedge-phrase and cue words present: each bit belongs to one word, so to one kind, and
+    # the sum over the kinds present is the OR
+    bits = (np.minimum(by_kind, 1) @ known.kind_rows[:, [_HEDGE_WORD, _CUE]]).tolist()
     syllable_sums = np.bincount(owner, weights=known.syllables[ids], minlength=n_outputs).tolist()
     mattr = _mattr_batch(ids, batch.sizes, len(known))
     moods: list[float] | None = None
@@ -639,17 +676,16 @@ def _finish(
     for r, row in enumerate(rows):
         n_words = batch.sizes[r]
         n_sentences = int(row[_GRADE_COLUMN])
-        first, second, hedge_count, apologies, digits, refusal_cues, disclaimer_cues, nots, can_will = counts[
-            r
-        ][:9]
-        if refusal_cues or (nots and can_will) or disclaimer_cues:
+        first, second, hedge_count, apologies, digits = counts[r][:5]
+        present, cues = bits[r]
+        refuse, disclaim = _may_refuse(cues), _may_disclaim(cues)
+        if refuse or disclaim:
             joined = " ".join(batch.word_lists[r])
-            if (refusal_cues or (nots and can_will)) and any(map(joined.__contains__, _REFUSAL_HINTS)):
+            if refuse and any(map(joined.__contains__, _REFUSAL_HINTS)):
                 row[_REFUSALS_COLUMN] = float(len(P.REFUSAL_RE.findall(joined)))
-            if disclaimer_cues and any(map(joined.__contains__, _DISCLAIMER_HINTS)):
+            if disclaim and any(map(joined.__contains__, _DISCLAIMER_HINTS)):
                 row[_DISCLAIMERS_COLUMN] = float(len(P.DISCLAIMER_RE.findall(joined)))
-        present = hedge_words[r]
-        phrases = [pattern for bits, pattern in _HEDGE_PHRASES if present & bits == bits]
+        phrases = [pattern for words_bits, pattern in _HEDGE_PHRASES if present & words_bits == words_bits]
         if phrases:  # a phrase whose words are all in the output
             spaced = " " + "  ".join(batch.word_lists[r]) + " "
             hedge_count += sum(map(spaced.count, phrases))
