@@ -101,6 +101,8 @@ def phrase_re(alternatives: Iterable[str]) -> re.Pattern[str]:
 
 HEDGE_RE = phrase_re([*HEDGE_PHRASES, *sorted(HEDGE_WORDS)])
 
+# The fused pass runs REFUSAL_RE and DISCLAIMER_RE only on outputs whose words can form a match
+# (:data:`deltaeval.behaviour.fused._CUE_BITS`): a new branch needs its words there too.
 _REFUSAL_VERBS = (
     "help|assist|provide|fulfil|fulfill|comply|answer|create|write|generate|give|share|support|"
     "engage|produce|complete|do that|do this"
@@ -115,11 +117,6 @@ REFUSAL_RE = phrase_re(
         r"as a (?:large )?language model",
         r"(?:i'm|i am) (?:just |only )?an ai",
     ]
-)
-#: Every refusal match holds one of these words, or "not" with "can" or "will" (a quick test on
-#: the output's word set before the pattern runs).
-REFUSAL_CUE_WORDS = frozenset(
-    ["cannot", "can't", "won't", "unable", "able", "decline", "refuse", "ai", "model"]
 )
 
 _PROFESSIONALS = (
@@ -139,24 +136,3 @@ DISCLAIMER_RE = phrase_re(
         r"does not constitute",
     ]
 )
-#: Every disclaimer match holds one of these words.
-DISCLAIMER_CUE_WORDS = frozenset(
-    split_words(
-        """consult seek advice substitute informational please important constitute professional
-    doctor physician lawyer attorney advisor adviser expert specialist therapist
-    accountant pharmacist healthcare medical financial"""
-    )
-)
-
-
-def may_refuse(word_set: frozenset[str] | set[str] | object) -> bool:
-    """Whether a word set (any container of the output's words: a set, a dict of counts) can
-    hold a refusal phrase (one look-up per cue word)."""
-    return any(map(word_set.__contains__, REFUSAL_CUE_WORDS)) or (  # type: ignore[attr-defined]
-        "not" in word_set and ("can" in word_set or "will" in word_set)  # type: ignore[operator]
-    )
-
-
-def may_disclaim(word_set: frozenset[str] | set[str] | object) -> bool:
-    """Whether a word set (any container) can hold a disclaimer phrase."""
-    return any(map(word_set.__contains__, DISCLAIMER_CUE_WORDS))  # type: ignore[attr-defined]
