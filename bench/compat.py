@@ -168,6 +168,7 @@ class Pool:
     models: dict[str, list[np.ndarray]] = field(default_factory=dict)
     betas: list[float] = field(default_factory=list)
     switched: list[float] = field(default_factory=list)
+    by_beta: dict[float, list[np.ndarray]] = field(default_factory=dict)
 
     def add(self, name: str, correct: np.ndarray) -> None:
         self.models.setdefault(name, []).append(correct)
@@ -184,14 +185,16 @@ def _split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def _choose_beta(
     scenario: Scenario, seed: int, X: np.ndarray, y: np.ndarray, parts: tuple, old: Any, plain_val: np.ndarray
-) -> tuple[float, Any]:
-    """The beta with the fewest validation negative flips at most 0.5 pp below plain v2 (validation)."""
+) -> tuple[float, Any, dict[float, Any]]:
+    """The beta with the fewest validation negative flips at most 0.5 pp below plain v2 (validation);
+    also every beta's model."""
     train, val, _ = parts
     old_val = old.predict(X[val]) == y[val]
     best: tuple[int, float, Any] | None = None
     fallback: Any = None
+    models: dict[float, Any] = {}
     for beta in BETAS:
-        model = fit_pct(scenario.new(seed), X[train], y[train], old, beta)
+        model = models[beta] = fit_pct(scenario.new(seed), X[train], y[train], old, beta)
         right = model.predict(X[val]) == y[val]
         fallback = fallback or (beta, model)
         if right.mean() < plain_val.mean() - TARGET_ACCURACY_PP / 100:
@@ -199,7 +202,8 @@ def _choose_beta(
         flips = int((old_val & ~right).sum())
         if best is None or flips < best[0]:
             best = (flips, beta, model)
-    return (best[1], best[2]) if best is not None else fallback
+    chosen = (best[1], best[2]) if best is not None else fallback
+    return chosen[0], chosen[1], models
 
 
 def run_seed(scenario: Scenario, seed: int, quick: bool, pool: Pool) -> None:
@@ -217,7 +221,9 @@ def run_seed(scenario: Scenario, seed: int, quick: bool, pool: Pool) -> None:
         beta = QUICK_BETA
         pct = fit_pct(scenario.new(seed), X[train], y[train], old, beta)
     else:
-        beta, pct = _choose_beta(scenario, seed, X, y, parts, old, plain_val)
+        beta, pct, models = _choose_beta(scenario, seed, X, y, parts, old, plain_val)
+        for b, model in models.items():
+            pool.by_beta.setdefault(b, []).append(model.predict(X[test]) == y[test])
     pool.betas.append(beta)
     old_test = old.predict(X[test]) == y[test]
     plain_test = plain.predict(X[test]) == y[test]
@@ -299,6 +305,17 @@ def report(scenario: Scenario, pool: Pool) -> list[bool]:
         verdicts.append(ok)
         cut_text = f"{cut:.0%} {_interval(cut_ci, digits=0)}"
         print(f"{name:<11} {nfr:<24} {acc:<26} {dacc:<28} {cut_text:<24} {'PASS' if ok else 'FAIL'}")
+    if pool.by_beta:
+        parts = []
+        for beta, rights in pool.by_beta.items():
+            right = np.concatenate(rights)
+            delta = (int((~plain & right).sum()) - int((plain & ~right).sum())) / n
+            parts.append(f"beta {beta:g}: {int((old & ~right).sum())} flips, Δacc {delta * 100:+.2f} pp")
+        plain_flips = int((old & ~plain).sum())
+        print(
+            f"PCT at every beta on the test rows (the trade-off, not a choice; plain v2 {plain_flips} flips):"
+        )
+        print("  " + "; ".join(parts))
     return verdicts
 
 
