@@ -122,3 +122,21 @@ def test_change_analysis_beside_the_axes_is_the_same(monkeypatch: pytest.MonkeyP
     in_order = section.behaviour_section(alignment, n_boot=50)
     assert beside["changes"] is not None and beside["changes"]["clusters"]
     assert beside == in_order
+
+
+def test_threaded_bootstrap_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deltaeval.analysis import behaviour
+
+    rng = np.random.default_rng(5)
+    n = 400
+    old = {f"a{k}": rng.poisson(2, n).astype(float) for k in range(4)}
+    new = {
+        name: np.where(rng.random(n) < 0.5, v, rng.poisson(2.3, n)).astype(float) for name, v in old.items()
+    }
+    monkeypatch.setattr("deltaeval.threads.usable_cores", lambda: 2)
+    monkeypatch.setattr(behaviour, "_CHUNK_CELLS", 40 * n)  # several chunks, drawn ahead
+    monkeypatch.setattr(behaviour, "THREADS_FROM", 10**12)
+    serial = behaviour.behaviour_stats(old, new, n_boot=200).to_dict()
+    monkeypatch.setattr(behaviour, "THREADS_FROM", 1)
+    threaded = behaviour.behaviour_stats(old, new, n_boot=200).to_dict()
+    assert threaded == serial

@@ -491,6 +491,41 @@ def _standardise(values: NDArray[np.float64], *, center: bool = True) -> NDArray
     return out
 
 
+#: From this many example values (examples x axes), the bootstrap runs on a thread per usable core.
+THREADS_FROM = 250_000
+
+
+def _pool(cells: int) -> Any:
+    """A thread pool for the bootstrap of a large input (None when small or on one core): the
+    sparse products and numpy's random generators release the GIL."""
+    from deltaeval.threads import usable_cores
+
+    cores = usable_cores()
+    if cells < THREADS_FROM or cores < 2:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=cores)
+
+
+def _prefetched(chunks: Iterator[NDArray[np.float64]], threads: Any) -> Iterator[NDArray[np.float64]]:
+    """The chunks in order, each next one drawn on ``threads`` while the current one is used
+    (the same draws from the generator, in the same order); the pool is shut down at the end."""
+    if threads is None:
+        yield from chunks
+        return
+    try:
+        pending = threads.submit(next, chunks, None)
+        while True:
+            chunk = pending.result()
+            if chunk is None:
+                return
+            pending = threads.submit(next, chunks, None)
+            yield chunk
+    finally:
+        threads.shutdown(wait=True)
+
+
 def _bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> Iterator[NDArray[np.float64]]:
     """Chunks of bootstrap replicates as example weights (resampled counts), shape (rows, n)."""
     rows_per_chunk = max(1, _CHUNK_CELLS // max(n, 1))
@@ -693,17 +728,22 @@ def behaviour_stats(
             _PairedAuroc(X_old[finite[:, k], k], X_new[finite[:, k], k]) if counts[k] >= 2 else None
             for k in range(K)
         ]
-        for W in _bootstrap_weights(n, n_boot, rng):
+        threads = _pool(n * K)
+        for W in _prefetched(_bootstrap_weights(n, n_boot, rng), threads):
             with np.errstate(invalid="ignore", divide="ignore"):
                 totals = W @ finite_f
                 boot_diff.append((W @ D) / totals)
                 boot_paired.append((W @ signs) / totals)
             chunk_auroc = np.full((W.shape[0], K), np.nan)
             W_t = np.ascontiguousarray(W.T)
-            for k in range(K):
-                if pairs[k] is not None:
-                    rows = finite[:, k]
-                    chunk_auroc[:, k] = pairs[k](W_t if all_rows[k] else W_t[rows])
+
+            def one_auroc(k: int, W_t: NDArray[np.float64] = W_t) -> NDArray[np.float64]:
+                return pairs[k](W_t if all_rows[k] else W_t[finite[:, k]])  # type: ignore[misc]
+
+            wanted = [k for k in range(K) if pairs[k] is not None]
+            found = threads.map(one_auroc, wanted) if threads is not None else map(one_auroc, wanted)
+            for k, values in zip(wanted, found, strict=True):
+                chunk_auroc[:, k] = values
             boot_auroc.append(chunk_auroc)
             if pref_rows is not None:
                 chunk_pref = np.full((W.shape[0], K), np.nan)
