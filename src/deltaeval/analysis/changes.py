@@ -99,7 +99,8 @@ class ChangeStats:
 
     ``similarity[i]`` belongs to ``ids[i]`` (None where an output is missing); ``cutoff`` is
     the similarity at or below which an example counted as most changed; ``silhouettes`` holds
-    the silhouette of every k tried.
+    the silhouette of every k tried, computed on a seeded uniform sample of
+    ``silhouette_sample`` of the clustered rows (None: on all of them).
     """
 
     method: str
@@ -120,6 +121,7 @@ class ChangeStats:
     clusters: tuple[ChangeCluster, ...]
     seed: int | None
     notes: tuple[str, ...] = field(default=())
+    silhouette_sample: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -138,6 +140,7 @@ class ChangeStats:
                 "representation": self.representation,
                 "k": self.k,
                 "silhouettes": {str(k): v for k, v in self.silhouettes.items()},
+                "silhouette_sample": self.silhouette_sample,
                 "clusters": [c.to_dict() for c in self.clusters],
                 "seed": self.seed,
                 "similarity": [
@@ -300,6 +303,8 @@ def choose_clusters(
     often near 0 and fewer starts change which k wins. k-means and the silhouettes are
     :mod:`deltaeval.analysis.kmeans` (scikit-learn's algorithm and labels, without importing
     scikit-learn); the silhouettes of every k come from one pass over the pairwise distances.
+    Past :data:`SILHOUETTE_SAMPLE` rows, they are computed on one seeded uniform sample of that
+    many rows, the same for every k (``silhouette_score(..., sample_size=, random_state=seed)``).
     """
     X = np.asarray(X, dtype=float)
     if X.size > SINGLE_THREAD_CELLS:
@@ -312,12 +317,16 @@ def choose_clusters(
 
 #: Largest matrix (rows x dimensions) that :func:`choose_clusters` clusters on one BLAS thread.
 SINGLE_THREAD_CELLS = 2_000_000
+#: Past this many clustered rows, each k's silhouette is computed on one seeded uniform sample of
+#: this many of them (the same rows for every k; k-means itself runs on all rows): the exact
+#: silhouette's cost grows with the square of the rows.
+SILHOUETTE_SAMPLE = 2000
 
 
 def _choose_clusters(
     X: NDArray[np.float64], k_range: tuple[int, int], seed: int | None
 ) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
-    from deltaeval.analysis.kmeans import kmeans, silhouette_scores
+    from deltaeval.analysis.kmeans import kmeans, silhouette_sample, silhouette_scores
 
     n = X.shape[0]
     low, high = k_range
@@ -332,8 +341,17 @@ def _choose_clusters(
             scores[k] = None
             continue
         fitted[k] = labels
-    for k, score in zip(fitted, silhouette_scores(X, list(fitted.values())), strict=True):
-        scores[k] = score
+    sample = silhouette_sample(n, SILHOUETTE_SAMPLE, seed)
+    if sample is None:
+        for k, score in zip(fitted, silhouette_scores(X, list(fitted.values())), strict=True):
+            scores[k] = score
+    else:
+        # the same sampled rows for every k; a k whose clusters the sample sees as one scores None
+        sampled = {k: labels[sample] for k, labels in fitted.items() if len(np.unique(labels[sample])) > 1}
+        for k in sorted(fitted.keys() - sampled.keys()):
+            scores[k] = None
+        for k, score in zip(sampled, silhouette_scores(X[sample], list(sampled.values())), strict=True):
+            scores[k] = score
     best: tuple[float, int, NDArray[np.int64]] | None = None
     for k in sorted(scores):
         score = scores[k]
@@ -549,7 +567,7 @@ def change_stats(
     }
     return ChangeStats(
         method="minilm" if use_vectors else "tfidf",
-        model=model if use_vectors else "TF-IDF (scikit-learn, sublinear tf)",
+        model=model if use_vectors else "TF-IDF (sublinear tf, smooth idf, l2)",
         ids=tuple(ids),
         similarity=tuple(float(s) if math.isfinite(s) else None for s in similarity),
         n=n,
@@ -566,6 +584,7 @@ def change_stats(
         clusters=results,
         seed=seed,
         notes=tuple(notes),
+        silhouette_sample=(SILHOUETTE_SAMPLE if silhouettes and changed.size > SILHOUETTE_SAMPLE else None),
     )
 
 

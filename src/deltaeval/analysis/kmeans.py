@@ -9,7 +9,9 @@ stopping rule (labels unchanged, or a total squared centre shift within ``1e-4``
 feature variance), empty clusters moved to the farthest points, and the best start kept by
 inertia unless it is the same partition — so it gives the same labels (tested against
 scikit-learn); sums may differ from scikit-learn's in the last bits (their BLAS calls are
-chunked differently). :func:`silhouette_score` is the exact mean silhouette (Euclidean).
+chunked differently). :func:`silhouette_scores` is the exact mean silhouette (Euclidean);
+:func:`silhouette_sample` picks the rows it is computed on when there are too many, as
+``sklearn.metrics.silhouette_score(..., sample_size=, random_state=)`` does.
 """
 
 from __future__ import annotations
@@ -140,6 +142,16 @@ def kmeans(
             best = (inertia, labels)
     assert best is not None
     return best[1]
+
+
+def silhouette_sample(n: int, size: int, seed: int | None) -> NDArray[np.int64] | None:
+    """The rows a silhouette of ``n`` rows is computed on: None (all of them) up to ``size``
+    rows, else a uniform sample of ``size`` drawn as ``sklearn.metrics.silhouette_score``
+    draws it (``RandomState(seed).permutation(n)[:size]``; the global state for None)."""
+    if n <= size:
+        return None
+    random_state = np.random.RandomState(seed) if seed is not None else np.random.mtrand._rand
+    return random_state.permutation(n)[:size]
 
 
 def silhouette_scores(X: NDArray[np.float64], labelings: list[NDArray[np.int64]]) -> list[float]:

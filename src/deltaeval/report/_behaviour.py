@@ -222,12 +222,14 @@ def changes_line(changes: Mapping[str, Any]) -> str:
         label = f"cosine of {model}"
     mean = fmt.num(changes.get("mean_similarity"), 2)
     cutoff = fmt.num(changes.get("cutoff"), 2)
+    sample = changes.get("silhouette_sample")
+    sampled = f" (k by silhouette on a sample of {fmt.count(sample)})" if sample else ""
     return (
         f"Similarity of each example's old and new output: {label}, mean {mean} over"
         f" {fmt.counted(changes.get('n'), 'example')} ({fmt.count(changes.get('n_same'))} identical)."
         f" Changed most: {fmt.counted(changes.get('n_changed'), 'example')}"
         f" ({fmt.text_of(changes.get('selection'))}, similarity ≤ {cutoff}),"
-        f" in {fmt.counted(len(clusters), 'cluster')}."
+        f" in {fmt.counted(len(clusters), 'cluster')}{sampled}."
     )
 
 
