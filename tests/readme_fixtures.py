@@ -176,6 +176,41 @@ def write_all(root: Path) -> None:
             )
     write_alpaca_files(root)
     write_arena_judgments(root)
+    write_classifier_files(root)
+
+
+def write_classifier_files(root: Path) -> None:
+    """The "Fixing regressions" files: a digits classifier update (scikit-learn's bundled data).
+
+    ``v1.joblib`` (logistic regression on 300 training rows), ``train.jsonl`` and ``test.jsonl``
+    (feature rows and labels; test rows that repeat a training image are left out) and the two
+    versions' test predictions with their confidence, ``clf-v1.jsonl`` and ``clf-v2.jsonl`` (v2:
+    the same model on all 1,200 training rows).
+    """
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    seen = {tuple(row) for row in x[:1200]}
+    test = [i for i in range(1200, len(y)) if tuple(x[i]) not in seen]
+    v1 = LogisticRegression(max_iter=3000).fit(x[:300], y[:300])
+    v2 = LogisticRegression(max_iter=3000).fit(x[:1200], y[:1200])
+    joblib.dump(v1, root / "v1.joblib")
+
+    def rows(indices: list[int]) -> list[dict]:
+        return [{"id": f"d{i:04d}", "input": x[i].tolist(), "reference": str(y[i])} for i in indices]
+
+    _write_jsonl(root / "train.jsonl", rows(list(range(1200))))
+    _write_jsonl(root / "test.jsonl", rows(test))
+    for name, model in (("clf-v1", v1), ("clf-v2", v2)):
+        proba = model.predict_proba(x[test])
+        predictions = [
+            {**row, "input": f"digit image {row['id']}", "output": str(model.classes_[p.argmax()]),
+             "confidence": round(float(p.max()), 6)}
+            for row, p in zip(rows(test), proba, strict=True)
+        ]  # fmt: skip
+        _write_jsonl(root / f"{name}.jsonl", predictions)
 
 
 # -- the judge and proposer's answers ---------------------------------------------------------------
