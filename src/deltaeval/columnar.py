@@ -511,6 +511,44 @@ class ColumnarAlignment(Alignment):
             parts.append(counts.to_numpy(zero_copy_only=False).astype(np.int64))
         return np.concatenate(parts)
 
+    def output_texts(self, side: str) -> list[str | None]:
+        """Each pair's output text on ``side`` (``"old"`` or ``"new"``), None where it has none or
+        an error: ``[o.text if o.error is None else None for o in self.old]`` without building
+        the per-row outputs."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text, errors = self._taken(side, "text"), self._taken(side, "error")
+        if text is None:
+            return [None] * self.n
+        if errors is not None:
+            text = pc.if_else(pc.is_null(errors), text, pa.scalar(None, text.type))
+        return text.to_pylist()
+
+    def input_values(self) -> list[str | None]:
+        """Each pair's input, as ``self.examples[i].input`` (the old run's, or the new run's where
+        the old one has none and :func:`merge_example` completes it), without building the rows."""
+        import pyarrow.compute as pc
+
+        old_input, new_input = self._taken("old", "input"), self._taken("new", "input")
+        if new_input is None:
+            return _pylist(old_input, self.n)
+        reference = self._taken("old", "reference")
+        tagged = np.zeros(self.n, dtype=bool)
+        for column in self.old_run.columns.tags.values():
+            tagged |= column.codes[self.old_index] >= 0
+        # merge_example keeps the old example whole when it has a reference and tags
+        whole = tagged & (
+            np.zeros(self.n, dtype=bool)
+            if reference is None
+            else pc.is_valid(reference).to_numpy(zero_copy_only=False)
+        )
+        old_list, new_list = _pylist(old_input, self.n), new_input.to_pylist()
+        return [
+            a if a is not None or keep else b
+            for a, b, keep in zip(old_list, new_list, whole.tolist(), strict=True)
+        ]
+
     def _ids_at(self, side: str, i: int) -> str:
         run = self.old_run if side == "old" else self.new_run
         index = self.old_index if side == "old" else self.new_index

@@ -364,9 +364,15 @@ def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> di
     """Churn and the outputs' lengths in words and characters (the behaviour axes' measures)."""
     from deltaeval.analysis.output_changes import output_changes
     from deltaeval.behaviour.reference import length_chars, length_words
+    from deltaeval.columnar import ColumnarAlignment
 
     same = alignment.same_output()
-    texts = [[o.text if o.error is None else None for o in side] for side in (alignment.old, alignment.new)]
+    if isinstance(alignment, ColumnarAlignment):  # the same texts, without building per-row objects
+        texts = [alignment.output_texts("old"), alignment.output_texts("new")]
+    else:
+        texts = [
+            [o.text if o.error is None else None for o in side] for side in (alignment.old, alignment.new)
+        ]
     units = {"words": length_words, "characters": length_chars}  # the length axes' definitions
 
     def lengths(side: list[str | None], measure: Any) -> np.ndarray:

@@ -44,6 +44,17 @@ def _texts(outputs: Sequence[Any]) -> list[str | None]:
     return [o.text if o.error is None and isinstance(o.text, str) else None for o in outputs]
 
 
+def _texts_and_inputs(alignment: Alignment) -> tuple[tuple[list[str | None], list[str | None]], list[str]]:
+    """The pairs' old and new output texts (None: no text or an error) and their inputs as text;
+    from a columnar alignment's columns, without building its per-row objects."""
+    from deltaeval.columnar import ColumnarAlignment
+
+    if isinstance(alignment, ColumnarAlignment):
+        texts = (alignment.output_texts("old"), alignment.output_texts("new"))
+        return texts, [input_text(value) for value in alignment.input_values()]
+    return (_texts(alignment.old), _texts(alignment.new)), [input_text(e.input) for e in alignment.examples]
+
+
 def has_text_outputs(alignment: Alignment) -> bool:
     """Whether the paired outputs are prose (median of at least three words), not labels."""
     words = [len(t.split()) for t in _texts(alignment.old) + _texts(alignment.new) if t]
@@ -76,7 +87,7 @@ def _example(
 ) -> dict[str, Any] | None:
     if index is None:
         return None
-    example = alignment.examples[index]
+    example = alignment.row(index)[0]  # one row: a columnar alignment builds no others
     return {
         "id": example.id,
         "input": _clip(input_text(example.input)),
@@ -161,8 +172,7 @@ def behaviour_section(
     """
     if similarity not in ("auto", "minilm", "tfidf", "none"):
         raise UsageError(f"unknown similarity {similarity!r}", hint="use auto, minilm, tfidf or none")
-    texts = (_texts(alignment.old), _texts(alignment.new))
-    inputs = [input_text(e.input) for e in alignment.examples]
+    texts, inputs = _texts_and_inputs(alignment)
     names = list(axes) if axes else default_axis_names(with_inputs=True)
     background = _changes_beside(alignment, texts, inputs, similarity, describe, seed)
     try:
