@@ -112,3 +112,36 @@ def test_compare_of_two_files_loads_only_what_it_uses(tmp_path: Path) -> None:
     code, loaded = _imports(args, tmp_path, unused)
     assert (code, loaded) == (0, [])
     assert json.loads((tmp_path / "report.json").read_text())["flips"]["n"] == 60
+
+
+@pytest.mark.parametrize("group", [None, "compat"])
+def test_root_help_page_is_the_whole_apps(group: str | None) -> None:
+    """`deltaeval --help` is built from option-less copies of the commands (cli._listing): the
+    page must be the one the whole app gives, command names and one-line helps included."""
+    import click
+    import typer
+
+    from deltaeval import cli
+
+    def page(typer_app: typer.Typer) -> str:
+        command = typer.main.get_command(typer_app)
+        if group is not None:
+            assert isinstance(command, click.Group)
+            command = command.commands[group]
+        with click.Context(command, info_name="deltaeval", terminal_width=100, max_content_width=100) as ctx:
+            return command.get_help(ctx)
+
+    listed, whole = page(cli._listing(cli.app)), page(cli.app)
+    assert listed == whole
+    for name in ("select", "pct", "muscle") if group else ("compare", "gate", "compat"):
+        assert f"  {name} " in whole, whole
+
+
+def test_bare_command_prints_its_help_without_an_error_prefix(tmp_path: Path) -> None:
+    """`deltaeval` alone shows the help page (exit 2, as click does), not an `error:` line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "deltaeval"], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("Usage: deltaeval"), result.stderr[:200]
+    assert "error:" not in result.stderr
