@@ -145,3 +145,16 @@ def test_bare_command_prints_its_help_without_an_error_prefix(tmp_path: Path) ->
     assert result.returncode == 2
     assert result.stderr.startswith("Usage: deltaeval"), result.stderr[:200]
     assert "error:" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "suggested"), [(["comapre"], "'compare'"), (["compat", "selct"], "'select'")]
+)
+def test_misspelled_command_is_suggested_once(args: list[str], suggested: str, tmp_path: Path) -> None:
+    """One "did you mean" (click's), not typer's second copy of it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "deltaeval", *args], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.count(suggested) == 1, result.stderr
+    assert result.stderr.lower().count("did you mean") == 1, result.stderr

@@ -18,6 +18,7 @@ compat_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    suggest_commands=False,  # click already suggests close command names
 )
 
 from pathlib import Path  # noqa: E402
