@@ -246,7 +246,8 @@ def muscle_cmd(
     """
     from deltaeval.backends import GenerationParams
     from deltaeval.compat._lm_models import require_train
-    from deltaeval.compat.muscle import MuscleConfig, muscle, summarize
+    from deltaeval.compat.muscle import MuscleConfig, muscle
+    from deltaeval.compat.runs import summarize
     from deltaeval.io.dataset import load_dataset
     from deltaeval.progress import make_progress
 
@@ -391,8 +392,8 @@ def pct_cmd(
     must have predict_proba). The old model's and the plain retrained v2's answers on --data are
     stored too (NAME.old, NAME.new); compare them with `deltaeval compare NAME.old NAME`.
     """
-    from deltaeval.compat.muscle import summarize
     from deltaeval.compat.pct_runs import pct
+    from deltaeval.compat.runs import summarize
     from deltaeval.io.dataset import load_dataset
 
     console = _console(quiet)

@@ -417,53 +417,6 @@ def muscle(
     )
 
 
-def summarize(old: Run, new: Run, compat: Run, *, scorer: Any = None, level: float = 0.95) -> dict[str, Any]:
-    """Accuracy and NFR (with their intervals) of the plain and the compatible new model against
-    the old one, and the paired compatible-vs-plain accuracy difference (Tango) with McNemar's p.
-
-    Every figure comes from :func:`deltaeval.compare` on the same examples (``n`` included).
-    """
-    from deltaeval.comparison import compare
-
-    def flips(a: Run, b: Run) -> dict[str, Any]:
-        data = compare(a, b, scorer=scorer, confidence_level=level, behaviour=False).data
-        if data["flips"] is None:
-            raise InputError(
-                "the runs have no correctness to count flips with",
-                hint="give the evaluation data a reference column (or choose a --scorer)",
-            )
-        return {"flips": data["flips"], "accuracy": data["accuracy"], "scorer": data.get("scorer")}
-
-    plain, compatible, paired = flips(old, new), flips(old, compat), flips(new, compat)
-    nfr_plain, nfr_compat = plain["flips"]["nfr"], compatible["flips"]["nfr"]
-    return {
-        "n": plain["flips"]["n"],
-        "level": level,
-        "old_accuracy": plain["accuracy"]["old"],
-        "old_accuracy_ci": plain["accuracy"]["old_ci"],
-        "plain": {
-            "name": new.name,
-            "accuracy": plain["accuracy"]["new"],
-            "accuracy_ci": plain["accuracy"]["new_ci"],
-            "nfr": nfr_plain,
-            "nfr_ci": plain["flips"]["nfr_ci"],
-            "negative_flips": plain["flips"]["negative"],
-        },
-        "compat": {
-            "name": compat.name,
-            "accuracy": compatible["accuracy"]["new"],
-            "accuracy_ci": compatible["accuracy"]["new_ci"],
-            "nfr": nfr_compat,
-            "nfr_ci": compatible["flips"]["nfr_ci"],
-            "negative_flips": compatible["flips"]["negative"],
-        },
-        "nfr_relative_reduction": (1 - nfr_compat / nfr_plain) if nfr_plain else None,
-        "compat_minus_plain_accuracy": paired["accuracy"]["delta"],
-        "compat_minus_plain_accuracy_ci": paired["accuracy"]["delta_ci"],
-        "compat_vs_plain_mcnemar_p": paired["flips"]["mcnemar_p"],
-    }
-
-
 __all__ = [
     "MuscleConfig",
     "MuscleResult",
@@ -471,7 +424,6 @@ __all__ = [
     "masked_distillation_loss",
     "muscle",
     "peak_memory_mb",
-    "summarize",
     "token_from_old",
     "train_muscle",
 ]
