@@ -22,7 +22,7 @@ compat_app = typer.Typer(
 )
 
 from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
+from typing import TYPE_CHECKING, Annotated  # noqa: E402
 
 from deltaeval.cli import (  # noqa: E402  (shared options; see the note on compat_app)
     FormatOpt,
@@ -36,6 +36,9 @@ from deltaeval.cli import (  # noqa: E402  (shared options; see the note on comp
     _store,
 )
 from deltaeval.textsafe import visible  # noqa: E402
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 NameOpt = Annotated[
     str, typer.Option("--name", metavar="NAME", help="Name of the run to write to the store.")
@@ -182,6 +185,22 @@ def _interval(value: float | None, ci: object) -> str:
     return f"{value:.3f}"
 
 
+def _print_summary(console: Console, summary: dict, *, old_name: str, name: str) -> None:
+    """The lines `compat muscle` and `compat pct` end with: plain and compatible v2 against v1."""
+    console.print(
+        f"n = {summary['n']} · accuracy old {_interval(summary['old_accuracy'], summary['old_accuracy_ci'])}",
+        markup=False,
+    )
+    for key in ("plain", "compat"):
+        row = summary[key]
+        console.print(
+            f"{visible(row['name'])}: accuracy {_interval(row['accuracy'], row['accuracy_ci'])} · "
+            f"NFR {_interval(row['nfr'], row['nfr_ci'])} ({row['negative_flips']} negative flips)",
+            markup=False,
+        )
+    console.print(f"compare: deltaeval compare {visible(old_name)} {visible(name)}", markup=False)
+
+
 @compat_app.command("muscle")
 def muscle_cmd(
     old: Annotated[
@@ -298,18 +317,7 @@ def muscle_cmd(
         f"peak memory {result.peak_memory_mb:.0f} MiB",
         markup=False,
     )
-    console.print(
-        f"n = {summary['n']} · accuracy old {_interval(summary['old_accuracy'], summary['old_accuracy_ci'])}",
-        markup=False,
-    )
-    for key in ("plain", "compat"):
-        row = summary[key]
-        console.print(
-            f"{visible(row['name'])}: accuracy {_interval(row['accuracy'], row['accuracy_ci'])} · "
-            f"NFR {_interval(row['nfr'], row['nfr_ci'])} ({row['negative_flips']} negative flips)",
-            markup=False,
-        )
-    console.print(f"compare: deltaeval compare {visible(result.old_run.name)} {visible(name)}", markup=False)
+    _print_summary(console, summary, old_name=result.old_run.name, name=name)
     if json_out is not None:
         training_data = {
             "adapter": str(out.resolve()),
@@ -422,18 +430,7 @@ def pct_cmd(
         f"{result.seconds:.1f} s",
         markup=False,
     )
-    console.print(
-        f"n = {summary['n']} · accuracy old {_interval(summary['old_accuracy'], summary['old_accuracy_ci'])}",
-        markup=False,
-    )
-    for key in ("plain", "compat"):
-        row = summary[key]
-        console.print(
-            f"{visible(row['name'])}: accuracy {_interval(row['accuracy'], row['accuracy_ci'])} · "
-            f"NFR {_interval(row['nfr'], row['nfr_ci'])} ({row['negative_flips']} negative flips)",
-            markup=False,
-        )
-    console.print(f"compare: deltaeval compare {visible(result.old_run.name)} {visible(name)}", markup=False)
+    _print_summary(console, summary, old_name=result.old_run.name, name=name)
     if json_out is not None:
         _write_json({"pct": summary, "recipe": result.run.params.get("compat")}, json_out)
 
