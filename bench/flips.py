@@ -483,6 +483,25 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def _agreement_line(what: str, compared: list) -> bool:
+    """Print whether exact and bootstrap endpoints agree within tolerance on ``compared``; the verdict."""
+    apart = [f"{p.where}/{p.rate}" for p in compared if not p.agrees]
+    ok = bool(compared) and not apart
+    worst = max(compared, key=lambda p: p.gap / p.tolerance, default=None)
+    print(
+        f"  {what}: "
+        + (
+            f"largest gap {worst.gap:.1e} = {worst.gap / worst.tolerance:.2f} x its tolerance "
+            f"({worst.where}/{worst.rate})"
+            if worst
+            else "none far enough from the boundary"
+        )
+        + (f"; apart: {', '.join(apart)}" if apart else "")
+        + f"  {verdict(ok)}"
+    )
+    return ok
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -662,23 +681,13 @@ def main(argv: list[str] | None = None) -> int:
         f"per tag){': not ' + ', '.join(outside) if outside else ''}  {verdict(ok)}"
     )
     compared = [p for p in everything if p.tolerance is not None]
-    apart = [f"{p.where}/{p.rate}" for p in compared if not p.agrees]
-    ok = bool(compared) and not apart
-    checks.append(("exact and bootstrap intervals agree away from the boundary", ok))
-    worst = max(compared, key=lambda p: p.gap / p.tolerance, default=None)
     n_overall = sum(p.where == "overall" for p in compared)
-    print(
-        f"  exact vs bootstrap endpoints where both exist and >= {MIN_COUNT:,} examples lie on each "
-        f"side ({n_overall} overall, {len(compared) - n_overall} per tag): "
-        + (
-            f"largest gap {worst.gap:.1e} = {worst.gap / worst.tolerance:.2f} x its tolerance "
-            f"({worst.where}/{worst.rate})"
-            if worst
-            else "none far enough from the boundary"
-        )
-        + (f"; apart: {', '.join(apart)}" if apart else "")
-        + f"  {verdict(ok)}"
+    ok = _agreement_line(
+        f"exact vs bootstrap endpoints where both exist and >= {MIN_COUNT:,} examples lie on each "
+        f"side ({n_overall} overall, {len(compared) - n_overall} per tag)",
+        compared,
     )
+    checks.append(("exact and bootstrap intervals agree away from the boundary", ok))
     print(
         f"    tolerance per rate: {MC_SDS:g} Monte Carlo sds of a percentile endpoint with "
         f"{base.n_boot} resamples + np.quantile's small-B bias + {METHOD_GAP:g} / denominator "
@@ -698,22 +707,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(tolerance {FAIR_TOLERANCE:g})  {verdict(ok)}"
     )
     compared = [p for p in fair_boot_pairs if p.tolerance is not None]
-    apart = [f"{p.where}/{p.rate}" for p in compared if not p.agrees]
-    ok = bool(compared) and not apart
-    checks.append(("fair bootstrap intervals agree with the exact ones away from the boundary", ok))
-    worst = max(compared, key=lambda p: p.gap / p.tolerance, default=None)
-    print(
-        f"  fair bootstrap ({args.n_boot} multinomial draws of the counts) vs exact, all nine rates "
-        f"overall and per tag, {len(compared)} compared: "
-        + (
-            f"largest gap {worst.gap:.1e} = {worst.gap / worst.tolerance:.2f} x its tolerance "
-            f"({worst.where}/{worst.rate})"
-            if worst
-            else "none far enough from the boundary"
-        )
-        + (f"; apart: {', '.join(apart)}" if apart else "")
-        + f"  {verdict(ok)}"
+    ok = _agreement_line(
+        f"fair bootstrap ({args.n_boot} multinomial draws of the counts) vs exact, all nine rates "
+        f"overall and per tag, {len(compared)} compared",
+        compared,
     )
+    checks.append(("fair bootstrap intervals agree with the exact ones away from the boundary", ok))
     ok = data.regressed_tag in flagged
     checks.append(("regressed tag found", ok))
     print(f"  planted regressed tag {data.regressed_tag} flagged by deltaeval  {verdict(ok)}")
