@@ -180,34 +180,24 @@ def pct(
         new_model, X, y, old_model, alpha=alpha, beta=beta, temperature=temperature, floor=floor
     )
     old_right = int((np.asarray(old_model.predict(X)) == y).sum())
-    old_run, _ = run_model(
-        SklearnBackend(old_model, name=old_spec),
-        eval_examples,
-        name=old_name,
-        store=store,
-        source=source,
-        quiet=quiet,
-        overwrite=overwrite,
-    )
+
+    def answer(model: Any, label: str, run_name: str, *, save: bool = True) -> Any:
+        run, _ = run_model(
+            SklearnBackend(model, name=label),
+            eval_examples,
+            name=run_name,
+            store=store,
+            source=source,
+            quiet=quiet,
+            overwrite=overwrite,
+            save=save,
+        )
+        return run
+
     new_label = new_spec or f"{old_spec} retrained"
-    new_run, _ = run_model(
-        SklearnBackend(plain, name=new_label),
-        eval_examples,
-        name=new_name,
-        store=store,
-        source=source,
-        quiet=quiet,
-        overwrite=overwrite,
-    )
-    answered, _ = run_model(
-        SklearnBackend(compatible, name=f"{new_label} + focal distillation"),
-        eval_examples,
-        name=name,
-        store=store,
-        source=source,
-        quiet=quiet,
-        save=False,
-    )
+    old_run = answer(old_model, old_spec, old_name)
+    new_run = answer(plain, new_label, new_name)
+    answered = answer(compatible, f"{new_label} + focal distillation", name, save=False)
     parameters = {
         **settings.to_dict(),
         "floor": floor,
