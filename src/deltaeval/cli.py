@@ -471,6 +471,16 @@ def compare_cmd(
         ),
     ] = None,
     similarity: SimilarityOpt = "tfidf",
+    asymptotic_from: Annotated[
+        int | None,
+        typer.Option(
+            "--asymptotic-from",
+            metavar="N",
+            help="From N examples, the behaviour section and the output changes use normal/DeLong "
+            "intervals instead of the bootstrap (default 20,000; 0: always the bootstrap).",
+            show_default=False,
+        ),
+    ] = None,
     format: FormatOpt = None,
     id: IdOpt = None,
     input: InputOpt = None,
@@ -549,6 +559,7 @@ def compare_cmd(
         behaviour=behaviour,
         similarity=similarity,
         quiet=quiet,
+        **({} if asymptotic_from is None else {"asymptotic_from": asymptotic_from}),
     )
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):

@@ -26,7 +26,7 @@ from deltaeval.errors import UsageError
 from deltaeval.jsonable import interval as _ci
 from deltaeval.jsonable import num as _num
 from deltaeval.jsonable import run_block as _run_block
-from deltaeval.stats import BOOTSTRAP, CLOPPER_PEARSON
+from deltaeval.stats import ASYMPTOTIC_FROM, BOOTSTRAP, CLOPPER_PEARSON
 from deltaeval.types import Run, input_text
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class CompareSettings:
     threshold: float | None = None
     behaviour: bool | None = None  # None: when the outputs are text
     similarity: str = "tfidf"
+    asymptotic_from: int = ASYMPTOTIC_FROM
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence_level < 1:
@@ -67,6 +68,10 @@ class CompareSettings:
             raise UsageError(f"alpha {self.alpha} is out of range", hint="use e.g. 0.05")
         if self.n_boot < 0:
             raise UsageError("the number of bootstrap resamples must be >= 0")
+        if self.asymptotic_from < 0:
+            raise UsageError(
+                f"--asymptotic-from {self.asymptotic_from} is negative", hint="use 0 to always bootstrap"
+            )
         if self.epsilon is not None and self.epsilon < 0:
             raise UsageError("epsilon must be >= 0")
         if self.similarity not in ("auto", "minilm", "tfidf", "none"):
@@ -157,6 +162,7 @@ def compare(
     threshold: float | None = None,
     behaviour: bool | None = None,
     similarity: str = "tfidf",
+    asymptotic_from: int = ASYMPTOTIC_FROM,
     quiet: bool = True,
 ) -> Report:
     """Compare two runs of a model on the same examples.
@@ -175,6 +181,9 @@ def compare(
         Tag name(s) to slice on; slices get Benjamini–Hochberg control at ``alpha``.
     seed, n_boot, confidence_level:
         Paired bootstrap settings; the same seed gives the same report.
+    asymptotic_from:
+        From this many examples, the behaviour statistics and the output changes take normal
+        (and DeLong, Wald) intervals instead of the bootstrap; 0 = always the bootstrap.
     epsilon:
         Tolerance for continuous score changes (default: 0 for 0/1 scores, else 5% of the range).
     strict:
@@ -216,6 +225,7 @@ def compare(
         threshold=threshold,
         behaviour=behaviour,
         similarity=similarity,
+        asymptotic_from=asymptotic_from,
     )
     old_run = old if isinstance(old, Run) else load_run(old, strict=strict)
     new_run = new if isinstance(new, Run) else load_run(new, strict=strict)
@@ -335,10 +345,12 @@ def analyse(
             alpha=settings.alpha,
             seed=settings.seed,
             similarity=settings.similarity,  # type: ignore[arg-type]
+            asymptotic_from=settings.asymptotic_from,
             quiet=quiet,
         )
     data["settings"]["behaviour"] = "behaviour" in data
     data["settings"]["similarity"] = settings.similarity
+    data["settings"]["asymptotic_from"] = settings.asymptotic_from
     return data
 
 
@@ -384,6 +396,7 @@ def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> di
         n_boot=settings.n_boot,
         level=settings.confidence_level,
         seed=settings.seed,
+        asymptotic_from=settings.asymptotic_from,
     )
     return result.to_dict()
 

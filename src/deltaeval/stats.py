@@ -10,7 +10,10 @@ Intervals, by what they estimate:
   (``paired_difference_interval``), which stays inside [−1, 1], is defined with no discordant
   pair, and keeps its coverage at small n and rare flips.
 - **Means of continuous scores and ratios of means**: the paired bootstrap
-  (``bootstrap_mean_interval``, ``percentile_interval``).
+  (``bootstrap_mean_interval``, ``percentile_interval``); from :data:`ASYMPTOTIC_FROM`
+  examples, where the bootstrap costs seconds and the normal approximation is as good, the
+  behaviour statistics and the output changes use the normal interval of a mean
+  (``normal_mean_interval``) and DeLong's interval of a paired AUROC (``delong_paired_interval``).
 
 ``bench/coverage.py`` measures the coverage of each by simulation. SciPy is imported inside the
 functions that need it, so importing this module stays cheap; the one-table intervals, binomial
@@ -41,6 +44,69 @@ Side = Literal["two-sided", "upper", "lower"]
 CLOPPER_PEARSON = "clopper-pearson"
 TANGO = "tango-score"
 BOOTSTRAP = "bootstrap-percentile"
+NORMAL = "normal"
+DELONG = "delong-paired"
+WALD = "wald"
+
+#: From this many examples, the behaviour statistics and the output changes take their intervals
+#: from normal approximations (mean ± z·sd/√n, DeLong's AUROC variance, Wald intervals of logistic
+#: coefficients) instead of the bootstrap; 0 = always the bootstrap.
+ASYMPTOTIC_FROM = 20_000
+
+
+def use_asymptotic(n: int, asymptotic_from: int) -> bool:
+    """Whether ``n`` examples get normal-approximation intervals (see :data:`ASYMPTOTIC_FROM`)."""
+    return asymptotic_from > 0 and n >= asymptotic_from
+
+
+def _z(level: float) -> float:
+    return normal_quantile(1.0 - (1.0 - level) / 2.0)
+
+
+def normal_mean_interval(values: ArrayLike, level: float) -> Interval:
+    """``mean ± z·sd/√n`` of the finite ``values`` (sd with n − 1); None below 2 values."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return None
+    mean = float(v.mean())
+    half = _z(level) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return (mean - half, mean + half)
+
+
+def placements(values: NDArray[np.float64], among: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The share of ``among`` below each value, ties counting half (O(n log n) by sorting)."""
+    ordered = np.sort(among)
+    below = np.searchsorted(ordered, values, side="left")
+    upto = np.searchsorted(ordered, values, side="right")
+    return (below + 0.5 * (upto - below)) / max(ordered.size, 1)
+
+
+def delong_paired_variance(old: ArrayLike, new: ArrayLike) -> tuple[float, float]:
+    """The AUROC of paired values (``old[i]`` a negative, ``new[i]`` a positive: P(new > old) +
+    ½ P(equal) over all pairs of examples) and DeLong's estimate of its variance, adapted to the
+    paired design.
+
+    Each example gives one negative and one positive, so its influence on the AUROC is the sum
+    of its positive's placement among the negatives (V10) and its negative's placement among
+    the positives (V01): ``var ≈ Var_i(V10_i + V01_i) / n`` (sample variance, n − 1). Needs
+    at least 2 examples.
+    """
+    a = np.asarray(old, dtype=float)
+    b = np.asarray(new, dtype=float)
+    v10 = placements(b, a)  # new_i among the olds
+    v01 = 1.0 - placements(a, b)  # the share of the news above old_i, ties half
+    return float(v10.mean()), float(np.var(v10 + v01, ddof=1)) / a.size
+
+
+def delong_paired_interval(old: ArrayLike, new: ArrayLike, level: float) -> Interval:
+    """DeLong's interval ``AUROC ± z·√var`` of paired values (:func:`delong_paired_variance`),
+    clipped to [0, 1]; None below 2 examples."""
+    if np.size(old) < 2:
+        return None
+    auc, variance = delong_paired_variance(old, new)
+    half = _z(level) * math.sqrt(variance)
+    return (max(0.0, auc - half), min(1.0, auc + half))
 
 
 def make_rng(seed: int | None) -> np.random.Generator:

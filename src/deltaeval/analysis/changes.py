@@ -13,7 +13,9 @@ of every output (unit-length vectors, e.g. MiniLM from :mod:`deltaeval.behaviour
    the new vector side by side, so a cluster groups pairs that changed alike; TF-IDF vectors
    are first reduced by truncated SVD, computed exactly from the rows' Gram matrix when there
    are fewer rows than words): k-means (seeded, 10 starts) for each k in a small range,
-   keeping the k of the best silhouette.
+   keeping the k of the best silhouette. Past :data:`CLUSTER_SAMPLE` most-changed examples,
+   k-means runs on a seeded uniform sample of that many and the others join their nearest
+   centre (``clustered_sample``); sizes, terms and examples count every member.
 4. **Terms** of each cluster, separately for its old and its new outputs, by class-based TF-IDF
    (c-TF-IDF): the outputs of a cluster form one document, the unchanged examples' outputs one
    more (the background), and a term's weight in a cluster is
@@ -100,7 +102,9 @@ class ChangeStats:
     ``similarity[i]`` belongs to ``ids[i]`` (None where an output is missing); ``cutoff`` is
     the similarity at or below which an example counted as most changed; ``silhouettes`` holds
     the silhouette of every k tried, computed on a seeded uniform sample of
-    ``silhouette_sample`` of the clustered rows (None: on all of them).
+    ``silhouette_sample`` of the clustered rows (None: on all of them); ``clustered_sample`` is
+    the number of rows k-means was fitted on when the others were assigned to their nearest
+    centre (None: fitted on all of them).
     """
 
     method: str
@@ -122,6 +126,7 @@ class ChangeStats:
     seed: int | None
     notes: tuple[str, ...] = field(default=())
     silhouette_sample: int | None = None
+    clustered_sample: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -141,6 +146,7 @@ class ChangeStats:
                 "k": self.k,
                 "silhouettes": {str(k): v for k, v in self.silhouettes.items()},
                 "silhouette_sample": self.silhouette_sample,
+                "clustered_sample": self.clustered_sample,
                 "clusters": [c.to_dict() for c in self.clusters],
                 "seed": self.seed,
                 "similarity": [
@@ -305,6 +311,9 @@ def choose_clusters(
     scikit-learn); the silhouettes of every k come from one pass over the pairwise distances.
     Past :data:`SILHOUETTE_SAMPLE` rows, they are computed on one seeded uniform sample of that
     many rows, the same for every k (``silhouette_score(..., sample_size=, random_state=seed)``).
+    Past :data:`CLUSTER_SAMPLE` rows, k-means (every k, every start) runs on one seeded uniform
+    sample of that many rows (:func:`cluster_sample`, the same for every k), and every other row
+    joins its nearest centre; the silhouettes then score the labels of all rows.
     """
     X = np.asarray(X, dtype=float)
     if X.size > SINGLE_THREAD_CELLS:
@@ -321,22 +330,47 @@ SINGLE_THREAD_CELLS = 2_000_000
 #: this many of them (the same rows for every k; k-means itself runs on all rows): the exact
 #: silhouette's cost grows with the square of the rows.
 SILHOUETTE_SAMPLE = 2000
+#: Past this many rows to cluster, k-means runs on one seeded uniform sample of this many (the same
+#: rows for every k and start) and the other rows join their nearest centre.
+CLUSTER_SAMPLE = 5000
+
+
+def cluster_sample(n: int, size: int, seed: int | None) -> NDArray[np.int64] | None:
+    """The rows k-means is fitted on: None (all of them) up to ``size`` rows, else a seeded
+    uniform sample of ``size``, in row order."""
+    if n <= size:
+        return None
+    return np.sort(np.random.default_rng(seed).permutation(n)[:size])
 
 
 def _choose_clusters(
     X: NDArray[np.float64], k_range: tuple[int, int], seed: int | None
 ) -> tuple[NDArray[np.int64], int, dict[int, float | None]]:
-    from deltaeval.analysis.kmeans import kmeans, silhouette_sample, silhouette_scores
+    from deltaeval.analysis.kmeans import (
+        kmeans,
+        kmeans_fit,
+        nearest_centre,
+        silhouette_sample,
+        silhouette_scores,
+    )
 
     n = X.shape[0]
     low, high = k_range
     if low < 2 or high < low:
         raise InputError(f"k_range {k_range} is not a range of cluster counts", hint="e.g. (2, 6)")
     scores: dict[int, float | None] = {}
-    distinct = len(np.unique(X.round(12), axis=0)) if n else 0
+    fit_rows = cluster_sample(n, CLUSTER_SAMPLE, seed)
+    fit_X = X if fit_rows is None else X[fit_rows]
+    m = fit_X.shape[0]
+    distinct = len(np.unique(fit_X.round(12), axis=0)) if m else 0
     fitted: dict[int, NDArray[np.int64]] = {}
-    for k in range(low, min(high, n - 1, distinct) + 1):
-        labels = kmeans(X, k, n_init=10, seed=seed)
+    for k in range(low, min(high, m - 1, distinct) + 1):
+        if fit_rows is None:
+            labels = kmeans(X, k, n_init=10, seed=seed)
+        else:  # the sample's k-means; every other row joins its nearest centre
+            sample_labels, centres, _ = kmeans_fit(fit_X, k, n_init=10, seed=seed)
+            labels = nearest_centre(X, centres)
+            labels[fit_rows] = sample_labels
         if len(np.unique(labels)) < 2:
             scores[k] = None
             continue
@@ -585,6 +619,7 @@ def change_stats(
         seed=seed,
         notes=tuple(notes),
         silhouette_sample=(SILHOUETTE_SAMPLE if silhouettes and changed.size > SILHOUETTE_SAMPLE else None),
+        clustered_sample=(CLUSTER_SAMPLE if silhouettes and changed.size > CLUSTER_SAMPLE else None),
     )
 
 

@@ -129,19 +129,46 @@ def kmeans(
 ) -> NDArray[np.int64]:
     """Labels of the best of ``n_init`` seeded k-means++ starts (lowest inertia), as
     ``sklearn.cluster.KMeans(k, n_init=n_init, random_state=seed).fit(X).labels_``."""
+    return kmeans_fit(X, k, n_init=n_init, seed=seed, max_iter=max_iter, tol=tol)[0]
+
+
+def kmeans_fit(
+    X: NDArray[np.float64],
+    k: int,
+    *,
+    n_init: int = 10,
+    seed: int | None = 0,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], float]:
+    """:func:`kmeans`' labels with the centres of the kept start (in the coordinates of ``X``,
+    as ``KMeans.cluster_centers_``) and its inertia."""
     X = np.array(X, dtype=float)
     random_state = np.random.RandomState(seed) if seed is not None else np.random.mtrand._rand
-    X -= X.mean(axis=0)
+    mean = X.mean(axis=0)
+    X -= mean
     norms = np.einsum("ij,ij->i", X, X)
     threshold = float(np.mean(np.var(X, axis=0)) * tol) if tol else 0.0
-    best: tuple[float, NDArray[np.int64]] | None = None
+    best: tuple[float, NDArray[np.int64], NDArray[np.float64]] | None = None
     for _ in range(n_init):
         start = _kmeans_plusplus(X, k, norms, random_state)
-        labels, inertia, _ = _lloyd(X, start, max_iter, threshold)
+        labels, inertia, centers = _lloyd(X, start, max_iter, threshold)
         if best is None or (inertia < best[0] and not _same_partition(labels, best[1], k)):
-            best = (inertia, labels)
+            best = (inertia, labels, centers)
     assert best is not None
-    return best[1]
+    return best[1], best[2] + mean, best[0]
+
+
+def nearest_centre(X: NDArray[np.float64], centers: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The index of each row's nearest centre (squared Euclidean distance; the lower index on a
+    tie), computed in blocks of rows."""
+    X = np.asarray(X, dtype=float)
+    squared = np.einsum("ij,ij->i", centers, centers)
+    out = np.empty(X.shape[0], dtype=np.int64)
+    for start in range(0, X.shape[0], 8192):
+        block = X[start : start + 8192]
+        out[start : start + block.shape[0]] = np.argmin(squared[None, :] - 2.0 * (block @ centers.T), axis=1)
+    return out
 
 
 def silhouette_sample(n: int, size: int, seed: int | None) -> NDArray[np.int64] | None:

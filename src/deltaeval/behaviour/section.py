@@ -30,6 +30,7 @@ from deltaeval.behaviour.axes import compute_axes, default_axis_names, skipped_a
 from deltaeval.behaviour.registry import AXES
 from deltaeval.errors import UsageError
 from deltaeval.jsonable import clean
+from deltaeval.stats import ASYMPTOTIC_FROM
 from deltaeval.types import input_text
 
 Similarity = Literal["auto", "minilm", "tfidf", "none"]
@@ -137,6 +138,7 @@ def behaviour_section(
     seed: int | None = 0,
     workers: int | None = None,
     quiet: bool = True,
+    asymptotic_from: int = ASYMPTOTIC_FROM,
 ) -> dict[str, Any]:
     """Build the JSON ``behaviour`` section for two aligned runs.
 
@@ -169,6 +171,10 @@ def behaviour_section(
     quiet:
         No progress; otherwise each stage (axes, statistics, proposed axes, similarity) reports
         its progress on stderr (:mod:`deltaeval.progress`).
+    asymptotic_from:
+        From this many examples, the built-in axes' intervals are normal approximations
+        (DeLong's for the AUROC, Wald's for preference coefficients) instead of the bootstrap;
+        0 = always the bootstrap. The section names each interval's method (``ci_methods``).
     """
     if similarity not in ("auto", "minilm", "tfidf", "none"):
         raise UsageError(f"unknown similarity {similarity!r}", hint="use auto, minilm, tfidf or none")
@@ -181,7 +187,7 @@ def behaviour_section(
             preference=preference, preference_source=preference_source, axes=axes, proposer=proposer,
             axis_judge=axis_judge, proposer_options=proposer_options, similarity=similarity,
             describe=describe, store=store, n_boot=n_boot, level=level, alpha=alpha, folds=folds,
-            seed=seed, workers=workers, quiet=quiet,
+            seed=seed, workers=workers, quiet=quiet, asymptotic_from=asymptotic_from,
         )  # fmt: skip
     finally:
         if background is not None:
@@ -238,6 +244,7 @@ def _section(
     seed: int | None,
     workers: int | None,
     quiet: bool,
+    asymptotic_from: int,
 ) -> dict[str, Any]:
     from deltaeval.progress import make_progress
 
@@ -254,6 +261,7 @@ def _section(
                 alpha=alpha,
                 folds=folds,
                 seed=seed,
+                asymptotic_from=asymptotic_from,
             )
         rows = []
         for result in stats.axes:
@@ -290,6 +298,8 @@ def _section(
             "level": level,
             "alpha": alpha,
             "n_boot": n_boot,
+            "asymptotic_from": asymptotic_from,
+            "ci_methods": stats.ci_methods,
             "seed": seed,
             "effect_size": stats.effect_size,
             "multiple_testing": "benjamini-hochberg",

@@ -129,12 +129,25 @@ def headline(section: Mapping[str, Any]) -> str:
     return text
 
 
+def asymptotic(block: Mapping[str, Any]) -> bool:
+    """Whether a block's intervals are normal approximations (its ``ci_methods``)."""
+    methods = block.get("ci_methods")
+    return isinstance(methods, Mapping) and methods.get("diff_interval") == "normal"
+
+
+def asymptotic_line(n: Any, threshold: Any, what: str = "normal/DeLong intervals") -> str:
+    """``n = 100,000 ≥ 20,000: normal/DeLong intervals instead of the bootstrap.``"""
+    return f"n = {fmt.count(n)} ≥ {fmt.count(threshold)}: {what} instead of the bootstrap."
+
+
 def legend(section: Mapping[str, Any], proposed_mark: str = PROPOSED_MARK) -> str:
-    """What the columns of the axes table mean (``proposed_mark``: how proposed axes are marked)."""
+    """What the columns of the axes table mean (``proposed_mark``: how proposed axes are marked);
+    with normal-approximation intervals, which were used and why."""
     level = fmt.level(section.get("level"))
     families = ", ".join(fmt.text_of(f) for f in section.get("multiple_testing_families") or []) or "all axes"
+    kind = "normal" if asymptotic(section) else "paired bootstrap"
     text = (
-        f"Diff: mean new − old with its {level} paired bootstrap interval; effect: diff / SD of the"
+        f"Diff: mean new − old with its {level} {kind} interval; effect: diff / SD of the"
         f" differences; separability: max(AUROC, 1 − AUROC), 0.5 = indistinguishable; q:"
         f" {fmt.method_name(section.get('multiple_testing'))} within each family ({families});"
         f" ✓: q < {_plain(section.get('alpha'))} and the interval excludes 0."
@@ -143,6 +156,8 @@ def legend(section: Mapping[str, Any], proposed_mark: str = PROPOSED_MARK) -> st
         text += " Pref.: logistic coefficient of “new preferred” on the standardised difference."
     if any(a.get("kind") == "proposed" for a in axes(section)):
         text += f" {proposed_mark}: proposed by an LLM, scored by a judge (+1 new higher, −1 old higher)."
+    if asymptotic(section):
+        text += " " + asymptotic_line(section.get("n"), section.get("asymptotic_from"))
     return text
 
 
@@ -224,6 +239,12 @@ def changes_line(changes: Mapping[str, Any]) -> str:
     cutoff = fmt.num(changes.get("cutoff"), 2)
     sample = changes.get("silhouette_sample")
     sampled = f" (k by silhouette on a sample of {fmt.count(sample)})" if sample else ""
+    clustered = changes.get("clustered_sample")
+    if clustered:
+        sampled = (
+            f" (k-means on a seeded sample of {fmt.count(clustered)}, the others assigned to the"
+            f" nearest centre{'; k by silhouette on a sample of ' + fmt.count(sample) if sample else ''})"
+        )
     return (
         f"Similarity of each example's old and new output: {label}, mean {mean} over"
         f" {fmt.counted(changes.get('n'), 'example')} ({fmt.count(changes.get('n_same'))} identical)."

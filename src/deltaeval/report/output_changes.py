@@ -73,8 +73,19 @@ def rows(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         lengths = _lengths(changes, unit)
         means, delta, ci = _length_text(lengths)
         out.append((f"{label} old → new", means, "", f"mean per output, over {fmt.count(lengths.get('n'))}"))
-        out.append((f"Δ {unit}", delta, ci, "new − old, paired bootstrap"))
+        out.append((f"Δ {unit}", delta, ci, f"new − old{_interval_kind(report, changes)}"))
     return out
+
+
+def _interval_kind(report: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
+    """How the Δ intervals were computed: ``paired bootstrap``, or the normal interval and why."""
+    methods = changes.get("ci_methods")
+    if not (isinstance(methods, Mapping) and methods.get("mean_delta_ci") == "normal"):
+        return ", paired bootstrap"
+    from deltaeval.report._behaviour import asymptotic_line
+
+    threshold = (report.get("settings") or {}).get("asymptotic_from")
+    return "; " + asymptotic_line(changes.get("n"), threshold, "normal interval").rstrip(".")
 
 
 # -- terminal ------------------------------------------------------------------------------------
