@@ -1668,6 +1668,10 @@ from deltaeval.cli_compat import compat_app  # noqa: E402  (typer only: start-up
 
 app.add_typer(compat_app, name="compat")
 
+from deltaeval.cli_weights import weights_cmd  # noqa: E402  (typer only: start-up stays light)
+
+app.command("weights")(weights_cmd)
+
 
 def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
     """(usage errors, exits, aborts) of click and of the click that newer typer vendors."""

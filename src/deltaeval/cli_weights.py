@@ -1,0 +1,109 @@
+"""``deltaeval weights OLD NEW [--base BASE]``: what changed in the weights.
+
+Registered in :mod:`deltaeval.cli`; keep this module light (``deltaeval --help`` imports it):
+numpy, the readers and the renderers are imported inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deltaeval.cli import HtmlOutOpt, JsonOutOpt, QuietOpt, _console
+from deltaeval.textsafe import visible
+
+MarkdownOutOpt = Annotated[
+    Path | None, typer.Option("--markdown", "--md", metavar="FILE", help="Write the Markdown report here.")
+]
+
+
+def weights_cmd(
+    old: Annotated[
+        Path,
+        typer.Argument(metavar="OLD", help="Old checkpoint (safetensors, GGUF, .pt, ONNX, spaCy, .npz)."),
+    ],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="New checkpoint, in any of the same formats.")],
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            "--base",
+            metavar="BASE",
+            help="Common base of OLD and NEW: compare the two deltas (kinship) and estimate DARE drop rates.",
+        ),
+    ] = None,
+    json_out: JsonOutOpt = None,
+    md_out: MarkdownOutOpt = None,
+    html_out: HtmlOutOpt = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust",
+            help="Allow pickled PyTorch checkpoints that weights-only loading refuses (they can run code).",
+        ),
+    ] = False,
+    rank_energy: Annotated[
+        float,
+        typer.Option(
+            "--rank-energy", metavar="E", help="Report the rank holding this share of each delta's energy."
+        ),
+    ] = 0.9,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Compare what matches even when the checkpoints look like different architectures.",
+        ),
+    ] = False,
+    dare_tolerance: Annotated[
+        float,
+        typer.Option(
+            "--dare-tolerance",
+            metavar="X",
+            help="With --base: largest relative error of the weights a DARE drop rate may cause.",
+        ),
+    ] = 0.01,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of randomized spectra and DARE draws.")
+    ] = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """What changed in the weights: retrain, low-rank fine-tune, quantization, a few layers?"""
+    from deltaeval.progress import make_progress
+    from deltaeval.report.sections.weights import render_terminal
+    from deltaeval.weights.api import compare_weights
+
+    console = _console(quiet)
+    with make_progress(quiet=quiet) as progress:
+        report = compare_weights(
+            old,
+            new,
+            base,
+            trust=trust,
+            rank_energy=rank_energy,
+            allow_partial=allow_partial,
+            seed=seed,
+            dare_tolerance=dare_tolerance,
+            progress=progress,
+        )
+    render_terminal(report, console)
+    for target, kind in ((json_out, "json"), (md_out, "markdown"), (html_out, "html")):
+        if target is not None:
+            _write(report, target, kind)
+            console.print(f"wrote {visible(str(target))}", markup=False)
+
+
+def _write(report: dict, target: Path, kind: str) -> None:
+    import json
+
+    from deltaeval.atomic_write import write_text_atomic
+    from deltaeval.report.sections import weights as section
+
+    if kind == "json":
+        text = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    elif kind == "markdown":
+        text = section.render_markdown(report)
+    else:
+        text = section.render_html(report)
+    write_text_atomic(target, text)

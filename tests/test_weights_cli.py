@@ -1,0 +1,111 @@
+"""`deltaeval weights` end to end on real checkpoint files (npz, safetensors): the reports it writes,
+and bad input as one `error:` line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deltaeval.cli import main
+
+
+def tiny_model(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {"embed.weight": rng.normal(0, 0.02, (100, 32))}
+    for i in range(2):
+        for m in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            out[f"layers.{i}.attn.{m}.weight"] = rng.normal(0, 0.05, (32, 32))
+        out[f"layers.{i}.norm.weight"] = np.ones(32)
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def lora_like(arrays: dict[str, np.ndarray], rank: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    out = dict(arrays)
+    for k, v in arrays.items():
+        if "q_proj" in k or "v_proj" in k:
+            out[k] = (v + rng.normal(0, 0.02, (32, rank)) @ rng.normal(0, 0.02, (rank, 32))).astype(
+                np.float32
+            )
+    return out
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and lines[-1].startswith("error: "), lines
+    assert sum("error" in line for line in lines) == 1, lines
+    return lines[-1]
+
+
+def test_weights_writes_json_markdown_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = tiny_model()
+    np.savez(tmp_path / "old.npz", **base)
+    np.savez(tmp_path / "new.npz", **lora_like(base, 4))
+    out = tmp_path / "r.json"
+    args = ["weights", str(tmp_path / "old.npz"), str(tmp_path / "new.npz"), "--json", str(out)]
+    args += ["--markdown", str(tmp_path / "r.md"), "--html", str(tmp_path / "r.html")]
+    assert main(args) == 0
+    shown = capsys.readouterr().out
+    assert "rank-4-like change in attention projections" in shown
+    report = json.loads(out.read_text())
+    assert report["schema"] == "deltaeval.weights/1" and report["summary"]["rank"] == 4
+    assert report["old"]["format"] == "npz" and report["matching"]["matched"] == len(base)
+    assert "rank-4-like" in (tmp_path / "r.md").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<rect") == 3  # embeddings and 2 layers
+
+
+def test_weights_of_safetensors_with_a_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    safetensors_numpy = pytest.importorskip(
+        "safetensors.numpy", reason="the safetensors package is not installed"
+    )
+    base = tiny_model()
+    for name, arrays in (("base", base), ("a", lora_like(base, 2)), ("b", lora_like(base, 2))):
+        safetensors_numpy.save_file(arrays, str(tmp_path / f"{name}.safetensors"))
+    out = tmp_path / "r.json"
+    args = ["weights", str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")]
+    assert main([*args, "--base", str(tmp_path / "base.safetensors"), "--json", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    report = json.loads(out.read_text())
+    assert report["summary"]["class"] == "identical"  # the same seeded update twice
+    assert report["kinship"]["cosine"] == pytest.approx(1.0)
+    assert report["dare"]["old"]["rates"][0]["p"] == 0.5
+
+
+def test_mismatched_architectures_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "a.npz", w=np.ones((4, 8), np.float32), v=np.ones(3, np.float32))
+    np.savez(tmp_path / "b.npz", w=np.ones((4, 6), np.float32), v=np.ones(3, np.float32))
+    assert main(["weights", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]) == 2
+    assert "different architectures" in one_error_line(capsys)
+    assert main(["weights", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--allow-partial", "-q"]) == 0
+
+
+def test_unknown_truncated_and_missing_files_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "ok.npz", **tiny_model())
+    ok = str(tmp_path / "ok.npz")
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("hello")
+    assert main(["weights", ok, str(unknown)]) == 2
+    assert "notes.txt" in one_error_line(capsys)
+    truncated = tmp_path / "cut.npz"
+    truncated.write_bytes((tmp_path / "ok.npz").read_bytes()[:3000])
+    assert main(["weights", ok, str(truncated)]) == 2
+    assert "cut.npz" in one_error_line(capsys)
+    assert main(["weights", ok, str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors" in one_error_line(capsys)
+
+
+def test_rank_energy_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "ok.npz", **tiny_model())
+    ok = str(tmp_path / "ok.npz")
+    assert main(["weights", ok, ok, "--rank-energy", "1.5"]) == 2
+    assert "--rank-energy" in one_error_line(capsys)
