@@ -1668,6 +1668,10 @@ from deltaeval.cli_compat import compat_app  # noqa: E402  (typer only: start-up
 
 app.add_typer(compat_app, name="compat")
 
+from deltaeval.cli_embeddings import embeddings_cmd  # noqa: E402  (typer only: start-up stays light)
+
+app.command("embeddings")(embeddings_cmd)
+
 from deltaeval.cli_weights import weights_cmd  # noqa: E402  (typer only: start-up stays light)
 
 app.command("weights")(weights_cmd)
