@@ -16,7 +16,8 @@ Per tensor (old ``W``, new ``W'``, delta ``Δ = W' − W``):
   the share of ‖Δ‖_F² in its top-r singular values for r in :data:`RANKS`, the smallest r that
   reaches a given share of the energy, and the numerical rank (the smallest r reaching
   :attr:`Thresholds.low_rank_energy`). Matrices whose smaller side is at most
-  :data:`EXACT_MAX_DIM` get every singular value (eigenvalues of ΔᵀΔ accumulated in float64);
+  :data:`EXACT_MAX_DIM` get every singular value (eigenvalues of ΔᵀΔ: float32 products of row
+  blocks of at most :data:`BLOCK_ELEMENTS` entries, summed in float64);
   larger ones get the top :data:`RANDOMIZED_K` from a seeded randomized range finder with
   :data:`POWER_ITERATIONS` power iterations (Halko, Martinsson & Tropp 2011).
 
@@ -243,25 +244,37 @@ def tensor_delta(
     exact = cols <= EXACT_MAX_DIM
     gram = np.zeros((cols, cols), dtype=np.float64) if is_matrix and exact else None
     sums = _Sums(size=int(a.size))
-    nonfinite = False
-    for block in _row_blocks(rows, cols):
-        o, n, d = _block_delta(a, b, block)
-        flat_d, flat_o, flat_n = d.ravel(), o.ravel(), n.ravel()
-        if not (np.isfinite(flat_o).all() and np.isfinite(flat_n).all()):
-            nonfinite = True
-            break
-        sums.dd += float(flat_d @ flat_d)
-        sums.oo += float(flat_o @ flat_o)
-        sums.nn += float(flat_n @ flat_n)
-        sums.on += float(flat_o @ flat_n)
-        magnitude = np.abs(d)
-        if magnitude.size:
-            sums.max_abs = max(sums.max_abs, float(magnitude.max()))
-        sums.changed += int(np.count_nonzero(magnitude > tolerance * np.maximum(np.abs(o), np.abs(n))))
-        sums.same_sign += int(np.count_nonzero(np.sign(o) == np.sign(n)))
-        if gram is not None:
-            gram += d.T @ d
-    if nonfinite:
+    if np.array_equal(a, b):  # nothing moved (NaN never compares equal: such tensors go the long way)
+        for block in _row_blocks(rows, cols):
+            o = np.asarray(a[block], dtype=np.float64).ravel()
+            sums.oo += float(o @ o)
+        sums.nn = sums.on = sums.oo
+        sums.same_sign = sums.size
+        gram = None
+    else:
+        work = np.float64 if np.float64 in (a.dtype, b.dtype) else np.float32
+        for block in _row_blocks(rows, cols):
+            a32, b32 = a[block], b[block]
+            o, n = np.asarray(a32, dtype=np.float64).ravel(), np.asarray(b32, dtype=np.float64).ravel()
+            d = n - o
+            sums.dd += float(d @ d)
+            sums.oo += float(o @ o)
+            sums.nn += float(n @ n)
+            sums.on += float(o @ n)
+            # the elementwise counts in the stored precision (half the memory traffic of float64)
+            d32 = np.subtract(b32, a32, dtype=work)
+            magnitude = np.abs(d32)
+            if magnitude.size:
+                sums.max_abs = max(sums.max_abs, float(magnitude.max()))
+            floor = np.maximum(np.abs(a32), np.abs(b32))
+            floor *= work(tolerance)
+            sums.changed += int(np.count_nonzero(magnitude > floor))
+            sums.same_sign += int(np.count_nonzero(np.sign(a32) == np.sign(b32)))
+            if gram is not None:
+                # float32 product per block (8 MB at most), summed over blocks in float64
+                gram += d32.T @ d32
+    # a NaN or an infinity makes a float64 sum of squares NaN or infinite (float32 squares cannot overflow it)
+    if not (math.isfinite(sums.oo) and math.isfinite(sums.nn)):
         raise ValueError("a value is NaN or infinite")
     result = sums.metrics()
     result["spectrum"] = None

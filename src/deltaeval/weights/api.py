@@ -239,7 +239,8 @@ def compare_weights(
             " (F64 2^-52, F32 2^-23, F16 2^-10, BF16 2^-7; integer and quantized types: F32's)",
             "spectrum": {
                 "exact_max_dim": wd.EXACT_MAX_DIM,
-                "exact": "eigenvalues of the float64 Gram matrix of the delta (every singular value)",
+                "exact": "eigenvalues of the Gram matrix of the delta (every singular value): float32"
+                " products of row blocks of at most 2^20 entries, summed in float64",
                 "randomized": f"randomized range finder, {wd.RANDOMIZED_K} vectors,"
                 f" {wd.POWER_ITERATIONS} power iterations, seeded by the seed and the tensor name",
             },
