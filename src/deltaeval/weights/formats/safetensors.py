@@ -1,8 +1,9 @@
-"""safetensors files through the ``safetensors`` package, one tensor at a time.
+"""safetensors files, one tensor at a time.
 
-Types numpy has (F64/F32/F16, integers, BOOL) come from ``safe_open(framework="np")``; BF16 and the
-8-bit floats (which numpy lacks) are read as raw bytes from a memory map and widened to float32, so no
-PyTorch is needed.
+The ``safetensors`` package (``safe_open(framework="np")``) validates the file when it is opened; each
+tensor is then read with one positioned read into a fresh array rather than through a memory map, so the
+resident memory holds one tensor, not every page read so far. BF16 and the 8-bit floats (which numpy
+lacks) are widened to float32 without PyTorch.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 from deltaeval.errors import InputError
 from deltaeval.weights.formats import BaseCheckpoint, TensorMeta, as_float, corrupt, require
 
-_ITEMSIZE = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1,
-    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
+_NUMPY = {
+    "F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "F8_E4M3": "u1", "F8_E5M2": "u1",
+    "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+    "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
 }  # fmt: skip
-_RAW = ("BF16", "F8_E4M3", "F8_E5M2")
+_WIDENED = ("BF16", "F8_E4M3", "F8_E5M2")
 
 
 def _e4m3_table() -> np.ndarray:
@@ -71,6 +73,7 @@ class SafetensorsCheckpoint(BaseCheckpoint):
         except Exception as error:  # SafetensorError and friends: truncated or not safetensors
             raise corrupt(path, "safetensors", error) from None
         self._start, header = read_header(path)
+        self._handle = path.open("rb")
         self._offsets: dict[str, int] = {}
         self._stored: dict[str, str] = {}
         for name in self._file.keys():  # noqa: SIM118 - a safe_open handle, not a dict
@@ -90,24 +93,33 @@ class SafetensorsCheckpoint(BaseCheckpoint):
         if self._file is None:
             raise InputError("the checkpoint is closed", hint="read before close()", path=self.path)
         dtype = self._stored[name]
+        if dtype not in _NUMPY:
+            raise InputError(
+                f"tensor {name!r} has the safetensors type {dtype}, which deltaeval cannot read",
+                hint="convert the checkpoint to F32, F16 or BF16",
+                path=self.path,
+            )
+        raw = np.empty(meta.size, dtype=np.dtype(_NUMPY[dtype]))
+        if raw.nbytes != meta.nbytes:
+            raise corrupt(
+                self.path, "safetensors", f"tensor {name!r}: {meta.nbytes} bytes for shape {meta.shape}"
+            )
         try:
-            if dtype in _RAW:
-                if meta.size == 0:
-                    return np.zeros(meta.shape, dtype=np.float32)
-                raw_type = np.uint16 if _ITEMSIZE[dtype] == 2 else np.uint8
-                raw = np.memmap(
-                    self.path, dtype=raw_type, mode="r", offset=self._offsets[name], shape=meta.size
-                )
-                return as_float(widen(np.asarray(raw), dtype).reshape(meta.shape))
-            return as_float(self._file.get_tensor(name))
-        except (OSError, ValueError, TypeError) as error:
+            self._handle.seek(self._offsets[name])
+            got = self._handle.readinto(memoryview(raw).cast("B")) if raw.nbytes else 0
+        except OSError as error:
             raise corrupt(self.path, "safetensors", error) from None
+        if got != raw.nbytes:
+            raise corrupt(self.path, "safetensors", f"tensor {name!r} runs past the end of the file")
+        values = widen(raw, dtype) if dtype in _WIDENED else raw
+        return as_float(values.reshape(meta.shape))
 
     def close(self) -> None:
         handle = getattr(self, "_file", None)
         if handle is not None:
             handle.__exit__(None, None, None)
             self._file = None
+            self._handle.close()
 
 
 def open_file(path: Path, *, trust: bool = False) -> SafetensorsCheckpoint:
