@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -487,3 +488,82 @@ def test_minilm_int8_onnx_dequantizes_all_38_matrices_to_the_fp32_weights() -> N
     assert matches["inner.embeddings.word_embeddings.weight_q"][0] == "embeddings.word_embeddings.weight"
     errors = [rel for _, rel in matches.values()]
     assert min(errors) > 0.005 and max(errors) < 0.025  # int8 per-channel: 0.7%-2.1%
+
+
+# ---------------------------------------------------------------- PyTorch
+
+
+class _Touch:
+    """Unpickling this object creates a file: how a malicious checkpoint would run code."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Path.touch, (self.target,))
+
+
+def test_torch_state_dicts_wrapped_nested_bf16_and_legacy(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="the PyTorch reader needs torch")
+    weight = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    files = {
+        "plain.pt": ({"l.weight": weight, "l.bias": torch.zeros(3, dtype=torch.float64)}, {}),
+        "wrapped.ckpt": ({"state_dict": {"l.weight": weight.bfloat16()}, "epoch": 3, "lr": 0.1}, {}),
+        "nested.pth": ({"encoder": {"l": {"weight": weight}}, "step": 7}, {}),
+        "legacy.bin": ({"l.weight": weight}, {"_use_new_zipfile_serialization": False}),
+    }
+    expected_names = {
+        "plain.pt": ["l.weight", "l.bias"],
+        "wrapped.ckpt": ["l.weight"],
+        "nested.pth": ["encoder.l.weight"],
+        "legacy.bin": ["l.weight"],
+    }
+    for name, (tree, options) in files.items():
+        torch.save(tree, tmp_path / name, **options)
+        assert detect_format(tmp_path / name) == "torch"
+        with open_checkpoint(tmp_path / name) as checkpoint:
+            _check_contract(checkpoint)
+            assert [m.name for m in checkpoint.tensors()] == expected_names[name]
+            first = checkpoint.read(expected_names[name][0])
+        np.testing.assert_allclose(first, weight.numpy(), rtol=2**-7 if name == "wrapped.ckpt" else 0)
+    with open_checkpoint(tmp_path / "wrapped.ckpt") as checkpoint:
+        assert checkpoint.skipped == 2 and checkpoint.tensors()[0].dtype == "bfloat16"
+    with open_checkpoint(tmp_path / "plain.pt") as checkpoint:
+        assert checkpoint.read("l.bias").dtype == np.float64
+
+
+def test_torch_pickles_beyond_weights_need_trust_and_never_run_without_it(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="the PyTorch reader needs torch")
+    import argparse
+
+    sentinel = tmp_path / "code-ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(2), "payload": _Touch(sentinel)}, evil)
+    with pytest.raises(
+        InputError, match=r"evil\.pt: this PyTorch file needs pickled Python objects.*--trust"
+    ):
+        open_checkpoint(evil)
+    assert not sentinel.exists()
+    hparams = tmp_path / "hparams.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(2, 2)}, "hparams": argparse.Namespace(lr=0.1)}, hparams)
+    with pytest.raises(
+        InputError, match=r"hparams\.ckpt: .*\(it unpickles argparse\.Namespace\).*fix: pass --trust"
+    ):
+        open_checkpoint(hparams)
+    with open_checkpoint(hparams, trust=True) as checkpoint:
+        assert [m.name for m in checkpoint.tensors()] == ["w"]
+        assert checkpoint.skipped == 1
+
+
+def test_torch_file_without_torch_names_the_extra(tmp_path: Path) -> None:
+    if not importlib_missing("torch"):
+        pytest.skip("torch is installed: the missing-torch message cannot be shown here")
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as archive:  # the layout torch.save writes
+        archive.writestr("model/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("model/version", b"3\n")
+    assert detect_format(path) == "torch"
+    with pytest.raises(
+        InputError, match=r"model\.pt: reading this file needs the 'torch' package.*deltaeval\[hf\]"
+    ):
+        open_checkpoint(path)

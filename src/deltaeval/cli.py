@@ -223,16 +223,22 @@ def import_cmd(
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Import a results file into the store as one or more named runs."""
-    from deltaeval.io import load_runs
+    """Import a results file into the store as one or more named runs (and the judgments it holds)."""
+    from deltaeval.io import load_judgments, load_runs
 
     mapping = _mapping(id, input, output, reference, score, correct, tag)
     runs = load_runs(file, format=format, mapping=mapping, strict=strict)
+    judgments = load_judgments(file, format=format)  # LLM Comparator files carry the judge's ratings
+    original = [r.name for r in runs]
     if name is not None:
         if len(runs) == 1:
             runs = [runs[0].replace(name=name)]
         else:
             runs = [r.replace(name=f"{name}{r.name}") for r in runs]
+    if judgments:
+        from deltaeval.io.llm_comparator import renamed
+
+        judgments = renamed(judgments, dict(zip(original, [r.name for r in runs], strict=True)))
     console = _console(quiet)
     shown: set[str] = set()  # a wide CSV's runs share the file's notes: each is printed once
     with _store(store) as db:
@@ -252,6 +258,13 @@ def import_cmd(
                 console.print(f"  note: {visible(note)}", markup=False)
             if len(notes) > 5:
                 console.print(f"  … and {len(notes) - 5} more notes")
+        if judgments:
+            db.save_judgments(judgments)
+            judges = sorted({j.judge for j in judgments})
+            console.print(
+                visible(f"imported {plural(len(judgments), 'judgment')} by {', '.join(judges[:5])}"),
+                markup=False,
+            )
 
 
 def _tag_names(run: Run) -> list[str]:
@@ -1667,6 +1680,10 @@ def _root(
 from deltaeval.cli_compat import compat_app  # noqa: E402  (typer only: start-up stays light)
 
 app.add_typer(compat_app, name="compat")
+
+from deltaeval.cli_export import export_app  # noqa: E402  (typer only: start-up stays light)
+
+app.add_typer(export_app, name="export")
 
 from deltaeval.cli_embeddings import embeddings_cmd  # noqa: E402  (typer only: start-up stays light)
 

@@ -123,7 +123,9 @@ def as_float(array: np.ndarray) -> np.ndarray:
     return np.asarray(array, dtype=dtype, order="C")
 
 
-def require(module: str, extra: str, path: Path, *, package: str | None = None) -> ModuleType:
+def require(
+    module: str, extra: str, path: Path, *, package: str | None = None, hint: str | None = None
+) -> ModuleType:
     """Import an optional dependency, or raise a one-line error naming the extra that provides it."""
     try:
         return importlib.import_module(module)
@@ -131,7 +133,7 @@ def require(module: str, extra: str, path: Path, *, package: str | None = None) 
         name = package or module
         raise InputError(
             f"reading this file needs the {name!r} package, which is not installed",
-            hint=f"pip install 'deltaeval[{extra}]' (or pip install {name})",
+            hint=hint or f"pip install 'deltaeval[{extra}]' (or pip install {name})",
             path=path,
         ) from None
 
