@@ -34,6 +34,9 @@ def test_formats_listed() -> None:
         "arena_hard",
         "lm_eval",
         "wide_csv",
+        "llm_comparator",
+        "inspect",
+        "promptfoo",
     }
 
 

@@ -111,6 +111,15 @@ class Report:
 
         return render_html(self.data)
 
+    def _repr_html_(self) -> str:
+        """The HTML report inline in a notebook: the page in a sandboxed frame (report/notebook.py).
+
+        ``compare``, ``judge`` and ``compare_behaviour`` all return a Report, so each shows inline.
+        """
+        from deltaeval.report.notebook import notebook_html
+
+        return notebook_html(self.data)
+
     def save(self, path: str | Path) -> Path:
         """Write the report atomically; the format follows the suffix (.json, .md, .html)."""
         target = Path(path)

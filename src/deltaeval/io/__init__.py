@@ -5,7 +5,9 @@
 
 Formats (``FORMATS``): generic ``jsonl``, ``csv`` and ``parquet`` through a
 :class:`ColumnMapping`; AlpacaEval ``alpaca_outputs`` and ``alpaca_annotations``; Arena-Hard
-``arena_hard``; lm-evaluation-harness ``lm_eval``; and ``wide_csv`` (one column per model).
+``arena_hard``; lm-evaluation-harness ``lm_eval``; ``wide_csv`` (one column per model); LLM
+Comparator ``llm_comparator`` (two runs, and judgments: :func:`load_judgments`); inspect_ai logs
+``inspect``; and promptfoo results files ``promptfoo`` (one run per provider).
 Every problem is raised as an :class:`~deltaeval.errors.InputError` naming the file and line.
 """
 
@@ -17,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from deltaeval.errors import FormatError, InputError
-from deltaeval.io import alpaca_eval, arena_hard, lm_eval, parquet, wide_csv
+from deltaeval.io import (
+    alpaca_eval,
+    arena_hard,
+    inspect_log,
+    llm_comparator,
+    lm_eval,
+    parquet,
+    promptfoo,
+    wide_csv,
+)
 from deltaeval.io import csv as csv_format
 from deltaeval.io import jsonl as jsonl_format
 from deltaeval.io.base import (
@@ -28,6 +39,7 @@ from deltaeval.io.base import (
     SCORE_COLUMNS,
     ColumnMapping,
 )
+from deltaeval.io.json_document import document_format
 from deltaeval.io.reading import (
     CSV_SUFFIXES,
     JSON_SUFFIXES,
@@ -38,13 +50,14 @@ from deltaeval.io.reading import (
     peek_record,
 )
 from deltaeval.plural import plural
-from deltaeval.types import Run
+from deltaeval.types import Judgment, Run
 
 __all__ = [
     "FORMATS",
     "FORMAT_DESCRIPTIONS",
     "ColumnMapping",
     "detect_format",
+    "load_judgments",
     "load_run",
     "load_runs",
     "split_source",
@@ -61,6 +74,9 @@ _LOADERS: dict[str, Loader] = {
     "arena_hard": arena_hard.load,
     "lm_eval": lm_eval.load,
     "wide_csv": wide_csv.load,
+    "llm_comparator": llm_comparator.load,
+    "inspect": inspect_log.load,
+    "promptfoo": promptfoo.load,
 }
 
 #: The format names accepted by ``format=`` (and ``--format``).
@@ -76,6 +92,9 @@ FORMAT_DESCRIPTIONS: dict[str, str] = {
     "arena_hard": "Arena-Hard model_answer/*.jsonl (v0.1 choices/turns and v2 messages)",
     "lm_eval": "lm-evaluation-harness --log_samples JSONL (acc, exact_match … become score/correct)",
     "wide_csv": "a question column and one column per model (VibeCheck style): one run per model",
+    "llm_comparator": "LLM Comparator JSON (models A and B, examples): two runs and the judge's ratings",
+    "inspect": "inspect_ai eval log (.eval archive or .json): one run per log (target, score, metadata)",
+    "promptfoo": "promptfoo results file (promptfoo eval -o results.json): one run per provider",
 }
 
 _ALIASES = {
@@ -88,6 +107,10 @@ _ALIASES = {
     "alpaca_eval": "alpaca_outputs",
     "lm_eval_harness": "lm_eval",
     "lm_evaluation_harness": "lm_eval",
+    "llm-comparator": "llm_comparator",
+    "llmcomparator": "llm_comparator",
+    "inspect_ai": "inspect",
+    "eval": "inspect",
 }
 
 SELECTOR = "::"
@@ -149,7 +172,11 @@ def detect_format(path: str | Path) -> str:
     if suffix in CSV_SUFFIXES:
         header = peek_csv_header(path)
         return "wide_csv" if header is not None and _is_wide(header) else "csv"
-    if suffix in JSONL_SUFFIXES or suffix in JSON_SUFFIXES:
+    if suffix in inspect_log.SUFFIXES:
+        return "inspect"
+    if suffix in JSON_SUFFIXES:
+        return document_format(path) or _record_format(peek_record(path))
+    if suffix in JSONL_SUFFIXES:
         return _record_format(peek_record(path))
     try:
         with path.open("rb") as handle:
@@ -160,8 +187,10 @@ def detect_format(path: str | Path) -> str:
         ) from None
     if head.startswith(b"PAR1"):
         return "parquet"
+    if head.startswith(b"PK\x03\x04") and inspect_log.is_eval_archive(path):
+        return "inspect"
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
-        return _record_format(peek_record(path))
+        return document_format(path) or _record_format(peek_record(path))
     raise FormatError(
         f"cannot tell the format of a {suffix or 'suffix-less'} file",
         hint="pass --format (format=) with one of: " + ", ".join(FORMATS),
@@ -222,6 +251,16 @@ def load_runs(
             )
         runs = [runs[0].replace(name=name)]
     return runs
+
+
+def load_judgments(path: str | Path, *, format: str | None = None) -> list[Judgment]:
+    """The judgments a results file carries beside its runs (LLM Comparator's ratings); [] when
+    its format carries none. Their ``run_a``/``run_b`` are the names :func:`load_runs` gives."""
+    path = Path(path)
+    fmt = _format_name(format, path) if format is not None else detect_format(path)
+    if fmt != "llm_comparator":
+        return []
+    return llm_comparator.read_judgments(path)
 
 
 def split_source(source: str | Path) -> tuple[Path, str | None]:
