@@ -107,7 +107,8 @@ def one_seed(seed: int, settings: dict[str, Any], workdir: Path, progress: Any) 
     """Train v1, v2 and MUSCLE v2 for ``seed`` and compare them on the test set."""
     from deltaeval.backends import GenerationParams
     from deltaeval.compat._lm_train import TrainConfig, finetune_lora
-    from deltaeval.compat.muscle import MuscleConfig, muscle, peak_memory_mb, summarize
+    from deltaeval.compat.muscle import MuscleConfig, muscle, peak_memory_mb
+    from deltaeval.compat.runs import summarize
     from deltaeval.store import Store
 
     pool, test = split(
