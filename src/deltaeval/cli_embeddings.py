@@ -124,6 +124,7 @@ def embeddings_cmd(
         seed=seed,
         maps=not no_map,
         test_fraction=test_fraction,
+        quiet=quiet,
     )
     if json_out is not None:
         write_text_atomic(json_out, json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -21,6 +21,8 @@ from deltaeval.errors import InputError, UsageError
 SCHEMA = "deltaeval.embeddings"
 SCHEMA_VERSION = 1
 DEFAULT_CACHE = Path(".deltaeval") / "embeddings"
+#: Texts embedded per progress update.
+CHUNK = 64
 
 
 def cache_file(cache_dir: Path, spec: str, role: Role, texts: list[str]) -> Path:
@@ -30,11 +32,30 @@ def cache_file(cache_dir: Path, spec: str, role: Role, texts: list[str]) -> Path
     return cache_dir / f"{spec}-{role}-{key[:24]}.npy"
 
 
+def _embed_with_progress(model: Any, texts: list[str], role: Role, *, quiet: bool) -> NDArray[np.float32]:
+    """``model.embed(texts, role)`` in chunks of :data:`CHUNK` texts, with progress on stderr."""
+    from deltaeval.progress import make_progress
+
+    parts = []
+    with make_progress(quiet=quiet or len(texts) <= CHUNK) as progress:
+        task = progress.add_task(f"embedding {len(texts)} {role} texts", total=len(texts))
+        for start in range(0, len(texts), CHUNK):
+            parts.append(model.embed(texts[start : start + CHUNK], role))
+            progress.advance(task, len(parts[-1]))
+    return np.concatenate(parts) if parts else model.embed([], role)
+
+
 def embed_cached(
-    spec: str, texts: list[str], role: Role, *, cache_dir: Path | None, threads: int | None = None
+    spec: str,
+    texts: list[str],
+    role: Role,
+    *,
+    cache_dir: Path | None,
+    threads: int | None = None,
+    quiet: bool = True,
 ) -> tuple[NDArray[np.float32], str]:
     """Embeddings of ``texts`` by the built-in model ``spec`` (from the cache when there), and the
-    model's name."""
+    model's name (the same whether computed or read from the cache)."""
     spec = resolve_spec(spec)
     path = cache_file(cache_dir, spec, role, texts) if cache_dir is not None else None
     if path is not None and path.is_file():
@@ -45,18 +66,18 @@ def embed_cached(
         except (ValueError, OSError, EOFError):
             pass  # a damaged cache file is recomputed
     model = load_builtin(spec, threads)
-    matrix = model.embed(texts, role)
+    matrix = _embed_with_progress(model, texts, role, quiet=quiet)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as handle:
             np.save(handle, matrix, allow_pickle=False)
         os.replace(tmp, path)
-    return matrix, model.name
+    return matrix, BUILT_IN[spec].description
 
 
 def _side(
-    spec: str, task: RetrievalTask | None, cache_dir: Path | None, threads: int | None
+    spec: str, task: RetrievalTask | None, cache_dir: Path | None, threads: int | None, quiet: bool = True
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], dict[str, Any]]:
     """One model's query and gallery matrices and its description."""
     pair = npy_pair(spec)
@@ -87,8 +108,12 @@ def _side(
         )
     if task is None or not task.query_texts:
         raise UsageError(f"{spec} needs texts to embed", hint="give --pairs FILE, or --queries and --gallery")
-    queries, name = embed_cached(spec, task.query_texts, "query", cache_dir=cache_dir, threads=threads)
-    gallery, _ = embed_cached(spec, task.gallery_texts, "passage", cache_dir=cache_dir, threads=threads)
+    queries, name = embed_cached(
+        spec, task.query_texts, "query", cache_dir=cache_dir, threads=threads, quiet=quiet
+    )
+    gallery, _ = embed_cached(
+        spec, task.gallery_texts, "passage", cache_dir=cache_dir, threads=threads, quiet=quiet
+    )
     return queries, gallery, {"spec": spec, "model": name, "source": "built-in"}
 
 
@@ -104,6 +129,7 @@ def compare_embeddings(
     seed: int = 0,
     maps: bool = True,
     test_fraction: float = 0.5,
+    quiet: bool = True,
 ) -> dict[str, Any]:
     """The JSON report comparing two embedding models on ``task``.
 
@@ -119,6 +145,8 @@ def compare_embeddings(
         Where embeddings are cached (None: no cache).
     n_boot, level, seed, maps, test_fraction:
         See :func:`deltaeval.analysis.representation.compare_spaces`.
+    quiet:
+        Hide the progress of embedding texts (shown on stderr otherwise).
 
     Raises
     ------
@@ -129,8 +157,8 @@ def compare_embeddings(
     from deltaeval.analysis.representation import compare_spaces
     from deltaeval.jsonable import clean
 
-    old_q, old_g, old_info = _side(old, task, cache_dir, threads)
-    new_q, new_g, new_info = _side(new, task, cache_dir, threads)
+    old_q, old_g, old_info = _side(old, task, cache_dir, threads, quiet)
+    new_q, new_g, new_info = _side(new, task, cache_dir, threads, quiet)
     if task is None:
         if old_q.shape[0] != old_g.shape[0]:
             raise InputError(

