@@ -652,3 +652,58 @@ def test_en_core_web_sm_36_and_38_have_the_same_66_arrays_and_every_one_moved() 
         assert old.disabled == ["senter"]
         moved = [not np.array_equal(old.read(k), new.read(k)) for k in old_metas]
     assert all(moved)  # a retrain: every array changed
+
+
+def test_truncated_onnx_is_an_input_error(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx", reason="the ONNX reader needs the onnx package")
+    path, _ = _quantized_onnx(tmp_path)
+    whole = onnx.load(str(path))  # external data pulled back inside one file
+    single = tmp_path / "single.onnx"
+    onnx.save(whole, str(single))
+    data = single.read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(data[: len(data) - 40])
+    with pytest.raises(
+        InputError, match=r"cut\.onnx: cannot read this ONNX file: it is truncated or corrupt"
+    ):
+        open_checkpoint(cut)
+
+
+def _bad_files(tmp_path: Path) -> dict[str, Path]:
+    """One broken file per format the core install (plus the weights extra) reads."""
+    bad = {"empty": tmp_path / "empty.safetensors", "unknown": tmp_path / "weights.h5"}
+    bad["empty"].write_bytes(b"")
+    bad["unknown"].write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    np.savez(tmp_path / "whole.npz", w=np.ones((32, 32), np.float32))
+    bad["npz"] = tmp_path / "cut.npz"
+    bad["npz"].write_bytes((tmp_path / "whole.npz").read_bytes()[:500])
+    return bad
+
+
+def test_bad_files_through_the_cli_are_one_error_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deltaeval.cli import main
+
+    bad = _bad_files(tmp_path)
+    if not importlib_missing("gguf"):
+        rng = np.random.default_rng(5)
+        hf = {
+            "model.embed_tokens.weight": rng.normal(size=(50, 32)).astype(np.float32),
+            "model.layers.0.self_attn.q_proj.weight": rng.normal(size=(32, 32)).astype(np.float32),
+            "model.layers.0.self_attn.k_proj.weight": rng.normal(size=(16, 32)).astype(np.float32),
+            "model.layers.0.mlp.down_proj.weight": rng.normal(size=(32, 64)).astype(np.float32),
+            "model.layers.0.input_layernorm.weight": rng.normal(size=32).astype(np.float32),
+        }
+        data = _tiny_llama_gguf(tmp_path / "whole.gguf", hf, 4, 2).read_bytes()
+        bad["gguf"] = tmp_path / "cut.gguf"
+        bad["gguf"].write_bytes(data[:-500])
+    if not importlib_missing("srsly"):
+        folder = _spacy_pipeline(tmp_path / "pipeline")
+        (folder / "tagger" / "model").write_bytes(b"\x85\xa5nodes")
+        bad["spacy"] = folder
+    for kind, path in bad.items():
+        assert main(["weights", str(path), str(path)]) == 2, kind
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (kind, lines)
+        assert path.name in lines[0] and "fix:" in lines[0], (kind, lines[0])

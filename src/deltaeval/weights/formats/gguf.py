@@ -102,6 +102,8 @@ class _Header:
         self.pos = 0
 
     def take(self, fmt: str) -> Any:
+        if self.pos + struct.calcsize(fmt) > len(self.view):
+            raise ValueError(f"the header stops short at byte {len(self.view)}")
         (value,) = struct.unpack_from(fmt, self.view, self.pos)
         self.pos += struct.calcsize(fmt)
         return value
