@@ -888,6 +888,15 @@ def gate_cmd(
         bool,
         typer.Option("--upper", hidden=True, help="Kept for old scripts: bounds are the default now."),
     ] = False,
+    github: Annotated[
+        bool | None,
+        typer.Option(
+            "--github/--no-github",
+            help="Append the verdict and the report's Markdown summary to the GitHub job summary "
+            "($GITHUB_STEP_SUMMARY). Default: when that variable is set.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Gate CI on a report: exit 1 when a threshold fails (and say which), else 0.
 
@@ -895,6 +904,9 @@ def gate_cmd(
     """
     from deltaeval.gate import evaluate_gate
     from deltaeval.report import load_report
+    from deltaeval.step_summary import summary_path
+
+    summary = summary_path(github)  # --github without $GITHUB_STEP_SUMMARY: an error before any work
 
     thresholds = (max_nfr, max_accuracy_drop, min_accuracy_delta, max_slice_nfr, max_p, min_win_rate)
     if all(t is None for t in thresholds):
@@ -923,8 +935,25 @@ def gate_cmd(
 
         mark = Text("PASS", style="green") if check.passed else Text("FAIL", style="red")
         console.print(Text.assemble(mark, " ", _plain(check.description)))
+    if summary is not None:
+        _append_gate_summary(summary, report, checks, explicit=bool(github))
     if not all(c.passed for c in checks):
         raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def _append_gate_summary(path: Path, report: dict, checks: list, *, explicit: bool) -> None:
+    """The gate's job summary; when it was not asked for (--github), a failure is a warning only."""
+    from deltaeval.step_summary import append_gate_summary
+
+    try:
+        written = append_gate_summary(path, report, checks)
+    except DeltaEvalError as exc:
+        if explicit:
+            raise
+        _print_error(f"warning: {visible(exc.one_line())}")
+        return
+    if not written:
+        _print_error(f"warning: no room left in the job summary {visible(str(path))} (GitHub's limit: 1 MiB)")
 
 
 @app.command("formats")

@@ -43,9 +43,9 @@ def nfr_upper_bound(report: Mapping[str, Any]) -> float | None:
     negative, n = flips.get("negative"), flips.get("n")
     if type(negative) is not int or type(n) is not int or n <= 0 or not 0 <= negative <= n:
         return None
-    from deltaeval.stats import proportion_ci
+    from deltaeval.exact import clopper_pearson  # pure Python: a gate's job summary loads no numpy
 
-    bound = proportion_ci(negative, n, 1 - report_alpha(dict(report)), "upper")
+    bound = clopper_pearson(negative, n, 1 - report_alpha(dict(report)), "upper")
     return None if bound is None else bound[1]
 
 
