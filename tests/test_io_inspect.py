@@ -94,6 +94,15 @@ def test_real_logs_compare_and_import_through_the_cli(real_logs: tuple[Path, Pat
     assert main(["import", str(real_logs[0]), "--name", "v1", "--store", store]) == 0
 
 
+def test_zstandard_archive_without_zstandard_names_the_extra(
+    real_logs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # as where the package is not installed
+    with pytest.raises(InputError, match=r"compressed with Zstandard.*deltaeval\[inspect\]"):
+        load_run(real_logs[0])
+    assert load_run(real_logs[1]).ids  # the .json form needs nothing
+
+
 # -- the documented schema, without inspect_ai -------------------------------------------------
 
 
