@@ -707,3 +707,13 @@ def test_bad_files_through_the_cli_are_one_error_line_and_exit_2(
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), (kind, lines)
         assert path.name in lines[0] and "fix:" in lines[0], (kind, lines[0])
+
+
+def test_a_folder_with_several_unrelated_checkpoints_asks_which(tmp_path: Path) -> None:
+    numpy_io = pytest.importorskip("safetensors.numpy", reason="needs the safetensors package")
+    numpy_io.save_file({"w": np.ones(2, np.float32)}, str(tmp_path / "model.safetensors"))
+    numpy_io.save_file({"lora_A": np.ones(2, np.float32)}, str(tmp_path / "adapter_model.safetensors"))
+    with pytest.raises(FormatError, match=r"holds 2 safetensors files: adapter_model.*fix: name the file"):
+        open_checkpoint(tmp_path)
+    with open_checkpoint(tmp_path / "model.safetensors") as checkpoint:
+        assert [m.name for m in checkpoint.tensors()] == ["w"]

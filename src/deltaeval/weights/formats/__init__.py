@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ _EXTENSIONS = {
     ".onnx": "onnx",
     ".npz": "npz",
 }
+
+_SHARD = re.compile(
+    r".+-\d+-of-\d+\.\w+"
+)  # model-00001-of-00003.safetensors, pytorch_model-00001-of-00002.bin
 
 _SUPPORTED = (
     ".safetensors, .gguf, .pt/.pth/.bin/.ckpt (PyTorch state dict), .onnx, .npz, or a spaCy pipeline folder"
@@ -214,7 +219,7 @@ def _detect_folder(path: Path) -> tuple[str, list[Path]]:
         ("npz", ("*.npz",)),
     ):
         found = sorted({p for pattern in patterns for p in path.glob(pattern) if p.is_file()})
-        if len(found) == 1 or (found and fmt in ("safetensors", "torch")):
+        if len(found) == 1 or (found and all(_SHARD.fullmatch(p.name) for p in found)):
             return fmt, found
         if found:
             raise FormatError(
