@@ -257,8 +257,8 @@ def load_judgments(path: str | Path, *, format: str | None = None) -> list[Judgm
     """The judgments a results file carries beside its runs (LLM Comparator's ratings); [] when
     its format carries none. Their ``run_a``/``run_b`` are the names :func:`load_runs` gives."""
     path = Path(path)
-    fmt = _format_name(format, path) if format is not None else detect_format(path)
-    if fmt != "llm_comparator":
+    fmt = _format_name(format, path) if format is not None else document_format(path)
+    if fmt != "llm_comparator":  # the only format with judgments is a JSON document: others are not read
         return []
     return llm_comparator.read_judgments(path)
 

@@ -82,18 +82,30 @@ def _kind(document: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _starts_with_brace(path: Path) -> bool:
+    """Whether the first character after a BOM and white space is ``{`` (reading a little only)."""
+    try:
+        with path.open("rb") as handle:
+            chunk = handle.read(4096).removeprefix(b"\xef\xbb\xbf")
+            while chunk and not chunk.strip(b" \t\r\n"):
+                chunk = handle.read(4096)
+    except OSError:
+        return False
+    return chunk.lstrip(b" \t\r\n")[:1] == b"{"
+
+
 def document_format(path: Path) -> str | None:
     """The format of a file holding one JSON object, or None when it holds something else.
 
     A file that starts with ``{`` but is not valid JSON, and is not JSON Lines either, raises the
     JSON error (the line where it breaks), so that a cut-short document is reported as such.
     """
+    if not _starts_with_brace(path):
+        return None  # a JSON list or JSON Lines of arrays: not read whole here
     key = reading._file_key(path)
     try:
         text = read_text(path)
     except InputError:
-        return None
-    if not text.lstrip().startswith("{"):
         return None
     try:
         value = _parse(text, path)

@@ -299,7 +299,7 @@ def _rater_judgment(
     judge_name = text_or_none(custom.get("judge")) if isinstance(custom, Mapping) else None
     score = parse_float(rater.get("score"), path=path, line=None, column=where + ".score")
     label: str | float | None = rater.get("rating_label")
-    if label not in LEVEL_SCORES:
+    if not isinstance(label, str) or label not in LEVEL_SCORES:  # LLM Comparator's own wording
         label = None
         if score is not None:
             label = label_for(-score if flipped else score)  # relative to the output shown first
