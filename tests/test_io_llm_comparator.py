@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from deltaeval.cli import main
-from deltaeval.errors import InputError
+from deltaeval.errors import InputError, UsageError
 from deltaeval.io import detect_format, load_judgments, load_runs
 from deltaeval.io.llm_comparator_export import comparison_document, write_comparison
 from deltaeval.store import Store
@@ -294,3 +294,9 @@ def test_export_of_unknown_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     )
     assert "'nope' is neither a file nor a stored run" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_export_of_two_runs_of_one_name_is_an_error(tmp_path: Path) -> None:
+    old, new = _runs()
+    with pytest.raises(UsageError, match="both runs are named 'v1'"):
+        write_comparison(tmp_path / "cmp.json", old, new.replace(name="v1"))

@@ -20,6 +20,7 @@ from typing import Any
 from deltaeval import __version__
 from deltaeval.alignment import Alignment, align
 from deltaeval.atomic_write import write_text_atomic
+from deltaeval.errors import UsageError
 from deltaeval.io.llm_comparator import LEVEL_SCORES, MAX_SCORE, TAG_PREFIX
 from deltaeval.types import Judgment, Output, Run, input_text
 
@@ -76,6 +77,11 @@ def comparison_document(
     old: Run, new: Run, judgments: Iterable[Judgment] = (), *, strict: bool = False
 ) -> dict:
     """The LLM Comparator document of ``old`` (model B) and ``new`` (model A) on their shared examples."""
+    if old.name == new.name:
+        raise UsageError(
+            f"both runs are named {old.name!r}; the file names its two models after them",
+            hint="import one of them under another name (deltaeval import FILE --name NAME)",
+        )
     alignment = align(old, new, strict=strict)
     ratings: dict[str, list[dict[str, Any]]] = {}
     for j in pair_judgments(judgments, old.name, new.name):
