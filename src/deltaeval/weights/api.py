@@ -91,11 +91,12 @@ def _read(checkpoint: Any, name: str, transposed: bool) -> np.ndarray:
 
 @contextlib.contextmanager
 def _task(progress: Progress | None, description: str, total: int | None) -> Iterator[Callable[[], None]]:
-    """A progress task's ``advance``; the task appears at the first advance (nothing to show before)."""
+    """A progress task's ``advance``. A task with a total shows at once; one without (matching by
+    value, which may read nothing) at its first advance."""
     if progress is None:
         yield lambda: None
         return
-    task: list[int] = []
+    task: list[int] = [] if total is None else [progress.add_task(description, total=total)]
 
     def advance() -> None:
         if not task:
