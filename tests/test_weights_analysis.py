@@ -157,6 +157,18 @@ def test_identical_checkpoints_are_zero_change() -> None:
     assert all(t["changed_share"] == 0.0 for t in report["tensors"])
 
 
+def test_changes_below_the_stored_precision_are_negligible() -> None:
+    base = tiny_llama()
+    nudged = {k: np.nextafter(v, np.float32(np.inf)) for k, v in base.items()}  # one float32 step
+    old = Arrays(base)
+    new = Arrays(nudged)
+    new.tensors = lambda: [Meta(k, tuple(v.shape), "BF16", v.size * 2) for k, v in nudged.items()]  # type: ignore[method-assign]
+    report = compare_weights(old, new)
+    assert report["summary"]["class"] == "negligible"
+    assert report["summary"]["text"] == "no change beyond the stored precision"
+    assert report["overall"]["changed_share"] == 0 and report["overall"]["rel_change"] > 0
+
+
 def test_rank8_delta_on_q_and_v_is_a_rank8_like_change_in_attention_projections() -> None:
     base = tiny_llama()
     report = compare_weights(Arrays(base), Arrays(low_rank_update(base, rank=8)))

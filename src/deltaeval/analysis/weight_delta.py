@@ -421,7 +421,9 @@ def classify(tensors: Sequence[Mapping[str, Any]], thresholds: Thresholds | None
     """A plain-language summary of an update from its per-tensor results (each with ``name``,
     ``layer``, ``module``, ``changed_share``, ``rel_change`` and ``spectrum``).
 
-    Classes, tried in this order: ``identical`` (every delta is zero), ``low-rank`` (every moved
+    A tensor *moved* when some entry changed by more than its stored type can hold
+    (``changed_share`` > 0). Classes, tried in this order: ``identical`` (every delta is zero),
+    ``negligible`` (deltas, but none beyond the stored precision), ``low-rank`` (every moved
     matrix's delta is low-rank: "rank-8-like change in attention projections"), ``quantization``
     (nearly every matrix moved by a small, similar relative amount with a high-rank delta),
     ``retrain`` (every tensor moved, by a large relative amount), ``fine-tune`` (every tensor
@@ -429,7 +431,7 @@ def classify(tensors: Sequence[Mapping[str, Any]], thresholds: Thresholds | None
     """
     th = thresholds or Thresholds()
     n = len(tensors)
-    moved = [t for t in tensors if (t.get("changed_share") or 0) > 0 or (t.get("rel_change") or 0) > 0]
+    moved = [t for t in tensors if (t.get("changed_share") or 0) > 0]
     matrices = [t for t in tensors if t.get("spectrum")]
     moved_ids = {id(t) for t in moved}
     moved_matrices = [t for t in matrices if id(t) in moved_ids]
@@ -439,7 +441,12 @@ def classify(tensors: Sequence[Mapping[str, Any]], thresholds: Thresholds | None
         f"{len(moved)} of {n} matched tensors moved ({len(moved_matrices)} of {len(matrices)} matrices)"
     )
     if not moved:
-        out.update({"class": "identical", "text": "no change: every matched tensor is identical"})
+        largest = max((t.get("max_abs_change") or 0.0 for t in tensors), default=0.0)
+        if largest > 0:
+            out.update({"class": "negligible", "text": "no change beyond the stored precision"})
+            evidence.append(f"largest change {largest:.3g}, below the stored types' resolution")
+        else:
+            out.update({"class": "identical", "text": "no change: every matched tensor is identical"})
         return out
     rels = sorted(t["rel_change"] for t in moved if t.get("rel_change") is not None)
     median = float(np.median(rels)) if rels else 0.0
