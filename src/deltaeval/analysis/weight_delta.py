@@ -255,17 +255,14 @@ def tensor_delta(
         work = np.float64 if np.float64 in (a.dtype, b.dtype) else np.float32
         for block in _row_blocks(rows, cols):
             a32, b32 = a[block], b[block]
-            o, n = (
-                np.asarray(a32, dtype=np.float64, order="C").ravel(),
-                np.asarray(b32, dtype=np.float64, order="C").ravel(),
-            )
-            d = n - o
-            sums.dd += float(d @ d)
-            sums.oo += float(o @ o)
-            sums.nn += float(n @ n)
-            sums.on += float(o @ n)
-            # the elementwise counts in the stored precision (half the memory traffic of float64)
+            # sums accumulated in float64 straight from the stored values (einsum casts in small
+            # buffers: no float64 copy of the block); the delta in the stored precision (exact when
+            # the two values are within a factor of two of each other, else rounded by 2^-24 at most)
             d32 = np.subtract(b32, a32, dtype=work)
+            sums.dd += float(np.einsum("ij,ij->", d32, d32, dtype=np.float64))
+            sums.oo += float(np.einsum("ij,ij->", a32, a32, dtype=np.float64))
+            sums.nn += float(np.einsum("ij,ij->", b32, b32, dtype=np.float64))
+            sums.on += float(np.einsum("ij,ij->", a32, b32, dtype=np.float64))
             magnitude = np.abs(d32)
             if magnitude.size:
                 sums.max_abs = max(sums.max_abs, float(magnitude.max()))
