@@ -263,6 +263,13 @@ def test_few_matches_are_different_architectures() -> None:
         compare_weights(Arrays(old), Arrays(new))
 
 
+def test_a_base_of_another_architecture_is_refused() -> None:
+    base = tiny_llama()
+    other = tiny_llama(hidden=32)
+    with pytest.raises(InputError, match="different architectures"):
+        compare_weights(Arrays(base), Arrays(low_rank_update(base, 2)), Arrays(other))
+
+
 def test_normalize_name_uses_the_readers_hf_name() -> None:
     def hf(name: str) -> str | None:
         return "model.layers.0.self_attn.q_proj.weight" if name == "blk.0.attn_q.weight" else None

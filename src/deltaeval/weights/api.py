@@ -197,6 +197,9 @@ def compare_weights(
                     read_new=ckpt_old.read,
                     on_read=tick,
                 )
+            if not allow_partial or not base_matching.pairs:
+                sizes_base = {m.name: _size(tuple(m.shape)) for m in metas_base}
+                _check_architectures(base_matching, desc_base, desc_old, sizes_base)
             base_of = {p.new: (p.old, p.transposed) for p in base_matching.pairs}
 
         rows: list[dict[str, Any]] = []
