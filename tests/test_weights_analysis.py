@@ -112,6 +112,20 @@ def test_changes_below_the_stored_types_resolution_are_not_counted() -> None:
     assert wd.dtype_epsilon("Q4_1") == wd.dtype_epsilon("F32") == 2.0**-23
 
 
+def test_numerical_rank_counts_weak_directions_of_an_exactly_low_rank_delta() -> None:
+    """A trained LoRA's last directions may carry under 0.1% of the energy: the rank is where the
+    spectrum falls to rounding noise, not where 99.9% of the energy is reached."""
+    rng = np.random.default_rng(4)
+    u, _ = np.linalg.qr(rng.normal(size=(96, 8)))
+    v, _ = np.linalg.qr(rng.normal(size=(64, 8)))
+    strengths = np.array([1, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02]) * 0.01  # 99.9% of the energy in 6
+    old = rng.normal(0, 0.05, (96, 64)).astype(np.float32)
+    new = (old + (u * strengths) @ v.T).astype(np.float32)
+    spectrum = wd.tensor_delta(old, new)["spectrum"]
+    assert spectrum["rank_at_energy"] == 3 and spectrum["top_share"]["4"] < 0.999
+    assert spectrum["numerical_rank"] == 8
+
+
 def test_randomized_spectrum_finds_the_rank_of_a_large_delta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wd, "EXACT_MAX_DIM", 100)  # a 300 x 200 matrix counts as large
     rng = np.random.default_rng(3)

@@ -14,8 +14,10 @@ Per tensor (old ``W``, new ``W'``, delta ``Δ = W' − W``):
 * ``sign_agreement``: share of entries with ``sign(w) == sign(w')`` (zero is its own sign);
 * for tensors with two or more dimensions (viewed as ``shape[0] × rest``), the spectrum of Δ:
   the share of ‖Δ‖_F² in its top-r singular values for r in :data:`RANKS`, the smallest r that
-  reaches a given share of the energy, and the numerical rank (the smallest r reaching
-  :attr:`Thresholds.low_rank_energy`). Matrices whose smaller side is at most
+  reaches a given share of the energy, and the numerical rank: the smallest r ≤ 64 after which
+  the squared singular values drop by :data:`GAP_RATIO` with :attr:`Thresholds.low_rank_energy`
+  of the energy before it (an exactly low-rank delta, above rounding noise), else the smallest r
+  reaching that share. Matrices whose smaller side is at most
   :data:`EXACT_MAX_DIM` get every singular value (eigenvalues of ΔᵀΔ: float32 products of row
   blocks of at most :data:`BLOCK_ELEMENTS` entries, summed in float64);
   larger ones get the top :data:`RANDOMIZED_K` from a seeded randomized range finder with
@@ -47,6 +49,8 @@ RANDOMIZED_K = 80
 POWER_ITERATIONS = 2
 #: Elements of one row block (8 MB of float64): the memory a comparison adds to the two tensors.
 BLOCK_ELEMENTS = 1 << 20
+#: A drop of the squared singular values by this factor ends a delta's numerical rank (``_spectrum``).
+GAP_RATIO = 1e-3
 #: Drop rates of the DARE estimate.
 DARE_RATES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
 
@@ -168,11 +172,21 @@ def _spectrum(
         limit = len(cumulative) if exact else min(len(cumulative), max(RANKS))
         return int(hit[0]) + 1 if len(hit) and hit[0] < limit else None
 
+    def gap() -> int | None:
+        """The smallest r ≤ max(RANKS) past which the squared singular values drop by GAP_RATIO,
+        with ``low_rank_energy`` of the energy in the first r: an exactly low-rank delta (a merged
+        LoRA) whose last directions carry little energy but lie far above the rounding noise."""
+        top = squared[: max(RANKS) + 1]
+        for r in range(1, len(top)):
+            if cumulative[r - 1] >= low_rank_energy - 1e-12 and top[r] <= GAP_RATIO * top[r - 1]:
+                return r
+        return None
+
     spectrum: dict[str, Any] = {
         "method": "exact" if exact else "randomized",
         "top_share": {str(r): round(share(r), 6) for r in RANKS},
         "rank_at_energy": reach(rank_energy),
-        "numerical_rank": reach(low_rank_energy),
+        "numerical_rank": gap() or reach(low_rank_energy),
         "min_dim": int(min(shape)),
     }
     if not exact:
