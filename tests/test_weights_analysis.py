@@ -257,6 +257,7 @@ def test_matching_by_normalized_name_shape_and_value_with_transposes() -> None:
     for row in report["tensors"]:  # every pair is the right one: a small quantization change
         assert row["rel_change"] < 0.02, row["name"]
     assert report["summary"]["class"] == "quantization"
+    assert "only in new: onnx::Constant\\_1" in section.render_markdown(report)
 
 
 def test_same_names_with_different_shapes_are_different_architectures() -> None:

@@ -67,6 +67,26 @@ def _matching_line(report: Mapping[str, Any]) -> str:
     )
 
 
+#: Names listed per kind (added, removed, conflicting); the JSON lists them all.
+LISTED_NAMES = 5
+
+
+def _unmatched_lines(report: Mapping[str, Any]) -> list[str]:
+    """``added: a, b, … (n)`` and the like, for what did not match."""
+    m = report["matching"]
+    lines = []
+    for label, names in (
+        ("only in new", m["added"]),
+        ("only in old", m["removed"]),
+        ("same name, different shape", [c["old"] for c in m["conflicts"]]),
+    ):
+        if names:
+            shown = ", ".join(names[:LISTED_NAMES])
+            more = f" and {len(names) - LISTED_NAMES} more" if len(names) > LISTED_NAMES else ""
+            lines.append(f"{label}: {shown}{more}")
+    return lines
+
+
 def _top_tensors(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     rows = [t for t in report["tensors"] if (t.get("rel_change") or 0) > 0]
     rows.sort(key=lambda t: -(t.get("rel_change") or 0))
@@ -160,6 +180,8 @@ def render_terminal(report: Mapping[str, Any], console: Console) -> None:
     for item in summary["evidence"]:
         line(f"  {item}")
     line(_matching_line(report))
+    for text in _unmatched_lines(report):
+        line(f"  {text}")
     o = report["overall"]
     line(
         f"overall: relative change {_pct(o['rel_change'])}, cosine {_num(o['cosine'], 6)}, largest change"
@@ -204,6 +226,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             ]
             + ([f"- base: {md_inline(_checkpoint_line(report['base']))}"] if report.get("base") else [])
             + [f"- {md_inline(_matching_line(report))}"]
+            + [f"  - {md_inline(u)}" for u in _unmatched_lines(report)]
         ),
         "### Per layer",
         _table(
@@ -274,7 +297,11 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<h1>What changed in the weights</h1>",
         f'<p class="summary">{_h(summary["text"])}</p>',
         "<ul>" + "".join(f"<li>{_h(e)}</li>" for e in summary["evidence"]) + "</ul>",
-        "<ul>" + "".join(f"<li>{_h(c)}</li>" for c in [*checkpoints, _matching_line(report)]) + "</ul>",
+        "<ul>"
+        + "".join(
+            f"<li>{_h(c)}</li>" for c in [*checkpoints, _matching_line(report), *_unmatched_lines(report)]
+        )
+        + "</ul>",
         "<h2>Relative change per layer</h2>",
         layer_chart(report["layers"]),
         _html_table(_LAYER_HEADER, [[layer["layer"], *_layer_cells(layer)] for layer in report["layers"]]),
