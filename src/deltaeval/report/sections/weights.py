@@ -254,6 +254,14 @@ def _h(text: Any) -> str:
     return html.escape(visible(str(text)), quote=True)
 
 
+#: Characters of a layer name shown beside its bar (the bar's tooltip has the whole name).
+CHART_LABEL = 28
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= CHART_LABEL else name[: CHART_LABEL - 1] + "…"
+
+
 def layer_chart(layers: Sequence[Mapping[str, Any]], *, width: int = 720, bar: int = 18) -> str:
     """An inline SVG: one horizontal bar per layer, its length the layer's relative change."""
     label_w, value_w = 200, 90
@@ -266,7 +274,7 @@ def layer_chart(layers: Sequence[Mapping[str, Any]], *, width: int = 720, bar: i
         y = i * bar + 2
         length = max(0.0, span * rel / top)
         rows.append(
-            f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end">{_h(layer["layer"])}</text>'
+            f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end">{_h(_short(layer["layer"]))}</text>'
             f'<rect x="{label_w}" y="{y + 2}" width="{length:.1f}" height="{bar - 4}" fill="#4a7bd0">'
             f"<title>{_h(layer['layer'])}: {_h(_pct(rel))}</title></rect>"
             f'<text x="{label_w + length + 4:.1f}" y="{y + bar - 5}">{_h(_pct(rel))}</text>'
