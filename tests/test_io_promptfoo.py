@@ -3,7 +3,8 @@
 The files are built from promptfoo's documented output (``OutputFile`` holding an
 ``EvaluateSummaryV3``, results version 3, as promptfoo 0.120 declares it in its type definitions);
 when a ``promptfoo`` command is at hand (``$DELTAEVAL_PROMPTFOO`` or on the PATH), one more test
-has promptfoo itself write the file, with its offline ``echo`` provider and a local JS provider.
+has promptfoo itself write the file, with its offline ``echo`` provider and a local JS provider
+(checked with promptfoo 0.120.0 from npm on Node 20).
 """
 
 from __future__ import annotations
@@ -222,3 +223,17 @@ def test_real_promptfoo_results_file(tmp_path: Path) -> None:
     assert [o.text for o in v2.outputs] == ["no idea", "Paris"]
     assert [o.correct for o in v2.outputs] == [False, True]
     assert [dict(e.tags) for e in v1.examples] == [{"topic": "math"}, {"topic": "geo"}]
+
+
+def test_runs_and_examples_follow_the_config_not_the_completion_order(tmp_path: Path) -> None:
+    results = [
+        _result("v2", 2, "hi"),
+        _result("v1", 1, "Paris"),
+        _result("v2", 0, "4"),
+        _result("v1", 0, "4"),
+    ]
+    document = _document(results)
+    document["config"]["providers"] = [{"id": "openai:chat:gpt-x", "label": "v1"}, {"id": "x", "label": "v2"}]
+    v1, v2 = load_runs(_write(tmp_path / "results.json", document))
+    assert (v1.name, v2.name) == ("v1", "v2")
+    assert [e.input for e in v2.examples] == ["Answer briefly: 2+2?", "Answer briefly: Say hi"]

@@ -162,6 +162,36 @@ def _tag_vars(
     return chosen.columns, [note.replace("column", "var", 1) for note in chosen.notes]
 
 
+def _configured_providers(document: Mapping[str, Any]) -> list[str]:
+    """The providers' labels and ids in the order the config lists them."""
+    config = document.get("config")
+    listed = config.get("providers") if isinstance(config, Mapping) else None
+    if isinstance(listed, Mapping):
+        listed = [
+            {"id": key, **value} if isinstance(value, Mapping) else key for key, value in listed.items()
+        ]
+    names: list[str] = []
+    for item in listed if isinstance(listed, list) else [listed]:
+        if isinstance(item, Mapping):
+            names.append(str(item.get("label") or item.get("id") or ""))
+        elif item is not None:
+            names.append(str(item))
+    return names
+
+
+def _in_order(results: Sequence[Mapping[str, Any]], providers: Sequence[str]) -> list[int]:
+    """Result positions by provider (as the config lists them), prompt and test: promptfoo writes
+    results in the order the calls finished."""
+
+    def key(k: int) -> tuple[int, int, int, int]:
+        result = results[k]
+        rank = providers.index(_provider(result)) if _provider(result) in providers else len(providers)
+        prompt, test = result.get("promptIdx"), result.get("testIdx")
+        return (rank, _int(prompt) or 0, _int(test) or 0, k)
+
+    return sorted(range(len(results)), key=key)
+
+
 def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
     """One run per provider (and prompt, when there are several) of a promptfoo results file."""
     reject_mapping(mapping, FMT, path=path)
@@ -171,7 +201,8 @@ def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
     several_prompts = len({_prompt(r)[1] for r in results}) > 1
     groups: dict[str, list[tuple[Example, Output, int | None]]] = {}
     providers: dict[str, str] = {}
-    for k, result in enumerate(results):
+    for k in _in_order(results, _configured_providers(document)):
+        result = results[k]
         example_id = _example_id(result)
         rendered, label = _prompt(result)
         values = _vars(result)
