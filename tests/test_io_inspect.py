@@ -74,7 +74,7 @@ def test_real_inspect_log_imports_as_a_run(real_logs: tuple[Path, Path], kind: s
     assert run.name == "mockllm/model"
     assert run.params["task"] == "tiny" and run.params["scorer"] == "includes"
     by_id = {e.id: (e, o) for e, o in zip(run.examples, run.outputs, strict=True)}
-    assert set(by_id) == {"q1", "2", "q3"}
+    assert run.ids == ["q1", "2", "q3"]  # the dataset's order, whatever order the samples finished in
     example, output = by_id["2"]
     assert example.input == [
         {"role": "system", "content": "Be brief."},

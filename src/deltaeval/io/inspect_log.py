@@ -107,12 +107,6 @@ def _member(archive: zipfile.ZipFile, path: Path, name: str) -> Any:
     return parse_bytes(data, path, name)
 
 
-def _sample_key(name: str, order: Mapping[str, int]) -> tuple[int, str]:
-    stem = name[len("samples/") : -len(".json")]
-    sample_id, _, epoch = stem.rpartition("_epoch_")
-    return (order.get(sample_id, len(order)), f"{int(epoch) if epoch.isdigit() else 0:09d}")
-
-
 def read_archive(path: Path) -> dict[str, Any]:
     """A ``.eval`` archive as the one object a ``.json`` log is (header fields and ``samples``)."""
     try:
@@ -139,11 +133,7 @@ def read_archive(path: Path) -> dict[str, Any]:
             raise InputError(
                 "header.json has no 'eval' object", hint="give an inspect_ai .eval log", path=path
             )
-        dataset = document["eval"].get("dataset")
-        ids = dataset.get("sample_ids") if isinstance(dataset, Mapping) else None
-        order = {str(i): k for k, i in enumerate(ids or [])}
         members = [n for n in names if n.startswith("samples/") and n.endswith(".json")]
-        members.sort(key=lambda n: _sample_key(n, order))
         document["samples"] = [_member(archive, path, name) for name in members]
     return document
 
@@ -255,6 +245,19 @@ def _document(path: Path) -> dict[str, Any]:
     return document
 
 
+def _in_dataset_order(samples: list[Mapping[str, Any]], spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The samples in the dataset's order, then by epoch (a log holds them as they finished)."""
+    dataset = spec.get("dataset")
+    ids = dataset.get("sample_ids") if isinstance(dataset, Mapping) else None
+    order = {str(i): k for k, i in enumerate(ids if isinstance(ids, list) else [])}
+
+    def key(sample: Mapping[str, Any]) -> tuple[int, int]:
+        epoch = sample.get("epoch")
+        return (order.get(str(sample["id"]), len(order)), epoch if isinstance(epoch, int) else 0)
+
+    return sorted(samples, key=key)
+
+
 def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
     """One run from an inspect_ai log; ``mapping.score`` names the scorer (default: the headline one)."""
     reject_mapping(mapping, FMT, path=path, allowed=("score",))
@@ -273,6 +276,7 @@ def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
             raise InputError(
                 f"samples[{k}] has no 'id'", hint="give an inspect_ai log written by inspect eval", path=path
             )
+    samples = _in_dataset_order(samples, spec)
     scorer = _scorer(document, samples, mapping.score, path)
     metadata = [(k + 1, dict(s.get("metadata") or {})) for k, s in enumerate(samples)]
     keys = list(dict.fromkeys(key for _, m in metadata for key in m))
