@@ -7,6 +7,7 @@ import pytest
 
 from deltaeval.analysis.representation import (
     compare_spaces,
+    fit_map,
     linear_cka,
     per_query,
     ranks,
@@ -140,3 +141,14 @@ def test_same_seed_same_report() -> None:
     first = compare_spaces(q, g, q @ rot, g, [[i] for i in range(50)], n_boot=200, seed=4)
     second = compare_spaces(q, g, q @ rot, g, [[i] for i in range(50)], n_boot=200, seed=4)
     assert first == second
+
+
+@pytest.mark.parametrize("method", ["procrustes", "least-squares", "ridge"])
+def test_maps_are_affine_a_shifted_rotation_is_recovered(method: str) -> None:
+    """A new space that is the old one rotated and shifted by a common vector (as anisotropic models
+    are): the map is fitted between the centred spaces, so it undoes both."""
+    x = np.random.default_rng(11).normal(size=(50, 6))
+    rot, shift = _rotation(6, 12), np.arange(6.0)
+    mapping = fit_map(method, x, x @ rot + shift, penalty=1e-9)
+    assert np.allclose(mapping.apply(x), x @ rot + shift)
+    assert np.allclose(mapping.apply(x[:3] + 1.0), (x[:3] + 1.0) @ rot + shift)  # new rows too

@@ -14,7 +14,9 @@ same gallery texts (rows aligned); ``relevant[i]`` holds the gallery rows releva
 - **Linear CKA** (Kornblith et al., 2019) between the two spaces on the gallery.
 - **Learned maps** from the old space to the new, fitted on the old and new embeddings of a
   training split of the queries (and the gallery items relevant only to them), evaluated on the
-  held-out queries searching the *mapped* old gallery: orthogonal Procrustes when the dimensions
+  held-out queries searching the *mapped* old gallery. The maps are affine: both spaces are centred
+  on the fitting rows' means (which matters for anisotropic models such as e5, whose vectors share
+  a large common direction), then orthogonal Procrustes when the dimensions
   match (least squares otherwise) and a ridge map whose penalty is chosen on a validation part of
   the training queries. Recovery = recall@1 through the map / new→new recall@1 on the same queries.
 - **Verdict** (recall@1): *compatible* when the interval of cross − old→old does not lie below 0;
@@ -37,8 +39,9 @@ KS = (1, 5, 10)
 #: Below this share of old→old recall@1 kept by the cross direction (the whole interval below it),
 #: a pair is "incompatible"; at or above it, and not compatible, "partly".
 PARTLY_MIN_SHARE = 0.25
-#: Ridge penalties tried, as multiples of the mean squared norm of the training rows.
-RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+#: Ridge penalties tried, as multiples of (number of fitting rows × their mean squared norm). Large
+#: penalties tend to the cross-covariance map ``old'new`` (cosine ignores the scale).
+RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 DIRECTIONS = ("old->old", "new->new", "new->old", "old->new")
 #: Rows of query-by-gallery similarities computed at once (bounds memory on large galleries).
 CHUNK_ROWS = 1024
@@ -104,6 +107,30 @@ def ridge(old: NDArray[np.floating], new: NDArray[np.floating], penalty: float) 
     """``W = (old'old + penalty·I)^-1 old'new``."""
     x, y = np.asarray(old, np.float64), np.asarray(new, np.float64)
     return np.linalg.solve(x.T @ x + penalty * np.eye(x.shape[1]), x.T @ y)
+
+
+@dataclass(frozen=True)
+class AffineMap:
+    """``x ↦ (x − old_mean) W + new_mean``: a linear map between the centred spaces."""
+
+    weights: NDArray[np.float64]
+    old_mean: NDArray[np.float64]
+    new_mean: NDArray[np.float64]
+
+    def apply(self, old: NDArray[np.floating]) -> NDArray[np.float64]:
+        return (np.asarray(old, np.float64) - self.old_mean) @ self.weights + self.new_mean
+
+
+def fit_map(
+    method: str, old: NDArray[np.floating], new: NDArray[np.floating], penalty: float = 0.0
+) -> AffineMap:
+    """Fit ``method`` (``procrustes``, ``least-squares`` or ``ridge``) between the two spaces centred
+    on the fitting rows' means (both means are part of the map)."""
+    x, y = np.asarray(old, np.float64), np.asarray(new, np.float64)
+    mx, my = x.mean(axis=0), y.mean(axis=0)
+    solve = {"procrustes": procrustes, "least-squares": least_squares}
+    w = ridge(x - mx, y - my, penalty) if method == "ridge" else solve[method](x - mx, y - my)
+    return AffineMap(w, mx, my)
 
 
 @dataclass(frozen=True)
@@ -221,7 +248,7 @@ def _verdict(difference: dict[str, Any], share: dict[str, Any] | None, same_dims
 
 def _map_block(
     name: str,
-    weights: NDArray[np.float64],
+    mapping: AffineMap,
     new_q: NDArray[np.float64],
     old_g: NDArray[np.float64],
     relevant: Sequence[Sequence[int]],
@@ -230,7 +257,7 @@ def _map_block(
     new_new: dict[str, NDArray[np.float64]],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    values = per_query(ranks(new_q[test], old_g @ weights, [relevant[i] for i in test]))
+    values = per_query(ranks(new_q[test], mapping.apply(old_g), [relevant[i] for i in test]))
     return {
         "method": name,
         **extra,
@@ -255,8 +282,9 @@ def _choose_penalty(
     scale = float(np.mean(np.sum(x * x, axis=1))) * len(x)
     tried = []
     for factor in RIDGE_GRID:
-        w = ridge(x, y, factor * scale)
-        values = per_query(ranks(new_q[split.validation], old_g @ w, [relevant[i] for i in split.validation]))
+        mapping = fit_map("ridge", x, y, factor * scale)
+        rel = [relevant[i] for i in split.validation]
+        values = per_query(ranks(new_q[split.validation], mapping.apply(old_g), rel))
         tried.append(
             {
                 "penalty": factor * scale,
@@ -385,14 +413,18 @@ def _maps(
     x = np.vstack([oq[train_q], og[rows]])
     y = np.vstack([nq[train_q], ng[rows]])
     if oq.shape[1] == nq.shape[1]:
-        first = _map_block("procrustes", procrustes(x, y), nq, og, relevant, test, boot, new_new, {})
+        first = _map_block(
+            "procrustes", fit_map("procrustes", x, y), nq, og, relevant, test, boot, new_new, {}
+        )
     else:
-        first = _map_block("least-squares", least_squares(x, y), nq, og, relevant, test, boot, new_new, {})
+        first = _map_block(
+            "least-squares", fit_map("least-squares", x, y), nq, og, relevant, test, boot, new_new, {}
+        )
     factor, tried = _choose_penalty(oq, nq, og, ng, relevant, split)
     penalty = factor * float(np.mean(np.sum(x * x, axis=1))) * len(x)
     second = _map_block(
         "ridge",
-        ridge(x, y, penalty),
+        fit_map("ridge", x, y, penalty),
         nq,
         og,
         relevant,
@@ -409,6 +441,7 @@ def _maps(
             "test_queries": len(test),
             "fit_rows": len(x),
             "fit_gallery_items": len(rows),
+            "centred": True,
             "note": "maps are fitted on the training and validation queries and the gallery items relevant"
             " only to them (the penalty is chosen on the validation queries, the map then refitted on"
             " both); evaluated on the held-out test queries searching the whole mapped old gallery",
