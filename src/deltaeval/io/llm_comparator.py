@@ -265,6 +265,9 @@ def load(path: Path, *, mapping: ColumnMapping, strict: bool) -> list[Run]:
                 model=name,
                 params={"llm_comparator_model": "A" if side == 0 else "B"},
                 source=str(path),
+                notes=[
+                    f"model {'A' if side == 0 else 'B'} of the file: the {'new' if side == 0 else 'old'} run"
+                ],
             )
         )
     return runs
