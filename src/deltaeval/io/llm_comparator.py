@@ -305,7 +305,7 @@ def _rater_judgment(
     if not isinstance(label, str) or label not in LEVEL_SCORES:  # LLM Comparator's own wording
         label = None
         if score is not None:
-            label = label_for(-score if flipped else score)  # relative to the output shown first
+            label = label_for(0.0 - score if flipped else score)  # relative to the output shown first
     return Judgment(
         example_id=example_id,
         judge=judge_name or judge,

@@ -41,7 +41,7 @@ def rating(j: Judgment, run_a: str) -> dict[str, Any] | None:
         return None
     a_first = j.shown_first == run_a
     return {
-        "score": first if a_first else -first,
+        "score": first if a_first else 0.0 - first,  # not -first: a tie stays 0.0, not -0.0
         "rating_label": j.label if isinstance(j.label, str) else None,
         "is_flipped": not a_first,
         "rationale": j.explanation or "",
