@@ -13,6 +13,8 @@ Pairs and the verdict each must get (PASS/FAIL; exit 1 on a FAIL, 2 when data is
    **compatible** (new→old recall@1 ≈ old→old). Needs torch: run once with the training
    environment (``/work/venv-train/bin/python bench/embeddings.py --only fp32-int8``); the cached
    vectors then serve any environment.
+   ``minilm-fp32-numpy`` → ``minilm-int8``: the same fp32 weights run by deltaeval's numpy forward
+   pass (no torch): **compatible**.
 2. ``minilm-int8`` → ``paraphrase-minilm-l3``: another model of the same family: **partly**.
 3. ``minilm-int8`` → ``e5-small``: an unrelated model: **incompatible**, and the learned maps
    recover a stated share of new→new recall@1 on held-out queries.
@@ -39,6 +41,7 @@ from deltaeval.errors import DeltaEvalError, UsageError
 
 PAIRS = {
     "fp32-int8": ("minilm-fp32", "minilm-int8", "compatible"),
+    "fp32numpy-int8": ("minilm-fp32-numpy", "minilm-int8", "compatible"),
     "l6-l3": ("minilm-int8", "paraphrase-minilm-l3", "partly"),
     "minilm-e5": ("minilm-int8", "e5-small", "incompatible"),
 }

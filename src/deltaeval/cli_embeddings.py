@@ -14,7 +14,8 @@ import typer
 ModelArg = Annotated[
     str,
     typer.Argument(
-        help="Embedding model: minilm, minilm-int8, minilm-fp32, paraphrase-minilm-l3, e5-small,"
+        help="Embedding model: minilm, minilm-int8, minilm-fp32, minilm-fp32-numpy, paraphrase-minilm-l3,"
+        " e5-small,"
         " e5-small-enpt; or precomputed QUERIES.npy,GALLERY.npy, or a folder holding queries.npy and"
         " gallery.npy.",
     ),

