@@ -341,13 +341,16 @@ def analyse(
         "examples": None
         if unscored
         else _examples_block(alignment, correct_old, correct_new, settings.max_examples),
-        "output_changes": _output_changes_block(alignment, settings) if unscored else None,
+        "output_changes": None,
         "notes": _notes(settings, scorer_choice, unscored),
     }
+    # the behaviour section first: its length axes are the output changes' lengths (computed once)
+    axis_values: dict[str, Any] = {}
+    behaviour = None
     if settings.behaviour or (settings.behaviour is None and _text_outputs(alignment)):
         from deltaeval.behaviour.section import behaviour_section
 
-        data["behaviour"] = behaviour_section(
+        behaviour = behaviour_section(
             alignment,
             n_boot=settings.n_boot,
             level=settings.confidence_level,
@@ -356,7 +359,12 @@ def analyse(
             similarity=settings.similarity,  # type: ignore[arg-type]
             asymptotic_from=settings.asymptotic_from,
             quiet=quiet,
+            axis_values=axis_values,
         )
+    if unscored:
+        data["output_changes"] = _output_changes_block(alignment, settings, axis_values)
+    if behaviour is not None:
+        data["behaviour"] = behaviour
     data["settings"]["behaviour"] = "behaviour" in data
     data["settings"]["similarity"] = settings.similarity
     data["settings"]["asymptotic_from"] = settings.asymptotic_from
@@ -381,8 +389,11 @@ def _notes(settings: CompareSettings, choice: ScorerChoice | None, unscored: boo
     return notes
 
 
-def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> dict[str, Any]:
-    """Churn and the outputs' lengths in words and characters (the behaviour axes' measures)."""
+def _output_changes_block(
+    alignment: Alignment, settings: CompareSettings, axis_values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Churn and the outputs' lengths in words and characters (the behaviour axes' measures;
+    taken from ``axis_values``, the behaviour section's per-example values, where it has them)."""
     from deltaeval.analysis.output_changes import output_changes
     from deltaeval.behaviour.reference import length_chars, length_words
     from deltaeval.columnar import ColumnarAlignment
@@ -395,13 +406,25 @@ def _output_changes_block(alignment: Alignment, settings: CompareSettings) -> di
             [o.text if o.error is None else None for o in side] for side in (alignment.old, alignment.new)
         ]
     units = {"words": length_words, "characters": length_chars}  # the length axes' definitions
+    axes = {"words": "length_words", "characters": "length_chars"}
 
-    def lengths(side: list[str | None], measure: Any) -> np.ndarray:
-        return np.array([np.nan if t is None else measure(t) for t in side], dtype=float)
+    def lengths(side: int, unit: str) -> np.ndarray:
+        known = (axis_values or {}).get(("old", "new")[side], {}).get(axes[unit])
+        if known is not None:
+            return np.asarray(known, dtype=float)
+        measure, cache = units[unit], {}
+
+        def once(text: str) -> float:  # an unchanged output is measured once
+            value = cache.get(text)
+            if value is None:
+                value = cache[text] = measure(text)
+            return value
+
+        return np.array([np.nan if t is None else once(t) for t in texts[side]], dtype=float)
 
     result = output_changes(
         same if same is not None else np.zeros(alignment.n, dtype=bool),
-        {unit: (lengths(texts[0], measure), lengths(texts[1], measure)) for unit, measure in units.items()},
+        {unit: (lengths(0, unit), lengths(1, unit)) for unit in units},
         n_boot=settings.n_boot,
         level=settings.confidence_level,
         seed=settings.seed,

@@ -139,6 +139,7 @@ def behaviour_section(
     workers: int | None = None,
     quiet: bool = True,
     asymptotic_from: int = ASYMPTOTIC_FROM,
+    axis_values: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the JSON ``behaviour`` section for two aligned runs.
 
@@ -175,6 +176,9 @@ def behaviour_section(
         From this many examples, the built-in axes' intervals are normal approximations
         (DeLong's for the AUROC, Wald's for preference coefficients) instead of the bootstrap;
         0 = always the bootstrap. The section names each interval's method (``ci_methods``).
+    axis_values:
+        A dict to receive the built-in axes' values per example (``{"old": {axis: array},
+        "new": {...}}``), for callers that need them too (the output changes' lengths).
     """
     if similarity not in ("auto", "minilm", "tfidf", "none"):
         raise UsageError(f"unknown similarity {similarity!r}", hint="use auto, minilm, tfidf or none")
@@ -188,6 +192,7 @@ def behaviour_section(
             axis_judge=axis_judge, proposer_options=proposer_options, similarity=similarity,
             describe=describe, store=store, n_boot=n_boot, level=level, alpha=alpha, folds=folds,
             seed=seed, workers=workers, quiet=quiet, asymptotic_from=asymptotic_from,
+            axis_values=axis_values,
         )  # fmt: skip
     finally:
         if background is not None:
@@ -245,11 +250,14 @@ def _section(
     workers: int | None,
     quiet: bool,
     asymptotic_from: int,
+    axis_values: dict[str, Any] | None,
 ) -> dict[str, Any]:
     from deltaeval.progress import make_progress
 
     with make_progress(quiet=quiet) as progress:
         old_values, new_values = _axis_values(texts, inputs, names, workers, progress)
+        if axis_values is not None:
+            axis_values.update(old=old_values, new=new_values)
         pref = None if preference is None else np.asarray(preference, dtype=float)
         with progress.stage("behaviour: statistics"):
             stats = behaviour_stats(
