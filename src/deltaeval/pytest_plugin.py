@@ -18,6 +18,7 @@ only when the options or the fixture are used.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ _THRESHOLD_OPTIONS = (
 )
 ITEM_NAME = "deltaeval::no_regression"
 _OUTCOMES = pytest.StashKey[dict]()
+_RUNS = pytest.StashKey[dict]()  # (old, new, store) → the two runs read when pytest starts
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -120,6 +122,7 @@ def _defaults(config: pytest.Config) -> dict[str, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     """With --deltaeval-old/--deltaeval-new: check the options and that both runs can be read."""
     config.stash[_OUTCOMES] = {}
+    config.stash[_RUNS] = {}
     runs = _configured_runs(config)
     if runs is None:
         return
@@ -130,8 +133,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     from deltaeval.gate_runs import load_runs
 
+    store = config.getoption("deltaeval_store")
     try:
-        load_runs(*runs, store=config.getoption("deltaeval_store"))
+        config.stash[_RUNS][(*runs, store)] = load_runs(*runs, store=store)
     except DeltaEvalError as exc:
         raise pytest.UsageError(f"deltaeval: {exc.one_line()}") from None
 
@@ -191,6 +195,8 @@ def _outcome(
     if key is not None and key in cache:
         return cache[key]
     compare_options = {k: v for k, v in options.items() if k not in ("store", "scorer", "by")}
+    with contextlib.suppress(TypeError):  # unhashable runs are not the configured ones
+        old, new = config.stash[_RUNS].get((old, new, options.get("store")), (old, new))
     outcome = gate_runs(
         old,
         new,
