@@ -79,8 +79,9 @@ def embed_cached(
 def _side(
     spec: str, task: RetrievalTask | None, cache_dir: Path | None, threads: int | None, quiet: bool = True
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], dict[str, Any]]:
-    """One model's query and gallery matrices and its description."""
-    pair = npy_pair(spec)
+    """One model's query and gallery matrices and its description (a built-in name wins over a folder
+    of that name: give ``./NAME`` for the folder)."""
+    pair = None if spec in BUILT_IN else npy_pair(spec)
     if pair is not None:
         queries, gallery = read_matrix(pair[0]), read_matrix(pair[1])
         if queries.shape[1] != gallery.shape[1]:
