@@ -234,13 +234,14 @@ class Outcome:
 
     report: dict[str, Any] | None
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     error: str = ""
 
 
 def run_weights(old: Path, new: Path, json_path: Path) -> Outcome:
     """``deltaeval weights OLD NEW --json FILE -q`` in a child process of this interpreter; its own
-    wall time and peak RSS (``os.wait4``: the usage of that child alone)."""
+    wall time, CPU time and peak RSS (``os.wait4``: the usage of that child alone)."""
     import subprocess
     import tempfile
 
@@ -255,11 +256,11 @@ def run_weights(old: Path, new: Path, json_path: Path) -> Outcome:
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         errors.seek(0)
         message = errors.read().strip()
-    peak = usage.ru_maxrss / 1024  # KiB on Linux
+    peak, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # ru_maxrss: KiB on Linux
     if child.returncode != 0:
         last = message.splitlines()[-1] if message else f"exit status {child.returncode}"
-        return Outcome(None, seconds, peak, last)
-    return Outcome(json.loads(json_path.read_text(encoding="utf-8")), seconds, peak)
+        return Outcome(None, seconds, cpu, peak, last)
+    return Outcome(json.loads(json_path.read_text(encoding="utf-8")), seconds, cpu, peak)
 
 
 # -- what each report says ---------------------------------------------------------------------------
@@ -311,10 +312,12 @@ def check_lora(rank: int) -> Callable[[dict[str, Any]], tuple[bool, str]]:
         moved = _moved(report["tensors"])
         qv = all(("q_proj" in r["name"] or "v_proj" in r["name"]) for r in moved)
         shares = [r["spectrum"]["top_share"][str(rank)] for r in moved if r.get("spectrum")]
+        firsts = [r["spectrum"]["top_share"]["1"] for r in moved if r.get("spectrum")]
         ranks = sorted({r["spectrum"].get("numerical_rank") for r in moved if r.get("spectrum")}, key=str)
         detail = (
             f"{len(moved)} moved, all q/v projections: {qv}; numerical ranks {ranks};"
             f" top-{rank} energy share min {min(shares) if shares else float('nan'):.6f}"
+            f" (top-1 {min(firsts, default=float('nan')):.2f}..{max(firsts, default=float('nan')):.2f})"
         )
         ok = summary["class"] == "low-rank" and summary.get("rank") == rank and qv and len(moved) > 0
         return ok, detail
@@ -426,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  old: {old} ({_size_mb(old):.1f} MB)\n  new: {new} ({_size_mb(new):.1f} MB)", flush=True)
         outcome = run_weights(old, new, args.workdir / f"{pair.name}.json")
         print(
-            f"  deltaeval weights: {outcome.seconds:.1f} s wall, peak RSS {outcome.peak_rss_mb:.0f} MB"
+            f"  deltaeval weights: {outcome.seconds:.1f} s wall, {outcome.cpu_seconds:.1f} CPU-s,"
+            f" peak RSS {outcome.peak_rss_mb:.0f} MB"
             f" (load average {os.getloadavg()[0]:.2f})",
             flush=True,
         )
