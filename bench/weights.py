@@ -130,7 +130,7 @@ def _vm_hwm(pid: int) -> int:
     return 0
 
 
-def _deltaeval(old: Path, new: Path, report: Path) -> tuple[float, float, int, int]:
+def _deltaeval(old: Path, new: Path, report: Path, *extra: str) -> tuple[float, float, int, int]:
     """(wall s, CPU s, peak RSS bytes, exit code) of ``deltaeval weights OLD NEW`` in a child.
 
     CPU time comes from ``os.wait4``; the peak RSS from the child's ``VmHWM``, read every 20 ms
@@ -147,6 +147,7 @@ def _deltaeval(old: Path, new: Path, report: Path) -> tuple[float, float, int, i
         "--json",
         str(report),
         "--quiet",
+        *extra,
     ]
     start = time.perf_counter()
     child = subprocess.Popen(args)
@@ -162,6 +163,16 @@ def _deltaeval(old: Path, new: Path, report: Path) -> tuple[float, float, int, i
     return wall, usage.ru_utime + usage.ru_stime, peak, child.returncode
 
 
+def _methods(report: dict) -> str:
+    """How the matrices' spectra were computed, counted (``exact``, ``randomized``, ``screened``)."""
+    counts: dict[str, int] = {}
+    for t in report["tensors"]:
+        method = (t.get("spectrum") or {}).get("method")
+        if method:
+            counts[method] = counts.get(method, 0) + 1
+    return ", ".join(f"{n} {m}" for m, n in sorted(counts.items())) or "none"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,6 +184,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--cold", action="store_true", help="also time both from a cold page cache (these two files evicted)"
+    )
+    parser.add_argument(
+        "--every-spectrum",
+        action="store_true",
+        help="also time deltaeval weights --every-spectrum (no screen: a spectrum for every matrix)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="deltaeval-bench-weights-") as tmp:
@@ -199,6 +215,7 @@ def main() -> int:
             _evict(paths)
             cold = (cold_raw, _deltaeval(old, new, folder / "cold.json"))
         _raw_read(paths)  # page cache warmed: every timing below reads from memory
+        load_start = os.getloadavg()[0]
         raw_before = _raw_read(paths)
         wall, cpu, rss, code = _deltaeval(old, new, folder / "report.json")
         raw_after = _raw_read(paths)
@@ -206,10 +223,17 @@ def main() -> int:
             print(f"deltaeval weights exited with {code}")
             return 1
         report = json.loads((folder / "report.json").read_text())
+        every = None
+        if args.every_spectrum:
+            every = _deltaeval(old, new, folder / "every.json", "--every-spectrum")
+            every_report = json.loads((folder / "every.json").read_text())
     raw_wall, raw_cpu = min(raw_before, raw_after)
     ratio = raw_wall / wall
     budget = 2 * largest + RSS_ALLOWANCE
-    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"load average (1 min): {load_start:.2f} at the start of the timings,"
+        f" {os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores"
+    )
     print(
         f"raw sequential read (8 MB chunks, page cache warm): {raw_wall:.2f} s wall, {raw_cpu:.2f} s CPU,"
         f" {total / raw_wall / 2**20:,.0f} MB/s (before {raw_before[0]:.2f} s, after {raw_after[0]:.2f} s)"
@@ -219,10 +243,19 @@ def main() -> int:
         f" peak RSS {rss / 2**20:,.0f} MB; {report['matching']['matched']} tensors matched;"
         f" summary: {report['summary']['text']}"
     )
+    print(f"spectra: {_methods(report)}")
     print(
         f"throughput ratio {100 * ratio:.1f}% (target >= {100 * TARGET_RATIO:.0f}%):"
-        f" {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}"
+        f" {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}; raw read wall / deltaeval CPU"
+        f" {100 * raw_wall / cpu:.1f}%"
     )
+    if every is not None:
+        e_wall, e_cpu, e_rss, _ = every
+        print(
+            f"deltaeval weights --every-spectrum: {e_wall:.2f} s wall, {e_cpu:.2f} s CPU, peak RSS"
+            f" {e_rss / 2**20:,.0f} MB, ratio {100 * raw_wall / e_wall:.1f}%;"
+            f" spectra: {_methods(every_report)}; summary: {every_report['summary']['text']}"
+        )
     if cold is not None:
         (cold_wall, _), (d_wall, d_cpu, d_rss, _) = cold
         print(

@@ -67,6 +67,14 @@ def weights_cmd(
     seed: Annotated[
         int, typer.Option("--seed", metavar="N", help="Seed of randomized spectra and DARE draws.")
     ] = 0,
+    every_spectrum: Annotated[
+        bool,
+        typer.Option(
+            "--every-spectrum",
+            help="Compute the spectrum of every matrix, also where a quick estimate shows the delta is flat"
+            " (noise-like) and the summary cannot need it (slower).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """What changed in the weights: retrain, low-rank fine-tune, quantization, a few layers?"""
@@ -85,6 +93,7 @@ def weights_cmd(
             allow_partial=allow_partial,
             seed=seed,
             dare_tolerance=dare_tolerance,
+            screen=not every_spectrum,
             progress=progress,
         )
     render_terminal(report, console)

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,6 +53,14 @@ POWER_ITERATIONS = 2
 BLOCK_ELEMENTS = 1 << 20
 #: A drop of the squared singular values by this factor ends a delta's numerical rank (``_spectrum``).
 GAP_RATIO = 1e-3
+#: Elements of one chunk of the per-entry sums (512 KB of float32): its scratch arrays stay in cache.
+CHUNK_ELEMENTS = 1 << 17
+#: Random vectors of the screen that skips the spectrum of a flat (noise-like) delta.
+SCREEN_VECTORS = 8
+#: The screen's margin for the error of its estimate (see :func:`tensor_delta`).
+SCREEN_MARGIN = 1.5
+#: Matrices whose smaller side is below this are never screened (their spectrum is cheap).
+SCREEN_MIN_DIM = 128
 #: Drop rates of the DARE estimate.
 DARE_RATES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
 
@@ -103,16 +113,6 @@ def _row_blocks(rows: int, cols: int) -> Iterator[slice]:
     step = max(1, BLOCK_ELEMENTS // max(cols, 1))
     for start in range(0, rows, step):
         yield slice(start, min(rows, start + step))
-
-
-def _oriented(old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2-D views of both, transposed so that rows ≥ columns (the Gram matrix is columns²)."""
-    a, b = _matrix(old), _matrix(new)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {old.shape} and {new.shape}")
-    if a.shape[0] < a.shape[1]:
-        return a.T, b.T
-    return a, b
 
 
 def _block_delta(a: np.ndarray, b: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,6 +237,89 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b
 
 
+class _Buffers:
+    """Scratch arrays of one worker, reused for every chunk (no page faults per chunk)."""
+
+    def __init__(self, elements: int, work: type) -> None:
+        self.work = work
+        self.x = np.empty((3, elements), dtype=np.float64)  # old, new, delta (then old·new) in float64
+        self.d = np.empty(elements, dtype=work)
+        self.t1 = np.empty(elements, dtype=work)
+        self.t2 = np.empty(elements, dtype=work)
+        self.mask = np.empty(elements, dtype=bool)
+
+
+_LOCAL = threading.local()
+
+
+def _buffers(elements: int, work: type) -> _Buffers:
+    """This thread's scratch arrays, kept from one tensor to the next (grown when too small)."""
+    if elements > CHUNK_ELEMENTS:  # a row wider than a chunk: not kept
+        return _Buffers(elements, work)
+    kept: dict[type, _Buffers] = _LOCAL.__dict__.setdefault("buffers", {})
+    if work not in kept or kept[work].d.size < elements:
+        kept[work] = _Buffers(CHUNK_ELEMENTS, work)
+    return kept[work]
+
+
+def _chunk_sums(
+    a: np.ndarray, b: np.ndarray, tolerance: float, omega: np.ndarray | None, buf: _Buffers
+) -> tuple[float, float, float, float, float, int, int, np.ndarray | None]:
+    """(dd, oo, nn, on, max |Δ|, changed, same sign, ΔᵀΔΩ) of one row block, in few passes: the
+    block cast once to float64 (exact) for the four BLAS dot products, the delta, the changed-entry
+    and sign counts in the stored precision, ``ΔᵀΔΩ`` (the screen) as two small products."""
+    n = a.size
+    shape = a.shape
+    x0, x1, x2 = (row[:n].reshape(shape) for row in buf.x)
+    d, t1, t2, mask = (arr[:n].reshape(shape) for arr in (buf.d, buf.t1, buf.t2, buf.mask))
+    np.subtract(b, a, out=d)
+    np.copyto(x0, a)
+    np.copyto(x1, b)
+    np.copyto(x2, d)
+    f0, f1, f2 = buf.x[0, :n], buf.x[1, :n], buf.x[2, :n]
+    dd, oo, nn, on = float(f2 @ f2), float(f0 @ f0), float(f1 @ f1), float(f0 @ f1)
+    # same sign: old·new > 0; a product of 0 (a zero, or an underflow) is decided by np.sign of the
+    # two values (an overflow keeps its sign)
+    with np.errstate(over="ignore", under="ignore"):
+        np.multiply(a, b, out=t1)
+    same = int(np.count_nonzero(np.greater(t1, 0, out=mask)))
+    zeros = n - same - int(np.count_nonzero(np.less(t1, 0, out=mask)))
+    if zeros:
+        at = np.flatnonzero(t1 == 0)
+        same += int(np.count_nonzero(np.sign(f0[at]) == np.sign(f1[at])))
+    # changed: |Δ| > ε·max(|old|, |new|), the same operations as the definition in the stored precision
+    np.abs(a, out=t1)
+    np.abs(b, out=t2)
+    np.maximum(t1, t2, out=t1)
+    np.multiply(t1, buf.work(tolerance), out=t1)
+    np.abs(d, out=t2)
+    largest = float(t2.max()) if n else 0.0
+    np.greater(t2, t1, out=mask)
+    changed = int(np.count_nonzero(mask))
+    screen = None
+    if omega is not None:
+        screen = (d.T @ (d @ omega)).astype(np.float64)
+    return dd, oo, nn, on, largest, changed, same, screen
+
+
+def _chunks(rows: int, cols: int) -> list[slice]:
+    step = max(1, CHUNK_ELEMENTS // max(cols, 1))
+    return [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
+
+
+def _identical(a: np.ndarray, b: np.ndarray, blocks: list[slice]) -> bool:
+    """Equal values (NaN never is); a moved tensor usually differs in its first 1,024 values."""
+    if not np.array_equal(a.flat[:1024], b.flat[:1024]):
+        return False
+    return all(np.array_equal(a[block], b[block]) for block in blocks)
+
+
+def _screen_bound(r2: float, energy_level: float) -> int:
+    """The rank below which reaching ``energy_level`` of the energy is ruled out by an estimated
+    ``(Σσ²)²/Σσ⁴`` of ``r2`` (with the margin :data:`SCREEN_MARGIN` for the estimate's error)."""
+    return math.floor(r2 * energy_level * energy_level / SCREEN_MARGIN)
+
+
 def tensor_delta(
     old: np.ndarray,
     new: np.ndarray,
@@ -245,81 +328,162 @@ def tensor_delta(
     rank_energy: float = 0.9,
     seed: list[int] | None = None,
     low_rank_energy: float | None = None,
+    max_low_rank: int | None = None,
+    screen: bool = True,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Metrics of ``new − old`` (same shape; see the module docstring).
+
+    ``screen``: skip the spectrum of a matrix whose delta is shown (with the margin
+    :data:`SCREEN_MARGIN`) to be flat (module docstring). ``pool`` with ``workers`` threads: they
+    share the chunks of a large tensor (the figures do not depend on it: the chunks' sums are added
+    in chunk order).
 
     Returns the figures as a JSON-ready dict, ``spectrum`` (``None`` for vectors) and ``_sums``
     (a :class:`_Sums`, for aggregation; drop it before writing JSON).
     """
-    low_rank_energy = Thresholds().low_rank_energy if low_rank_energy is None else low_rank_energy
-    a, b = _oriented(old, new)
+    th = Thresholds()
+    low_rank_energy = th.low_rank_energy if low_rank_energy is None else low_rank_energy
+    max_low_rank = th.max_low_rank if max_low_rank is None else max_low_rank
+    a, b = _matrix(old), _matrix(new)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {old.shape} and {new.shape}")
     rows, cols = a.shape
-    is_matrix = old.ndim >= 2 and min(rows, cols) > 1
-    exact = cols <= EXACT_MAX_DIM
-    gram = np.zeros((cols, cols), dtype=np.float64) if is_matrix and exact else None
+    min_dim = min(rows, cols)
+    is_matrix = old.ndim >= 2 and min_dim > 1
     sums = _Sums(size=int(a.size))
-    if np.array_equal(a, b):  # nothing moved (NaN never compares equal: such tensors go the long way)
-        for block in _row_blocks(rows, cols):
-            o = np.asarray(a[block], dtype=np.float64, order="C").ravel()
-            sums.oo += float(o @ o)
+    work = np.float64 if np.float64 in (a.dtype, b.dtype) else np.float32
+    # the screen: only where it could rule out every rank the summary distinguishes
+    floor_rank = max(max_low_rank, min_dim // 4)
+    screening = screen and is_matrix and min_dim >= SCREEN_MIN_DIM
+    if screening or not (a.flags.c_contiguous and b.flags.c_contiguous):
+        x, y = a, b  # row blocks (the screen multiplies them; a transposed view is not copied)
+        blocks = _chunks(rows, cols)
+    else:
+        x, y = a.reshape(-1), b.reshape(-1)  # flat chunks of contiguous tensors
+        blocks = _chunks(x.size, 1)
+    identical = _identical(x, y, blocks)
+    omega = None
+    if screening and not identical:
+        rng = np.random.default_rng([*(seed or [0]), 3])
+        omega = rng.standard_normal((cols, SCREEN_VECTORS)).astype(work)
+    size = max(x[blk].size for blk in blocks) if blocks else 0
+
+    def run(part: list[slice]) -> list[tuple]:
+        buf = _buffers(size, work)
+        if identical:
+            out = []
+            for blk in part:
+                f0 = buf.x[0, : x[blk].size]
+                np.copyto(f0.reshape(x[blk].shape), x[blk])
+                out.append((float(f0 @ f0),))
+            return out
+        return [_chunk_sums(x[blk], y[blk], tolerance, omega, buf) for blk in part]
+
+    if pool is not None and workers > 1 and len(blocks) >= 2 * workers:
+        parts = [blocks[i::workers] for i in range(workers)]
+        done = [f.result() for f in [pool.submit(run, p) for p in parts]]
+        results: list[tuple] = [()] * len(blocks)
+        for i, part in enumerate(done):
+            results[i::workers] = part
+    else:
+        results = run(blocks)
+    z = np.zeros((cols, SCREEN_VECTORS)) if omega is not None else None
+    for r in results:  # in block order: the same sums whatever the threads
+        if identical:
+            sums.oo += r[0]
+            continue
+        sums.dd += r[0]
+        sums.oo += r[1]
+        sums.nn += r[2]
+        sums.on += r[3]
+        sums.max_abs = max(sums.max_abs, r[4])
+        sums.changed += r[5]
+        sums.same_sign += r[6]
+        if z is not None:
+            z += r[7]
+    if identical:
         sums.nn = sums.on = sums.oo
         sums.same_sign = sums.size
-        gram = None
-    else:
-        work = np.float64 if np.float64 in (a.dtype, b.dtype) else np.float32
-        for block in _row_blocks(rows, cols):
-            a32, b32 = a[block], b[block]
-            # sums accumulated in float64 straight from the stored values (einsum casts in small
-            # buffers: no float64 copy of the block); the delta in the stored precision (exact when
-            # the two values are within a factor of two of each other, else rounded by 2^-24 at most)
-            d32 = np.subtract(b32, a32, dtype=work)
-            sums.dd += float(np.einsum("ij,ij->", d32, d32, dtype=np.float64))
-            sums.oo += float(np.einsum("ij,ij->", a32, a32, dtype=np.float64))
-            sums.nn += float(np.einsum("ij,ij->", b32, b32, dtype=np.float64))
-            sums.on += float(np.einsum("ij,ij->", a32, b32, dtype=np.float64))
-            magnitude = np.abs(d32)
-            if magnitude.size:
-                sums.max_abs = max(sums.max_abs, float(magnitude.max()))
-            floor = np.maximum(np.abs(a32), np.abs(b32))
-            floor *= work(tolerance)
-            sums.changed += int(np.count_nonzero(magnitude > floor))
-            sums.same_sign += int(np.count_nonzero(np.sign(a32) == np.sign(b32)))
-            if gram is not None:
-                # float32 product per block (8 MB at most), summed over blocks in float64
-                gram += d32.T @ d32
     # a NaN or an infinity makes a float64 sum of squares NaN or infinite (float32 squares cannot overflow it)
     if not (math.isfinite(sums.oo) and math.isfinite(sums.nn)):
         raise ValueError("a value is NaN or infinite")
     result = sums.metrics()
     result["spectrum"] = None
     if is_matrix:
-        if gram is not None:
-            squared = np.linalg.eigvalsh(gram) if sums.dd > 0 else np.zeros(cols)
-        else:
-            values = _randomized_singular_values(a, b, seed or [0]) if sums.dd > 0 else np.zeros(1)
-            squared = values**2
-        result["spectrum"] = _spectrum(
-            squared,
-            sums.dd,
-            exact=gram is not None,
-            rank_energy=rank_energy,
-            low_rank_energy=low_rank_energy,
-            shape=(rows, cols),
-        )
+        if z is not None and sums.dd > 0:
+            # (Σσ²)² / Σσ⁴ with Σσ⁴ = ‖ΔᵀΔ‖_F² estimated as ‖ΔᵀΔΩ‖_F² / k (Hutchinson)
+            fourth = float(np.einsum("ij,ij->", z, z)) / SCREEN_VECTORS
+            r2 = sums.dd * sums.dd / fourth if fourth > 0 else 0.0  # 0: no screen
+            if math.isfinite(r2) and _screen_bound(r2, low_rank_energy) > floor_rank:
+                result["spectrum"] = {
+                    "method": "screened",
+                    "top_share": None,
+                    "rank_at_energy": None,
+                    "numerical_rank": None,
+                    "min_dim": int(min_dim),
+                    "effective_rank": round(r2, 3),
+                    "rank_above": _screen_bound(r2, low_rank_energy),
+                    "rank_at_energy_above": _screen_bound(r2, rank_energy),
+                }
+        if result["spectrum"] is None:
+            result["spectrum"] = _full_spectrum(
+                a, b, sums.dd, seed or [0], rank_energy=rank_energy, low_rank_energy=low_rank_energy
+            )
     result["_sums"] = sums
     return result
 
 
+def _full_spectrum(
+    old: np.ndarray,
+    new: np.ndarray,
+    energy: float,
+    seed: list[int],
+    *,
+    rank_energy: float,
+    low_rank_energy: float,
+) -> dict[str, Any]:
+    """The spectrum of ``new − old`` (2-D): every singular value (eigenvalues of the Gram matrix of
+    the smaller side) or the top :data:`RANDOMIZED_K` (randomized range finder)."""
+    a, b = (old.T, new.T) if old.shape[0] < old.shape[1] else (old, new)
+    rows, cols = a.shape
+    exact = cols <= EXACT_MAX_DIM
+    if energy <= 0:
+        squared = np.zeros(cols if exact else 1)
+    elif exact:
+        work = np.float64 if np.float64 in (a.dtype, b.dtype) else np.float32
+        gram = np.zeros((cols, cols), dtype=np.float64)
+        for block in _row_blocks(rows, cols):
+            d = np.subtract(b[block], a[block], dtype=work)
+            gram += d.T @ d  # float32 product per block (8 MB at most), summed over blocks in float64
+        squared = np.linalg.eigvalsh(gram)
+    else:
+        squared = _randomized_singular_values(a, b, seed) ** 2
+    return _spectrum(
+        squared,
+        energy,
+        exact=exact,
+        rank_energy=rank_energy,
+        low_rank_energy=low_rank_energy,
+        shape=(rows, cols),
+    )
+
+
 def aggregate(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Figures of a group of tensors (a layer, the model): the sums pooled, plus the energy-weighted
-    mean of the matrices' top-r shares."""
+    mean of the top-r shares of the matrices that have them (not the screened ones)."""
     total = _Sums()
     for r in results:
         total.add(r["_sums"])
     out = total.metrics()
     out["tensors"] = len(results)
     out["moved"] = sum(1 for r in results if (r.get("changed_share") or 0) > 0)
-    weights = [(r["_sums"].dd, r["spectrum"]["top_share"]) for r in results if r.get("spectrum")]
+    weights = [
+        (r["_sums"].dd, r["spectrum"]["top_share"])
+        for r in results
+        if r.get("spectrum") and r["spectrum"].get("top_share") is not None  # screened: no shares
+    ]
     energy = sum(w for w, _ in weights)
     out["top_share"] = (
         {str(k): round(sum(w * s[str(k)] for w, s in weights) / energy, 6) for k in RANKS}
@@ -413,8 +577,8 @@ def _is_low_rank(spectrum: Mapping[str, Any], th: Thresholds) -> bool:
 
 def _is_high_rank(spectrum: Mapping[str, Any]) -> bool:
     rank = spectrum.get("numerical_rank")
-    if rank is None:  # beyond what a randomized spectrum searched
-        return spectrum.get("method") == "randomized"
+    if rank is None:  # beyond what a randomized spectrum searched, or than a screened one allows
+        return spectrum.get("method") in ("randomized", "screened")
     return rank >= max(2, spectrum["min_dim"] // 4)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deltaeval.analysis import weight_delta as wd
 from deltaeval.errors import InputError, UsageError
+from deltaeval.threads import usable_cores
 from deltaeval.weights.match import Matching, match_tensors, normalize_name
 
 if TYPE_CHECKING:
@@ -29,6 +31,11 @@ SCHEMA = "deltaeval.weights/1"
 MIN_MATCHED_SHARE = 0.5
 #: Default largest relative error of the weights that the DARE estimate accepts.
 DARE_TOLERANCE = 0.01
+#: Most threads that share the chunks of one tensor (one per usable core up to this).
+MAX_WORKERS = 4
+#: The next pair is read while the current one is compared when both together hold at most the
+#: largest pair's tensors plus this many bytes.
+PREFETCH_SLACK = 64 << 20
 
 
 def _open(source: Any, trust: bool, stack: contextlib.ExitStack) -> Any:
@@ -121,6 +128,7 @@ def compare_weights(
     seed: int = 0,
     dare_tolerance: float = DARE_TOLERANCE,
     thresholds: wd.Thresholds | None = None,
+    screen: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """What changed from ``old`` to ``new`` (checkpoint paths, or open checkpoints).
@@ -144,6 +152,9 @@ def compare_weights(
         Largest relative error of the weights at which a DARE drop rate counts as safe.
     thresholds:
         Thresholds of the summary classification.
+    screen:
+        Skip the spectrum of a matrix whose delta is shown to be flat (noise-like; see
+        :func:`deltaeval.analysis.weight_delta.tensor_delta`): ``False`` computes every spectrum.
     progress:
         Where to report progress (one step per tensor).
 
@@ -184,6 +195,7 @@ def compare_weights(
             _check_architectures(matching, desc_old, desc_new, sizes_old)
         base_of: dict[str, tuple[str, bool]] = {}
         desc_base = None
+        metas_base: list[Any] = []
         if ckpt_base is not None:
             metas_base = list(ckpt_base.tensors())
             desc_base = _describe(ckpt_base, metas_base)
@@ -204,15 +216,29 @@ def compare_weights(
 
         rows: list[dict[str, Any]] = []
         pair_total = wd.PairSums()
+        workers = max(1, min(MAX_WORKERS, usable_cores()))
+        pool = stack.enter_context(ThreadPoolExecutor(workers, "deltaeval-weights")) if workers > 1 else None
+        metas_by_name = {**{m.name: m for m in metas_new}, **{m.name: m for m in metas_old}}
+        metas_base_by_name = {m.name: m for m in metas_base}
+
+        def read(pair: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            return _read_pair(pair, ckpt_old, ckpt_new, ckpt_base, base_of)
+
+        def cost(pair: Any) -> int:
+            names = [pair.old, pair.new] + ([base_of[pair.old][0]] if pair.old in base_of else [])
+            return sum(_resident_bytes(metas_by_name.get(n) or metas_base_by_name.get(n)) for n in names)
+
         with _task(progress, "comparing tensors", len(matching.pairs)) as tick:
-            for pair in matching.pairs:
+            for pair, arrays in _prefetched(matching.pairs, read, cost):
                 rows.append(
                     _compare_pair(
-                        pair, ckpt_old, ckpt_new, ckpt_base, base_of, dtypes_old, dtypes_new, old_hf,
-                        rank_energy=rank_energy, seed=seed, dare_tolerance=dare_tolerance,
-                        low_rank_energy=thresholds.low_rank_energy, pair_total=pair_total,
+                        pair, *arrays, ckpt_old, ckpt_new, dtypes_old, dtypes_new,
+                        old_hf, rank_energy=rank_energy, seed=seed, dare_tolerance=dare_tolerance,
+                        thresholds=thresholds, pair_total=pair_total, pool=pool, workers=workers,
+                        screen=screen,
                     )
                 )  # fmt: skip
+                del arrays  # before the next pair is read: at most the largest pair (plus a prefetch) held
                 tick()
 
     summary = wd.classify(rows, thresholds)
@@ -247,6 +273,16 @@ def compare_weights(
                 " products of row blocks of at most 2^20 entries, summed in float64",
                 "randomized": f"randomized range finder, {wd.RANDOMIZED_K} vectors,"
                 f" {wd.POWER_ITERATIONS} power iterations, seeded by the seed and the tensor name",
+                "screen": (
+                    f"matrices with a smaller side >= {wd.SCREEN_MIN_DIM}: r2 = (sum s^2)^2 / sum s^4"
+                    f" estimated with {wd.SCREEN_VECTORS} seeded Gaussian vectors (|D^T D W|^2 / k);"
+                    " no spectrum"
+                    f" (method 'screened') when r2 * {thresholds.low_rank_energy:g}^2 / {wd.SCREEN_MARGIN:g}"
+                    " exceeds max(max_low_rank, min_dim // 4): the delta then needs more singular values than"
+                    " that for the low-rank energy share, so it is high-rank for the summary"
+                )
+                if screen
+                else None,
             },
             "thresholds": wd.thresholds_dict(thresholds),
             "dare": {
@@ -275,12 +311,55 @@ def compare_weights(
     return clean(report)
 
 
+def _resident_bytes(meta: Any) -> int:
+    """Bytes of a tensor as a reader returns it (float32, or float64 when stored so)."""
+    if meta is None:
+        return 0
+    wide = str(getattr(meta, "dtype", "")).upper() in ("F64", "FLOAT64", "DOUBLE", "TORCH.FLOAT64")
+    return _size(tuple(meta.shape)) * (8 if wide else 4)
+
+
+def _prefetched(
+    items: list[Any], read: Callable[[Any], Any], cost: Callable[[Any], int]
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, read(item))`` in order; the next item is read in a background thread while the
+    caller works on the current one, when the two together cost at most the costliest item plus
+    :data:`PREFETCH_SLACK` bytes (the caller drops each result before asking for the next)."""
+    if not items:
+        return
+    limit = max(cost(item) for item in items) + PREFETCH_SLACK
+    with ThreadPoolExecutor(1, "deltaeval-read") as reader:
+        pending: Future[Any] | None = reader.submit(read, items[0])
+        for k, item in enumerate(items):
+            data = pending.result() if pending is not None else read(item)
+            pending = None
+            following = items[k + 1] if k + 1 < len(items) else None
+            if following is not None and cost(item) + cost(following) <= limit:
+                pending = reader.submit(read, following)
+            yield item, data
+            del data
+
+
+def _read_pair(
+    pair: Any, ckpt_old: Any, ckpt_new: Any, ckpt_base: Any, base_of: dict[str, tuple[str, bool]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The old, new (and base) tensors of one matched pair, as compared."""
+    a = ckpt_old.read(pair.old)
+    b = _read(ckpt_new, pair.new, pair.transposed)
+    c = None
+    if ckpt_base is not None and pair.old in base_of:
+        base_name, base_transposed = base_of[pair.old]
+        c = _read(ckpt_base, base_name, base_transposed)
+    return a, b, c
+
+
 def _compare_pair(
     pair: Any,
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray | None,
     ckpt_old: Any,
     ckpt_new: Any,
-    ckpt_base: Any,
-    base_of: dict[str, tuple[str, bool]],
     dtypes_old: dict[str, str],
     dtypes_new: dict[str, str],
     old_hf: Callable[[str], str | None] | None,
@@ -288,12 +367,14 @@ def _compare_pair(
     rank_energy: float,
     seed: int,
     dare_tolerance: float,
-    low_rank_energy: float,
+    thresholds: wd.Thresholds,
     pair_total: wd.PairSums,
+    pool: ThreadPoolExecutor | None,
+    workers: int,
+    screen: bool,
 ) -> dict[str, Any]:
-    """One matched pair read, compared and dropped: its JSON row (with ``_sums`` for aggregation)."""
-    a = ckpt_old.read(pair.old)
-    b = _read(ckpt_new, pair.new, pair.transposed)
+    """One matched pair (read by :func:`_read_pair`) compared: its JSON row (with ``_sums`` for
+    aggregation)."""
     if a.shape != b.shape:
         raise InputError(
             f"tensor {pair.old!r} reads as {a.shape} but {pair.new!r} as {b.shape}",
@@ -308,7 +389,11 @@ def _compare_pair(
             tolerance=tolerance,
             rank_energy=rank_energy,
             seed=wd.tensor_seed(seed, pair.old),
-            low_rank_energy=low_rank_energy,
+            low_rank_energy=thresholds.low_rank_energy,
+            max_low_rank=thresholds.max_low_rank,
+            screen=screen,
+            pool=pool,
+            workers=workers,
         )
     except ValueError as exc:
         raise InputError(
@@ -331,14 +416,9 @@ def _compare_pair(
         "kinship": None,
         "dare": None,
     }
-    if ckpt_base is not None and pair.old in base_of:
-        base_name, base_transposed = base_of[pair.old]
-        c = _read(ckpt_base, base_name, base_transposed)
-        if c.shape == a.shape:
-            sums = wd.delta_pair_metrics(c, a, b, seed=wd.tensor_seed(seed, pair.old), tolerance=tolerance)
-            pair_total.add(sums)
-            row["kinship"] = sums.kinship()
-            row["dare"] = {k: v["largest_p_within"] for k, v in sums.dare(dare_tolerance).items()}
-        del c
-    del a, b
+    if c is not None and c.shape == a.shape:
+        sums = wd.delta_pair_metrics(c, a, b, seed=wd.tensor_seed(seed, pair.old), tolerance=tolerance)
+        pair_total.add(sums)
+        row["kinship"] = sums.kinship()
+        row["dare"] = {k: v["largest_p_within"] for k, v in sums.dare(dare_tolerance).items()}
     return row
