@@ -77,15 +77,20 @@ def _package_dir(module: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _bench_module(name: str) -> Any:
+    """Another script of bench/ as a module (``_compat_llm``, ``weights``)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # -- LoRA-merged SmolLM2 ------------------------------------------------------------------------------
 
 
 def _arithmetic_examples() -> list[Any]:
-    spec = importlib.util.spec_from_file_location("_compat_llm", BENCH / "_compat_llm.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.arithmetic_examples(TASK_MAX_NUMBER)
+    return _bench_module("_compat_llm").arithmetic_examples(TASK_MAX_NUMBER)
 
 
 def lora_b_norms(adapter: Path) -> dict[str, float]:
@@ -240,27 +245,39 @@ class Outcome:
 
 
 def run_weights(old: Path, new: Path, json_path: Path) -> Outcome:
-    """``deltaeval weights OLD NEW --json FILE -q`` in a child process of this interpreter; its own
-    wall time, CPU time and peak RSS (``os.wait4``: the usage of that child alone)."""
+    """``deltaeval weights OLD NEW --json FILE -q`` in a child process of this interpreter.
+
+    Wall time; CPU time from ``os.wait4``; peak RSS from the child's own ``VmHWM``, read every 20 ms
+    while it runs, as ``bench/weights.py`` does (``wait4``'s ``ru_maxrss`` would count this
+    process, which holds a whole model after training a LoRA, since the child shares its pages
+    until it execs).
+    """
     import subprocess
     import tempfile
 
+    vm_hwm = _bench_module("weights")._vm_hwm
     command = [sys.executable, "-m", "deltaeval", "weights", str(old), str(new)]
     command += ["--json", str(json_path), "-q"]
     json_path.unlink(missing_ok=True)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
+        peak = 0
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid == child.pid:
+                break
+            peak = max(peak, vm_hwm(child.pid))
+            time.sleep(0.02)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         errors.seek(0)
         message = errors.read().strip()
-    peak, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # ru_maxrss: KiB on Linux
+    peak_mb, cpu = peak / 1e6, usage.ru_utime + usage.ru_stime
     if child.returncode != 0:
         last = message.splitlines()[-1] if message else f"exit status {child.returncode}"
-        return Outcome(None, seconds, cpu, peak, last)
-    return Outcome(json.loads(json_path.read_text(encoding="utf-8")), seconds, cpu, peak)
+        return Outcome(None, seconds, cpu, peak_mb, last)
+    return Outcome(json.loads(json_path.read_text(encoding="utf-8")), seconds, cpu, peak_mb)
 
 
 # -- what each report says ---------------------------------------------------------------------------
