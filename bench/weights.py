@@ -15,7 +15,9 @@ read from memory (the busy-machine figures are CPU-bound, not disk-bound); the r
 before and after deltaeval and the faster is used. ``--cold`` first times both once more with the
 two files evicted from the page cache (``posix_fadvise`` DONTNEED). deltaeval runs in a child process
 (``python -m deltaeval weights OLD NEW --json FILE --quiet``); its CPU time comes from
-``os.wait4``, its peak RSS from its ``VmHWM`` (see :func:`_deltaeval`).
+``os.wait4``, its peak RSS from its ``VmHWM`` (see :func:`_deltaeval`). ``compare_weights`` is
+also timed alone, in a child whose imports are done (the command's start-up, about half a CPU-second
+of imports, excluded). ``--every-spectrum`` also times the command without the spectrum screen.
 
     python bench/weights.py            # SmolLM2 fp32 vs a perturbed copy (or a generated pair)
     python bench/weights.py --quick    # a generated ~100 MB pair
@@ -163,6 +165,26 @@ def _deltaeval(old: Path, new: Path, report: Path, *extra: str) -> tuple[float, 
     return wall, usage.ru_utime + usage.ru_stime, peak, child.returncode
 
 
+_IN_PROCESS = """
+import json, sys, time
+from deltaeval.weights.api import compare_weights
+wall, cpu = time.perf_counter(), time.process_time()
+compare_weights(sys.argv[1], sys.argv[2])
+print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]))
+"""
+
+
+def _in_process(old: Path, new: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of ``compare_weights`` alone in a child whose imports are done (no start-up)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _IN_PROCESS, str(old), str(new)], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"compare_weights failed: {out.stderr.strip()[-500:]}")
+    wall, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, cpu
+
+
 def _methods(report: dict) -> str:
     """How the matrices' spectra were computed, counted (``exact``, ``randomized``, ``screened``)."""
     counts: dict[str, int] = {}
@@ -218,6 +240,7 @@ def main() -> int:
         load_start = os.getloadavg()[0]
         raw_before = _raw_read(paths)
         wall, cpu, rss, code = _deltaeval(old, new, folder / "report.json")
+        api = _in_process(old, new)
         raw_after = _raw_read(paths)
         if code != 0:
             print(f"deltaeval weights exited with {code}")
@@ -244,6 +267,10 @@ def main() -> int:
         f" summary: {report['summary']['text']}"
     )
     print(f"spectra: {_methods(report)}")
+    print(
+        f"compare_weights alone (imports done, no process start-up): {api[0]:.2f} s wall, {api[1]:.2f} s CPU,"
+        f" {total / api[0] / 2**20:,.0f} MB/s: {100 * raw_wall / api[0]:.1f}% of the raw read"
+    )
     print(
         f"throughput ratio {100 * ratio:.1f}% (target >= {100 * TARGET_RATIO:.0f}%):"
         f" {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}; raw read wall / deltaeval CPU"

@@ -23,6 +23,25 @@ Per tensor (old ``W``, new ``W'``, delta ``Δ = W' − W``):
   larger ones get the top :data:`RANDOMIZED_K` from a seeded randomized range finder with
   :data:`POWER_ITERATIONS` power iterations (Halko, Martinsson & Tropp 2011).
 
+The screen (on by default, matrices whose smaller side is at least :data:`SCREEN_MIN_DIM`) skips
+the spectrum of a flat, noise-like delta, whose spectrum the summary cannot need. In the same pass
+as the sums it estimates ``r2 = (Σσ²)² / Σσ⁴`` (Σσ⁴ = ‖ΔᵀΔ‖_F², by Hutchinson's estimator
+‖ΔᵀΔΩ‖_F²/k with k = :data:`SCREEN_VECTORS` seeded Gaussian vectors). A delta holding a share e
+of its energy in r singular values has Σσ⁴ ≥ e²(Σσ²)²/r, so r ≥ e²·r2: when
+e²·r2 / :data:`SCREEN_MARGIN` exceeds ``max(max_low_rank, min_dim // 4)`` for e =
+``low_rank_energy``, the delta's numerical rank lies above every rank the summary tells apart (not
+low-rank; high-rank), and the spectrum is reported as ``method: "screened"`` with those lower
+bounds (``rank_above``, ``rank_at_energy_above``) and no ``top_share``. The margin covers the
+estimate's error: to screen a delta whose 99.9% rank is r (≥ 64), Σσ⁴ has to be underestimated
+1.5-fold; with its energy spread evenly over those r values that is a chi-square with 8r degrees
+of freedom falling to 2/3 of its mean (7·10⁻¹⁰ at r = 64, less for larger r).
+
+The per-entry figures come from one pass over chunks of :data:`CHUNK_ELEMENTS` entries (cache
+sized; scratch arrays reused): the chunk cast once to float64 for four BLAS dot products, the
+delta, changed-entry, largest-change and sign counts in the stored precision, the screen's two
+small products. Threads may share a tensor's chunks; the chunk sums are added in chunk order, so
+the figures do not depend on them.
+
 :func:`classify` turns a set of per-tensor results into a plain-language summary; its thresholds
 are the fields of :class:`Thresholds`. :func:`delta_pair_metrics` measures how related two
 fine-tunes of one base are (kinship) and how much of each delta survives DARE-style dropping.
@@ -315,9 +334,10 @@ def _identical(a: np.ndarray, b: np.ndarray, blocks: list[slice]) -> bool:
 
 
 def _screen_bound(r2: float, energy_level: float) -> int:
-    """The rank below which reaching ``energy_level`` of the energy is ruled out by an estimated
-    ``(Σσ²)²/Σσ⁴`` of ``r2`` (with the margin :data:`SCREEN_MARGIN` for the estimate's error)."""
-    return math.floor(r2 * energy_level * energy_level / SCREEN_MARGIN)
+    """The largest rank r for which "``energy_level`` of the energy in r singular values" is ruled
+    out by an estimated ``(Σσ²)²/Σσ⁴`` of ``r2``, with the margin :data:`SCREEN_MARGIN` for the
+    estimate's error: holding a share e of Σσ² in r values forces Σσ⁴ ≥ e²(Σσ²)²/r, so r ≥ e²·r2."""
+    return math.ceil(r2 * energy_level * energy_level / SCREEN_MARGIN) - 1
 
 
 def tensor_delta(
@@ -416,7 +436,7 @@ def tensor_delta(
             # (Σσ²)² / Σσ⁴ with Σσ⁴ = ‖ΔᵀΔ‖_F² estimated as ‖ΔᵀΔΩ‖_F² / k (Hutchinson)
             fourth = float(np.einsum("ij,ij->", z, z)) / SCREEN_VECTORS
             r2 = sums.dd * sums.dd / fourth if fourth > 0 else 0.0  # 0: no screen
-            if math.isfinite(r2) and _screen_bound(r2, low_rank_energy) > floor_rank:
+            if math.isfinite(r2) and _screen_bound(r2, low_rank_energy) >= floor_rank:
                 result["spectrum"] = {
                     "method": "screened",
                     "top_share": None,

@@ -47,6 +47,8 @@ def _rank(spectrum: Mapping[str, Any] | None) -> str:
         return _MISSING
     rank = spectrum.get("rank_at_energy")
     if rank is None:
+        if spectrum.get("method") == "screened":  # a flat delta: its rank is only bounded from below
+            return f">{spectrum['rank_at_energy_above']}"
         return f">{spectrum['searched']}" if spectrum.get("searched") else _MISSING
     return str(rank)
 

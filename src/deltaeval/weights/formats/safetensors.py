@@ -9,6 +9,8 @@ lacks) are widened to float32 without PyTorch.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,8 @@ class SafetensorsCheckpoint(BaseCheckpoint):
             raise corrupt(path, "safetensors", error) from None
         self._start, header = read_header(path)
         self._handle = path.open("rb")
+        self._slabs: list[np.ndarray] = []
+        self._slab_lock = threading.Lock()
         self._offsets: dict[str, int] = {}
         self._stored: dict[str, str] = {}
         for name in self._file.keys():  # noqa: SIM118 - a safe_open handle, not a dict
@@ -99,7 +103,8 @@ class SafetensorsCheckpoint(BaseCheckpoint):
                 hint="convert the checkpoint to F32, F16 or BF16",
                 path=self.path,
             )
-        raw = np.empty(meta.size, dtype=np.dtype(_NUMPY[dtype]))
+        numpy_type = np.dtype(_NUMPY[dtype])
+        raw = self._slab(meta.size * numpy_type.itemsize)[: meta.size * numpy_type.itemsize].view(numpy_type)
         if raw.nbytes != meta.nbytes:
             raise corrupt(
                 self.path, "safetensors", f"tensor {name!r}: {meta.nbytes} bytes for shape {meta.shape}"
@@ -114,7 +119,29 @@ class SafetensorsCheckpoint(BaseCheckpoint):
         values = widen(raw, dtype) if dtype in _WIDENED else raw
         return as_float(values.reshape(meta.shape))
 
+    def _slab(self, nbytes: int) -> np.ndarray:
+        """Bytes to read a tensor into: a slab of an earlier read that nothing refers to any more
+        (the smallest that fits), else a new one. At most one free slab is kept, so the memory held
+        beyond the caller's arrays is one tensor's at most; the reads skip the page faults of fresh
+        memory."""
+        with self._slab_lock:
+            # free: referenced only by the list, the loop variable and getrefcount's argument (views
+            # of a slab refer to it directly: numpy points a view of a view at the owner)
+            free = [slab for slab in self._slabs if sys.getrefcount(slab) <= 3]
+            fitting = [slab for slab in free if slab.nbytes >= nbytes]
+            chosen = min(fitting, key=lambda slab: slab.nbytes) if fitting else None
+            keep = [slab for slab in self._slabs if not any(slab is f for f in free)]
+            if chosen is None:
+                chosen = np.empty(max(nbytes, 1), dtype=np.uint8)
+            else:
+                free = [slab for slab in free if slab is not chosen]
+            largest_free = max(free, key=lambda slab: slab.nbytes) if free else None
+            self._slabs = [*keep, chosen] + ([largest_free] if largest_free is not None else [])
+            del free, fitting, keep, largest_free
+            return chosen
+
     def close(self) -> None:
+        self._slabs = []
         handle = getattr(self, "_file", None)
         if handle is not None:
             handle.__exit__(None, None, None)
