@@ -1,9 +1,12 @@
 """``compare_weights``: two checkpoints in, the JSON ``weights`` report out.
 
 The checkpoints are streamed: for each matched pair one tensor is read from each side (and from
-the base), compared, and dropped before the next is read, so memory holds two (three) tensors at
-a time, never two models. The maths is in :mod:`deltaeval.analysis.weight_delta`, the pairing in
-:mod:`deltaeval.weights.match`, the reading in :mod:`deltaeval.weights.formats`.
+the base), compared, and dropped, never two models. A background thread reads the next pair while
+the current one is compared, when the two pairs together hold at most the largest pair's tensors
+plus :data:`PREFETCH_SLACK` bytes; worker threads (one per usable core, at most
+:data:`MAX_WORKERS`) share the chunks of a large tensor. The maths is in
+:mod:`deltaeval.analysis.weight_delta`, the pairing in :mod:`deltaeval.weights.match`, the reading
+in :mod:`deltaeval.weights.formats`.
 """
 
 from __future__ import annotations
