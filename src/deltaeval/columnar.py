@@ -392,6 +392,32 @@ def _tag_json(tags: Mapping[str, TagColumn], n: int) -> pa.Array:
     return pa.array(texts, pa.string()).take(pa.array(np.asarray(inverse).reshape(-1)))
 
 
+#: :meth:`ColumnarAlignment.output_word_counts` with a cap first counts the words of this many
+#: characters per word of the cap at the start of each text.
+PREFIX_CHARS_PER_WORD = 64
+
+
+def _capped_word_counts(texts: Any, cap: int) -> NDArray[np.int64]:
+    """``min(len(t.split()), cap)`` of every text (non-null). A prefix of a text holds at most as
+    many words as the text (a word cut at the prefix's end is still one of the text's words), so
+    a prefix with ``cap`` words decides; the other texts longer than their prefix are counted
+    whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = PREFIX_CHARS_PER_WORD * cap
+    head = pc.utf8_slice_codeunits(texts, 0, chars)
+    counts = pc.count_substring_regex(head, _WORD).to_numpy(zero_copy_only=False).astype(np.int64)
+    short = counts < cap
+    if short.any():
+        longer = pc.utf8_length(texts).to_numpy(zero_copy_only=False) > chars
+        redo = np.flatnonzero(short & longer)
+        if redo.size:
+            whole = pc.count_substring_regex(texts.take(pa.array(redo)), _WORD)
+            counts[redo] = whole.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.minimum(counts, cap)
+
+
 class ColumnarAlignment(Alignment):
     """An :class:`Alignment` of two :class:`ColumnarRun` s, as row indices into their columns.
 
@@ -497,8 +523,11 @@ class ColumnarAlignment(Alignment):
             )
         return values
 
-    def output_word_counts(self) -> NDArray[np.int64]:
-        """``len(text.split())`` of every paired output with text and no error, old then new."""
+    def output_word_counts(self, cap: int | None = None) -> NDArray[np.int64]:
+        """``len(text.split())`` of every paired output with text and no error, old then new;
+        with ``cap``, ``min(len(text.split()), cap)``, counted on each text's first
+        ``PREFIX_CHARS_PER_WORD * cap`` characters where they hold ``cap`` words (the rest of a
+        long text is then never scanned)."""
         import pyarrow.compute as pc
 
         parts = [np.zeros(0, dtype=np.int64)]
@@ -507,8 +536,12 @@ class ColumnarAlignment(Alignment):
             if text is None:
                 continue
             keep = pc.is_valid(text) if errors is None else pc.and_(pc.is_valid(text), pc.is_null(errors))
-            counts = pc.count_substring_regex(text.filter(keep), _WORD)
-            parts.append(counts.to_numpy(zero_copy_only=False).astype(np.int64))
+            kept = text.filter(keep)
+            if cap is None:
+                counts = pc.count_substring_regex(kept, _WORD).to_numpy(zero_copy_only=False).astype(np.int64)
+            else:
+                counts = _capped_word_counts(kept, cap)
+            parts.append(counts)
         return np.concatenate(parts)
 
     def output_texts(self, side: str) -> list[str | None]:

@@ -438,7 +438,9 @@ def _text_outputs(alignment: Alignment) -> bool:
     from deltaeval.columnar import ColumnarAlignment
 
     if isinstance(alignment, ColumnarAlignment):  # the same test, on the columns
-        words = alignment.output_word_counts()
+        # counts capped at 2 × the threshold: the median reaches it exactly when the capped median
+        # does (capping keeps the order, and a middle pair of a, b >= 2T has a + b >= 2T either way)
+        words = alignment.output_word_counts(cap=2 * TEXT_MIN_WORDS)
         return bool(len(words)) and float(np.median(words)) >= TEXT_MIN_WORDS
     return has_text_outputs(alignment)
 

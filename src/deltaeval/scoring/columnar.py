@@ -76,7 +76,7 @@ def choose_scorer_columns(runs: Sequence[Run]) -> ScorerChoice | None:
     n, missing = 0, 0
     alternatives: set[str] = set()
     longest: list[NDArray[np.int64]] = []
-    words: list[NDArray[np.int64]] = []
+    words: list[tuple[Any, NDArray[np.bool_]]] = []
     for run in runs:
         keep = _no_error(run)
         c = run.columns
@@ -88,17 +88,20 @@ def choose_scorer_columns(runs: Sequence[Run]) -> ScorerChoice | None:
         alternatives.update(alt for alts in split for alt in alts)
         most = np.array([longest_words(alts) for alts in split] + [0], dtype=np.int64)
         longest.append(most[codes][keep])
-        if c.text is None:
-            words.append(np.zeros(int(keep.sum()), dtype=np.int64))
-        else:
-            counts = pc.fill_null(pc.count_substring_regex(c.text, _WORD), 0)
-            words.append(counts.to_numpy(zero_copy_only=False).astype(np.int64)[keep])
+        words.append((c.text, keep))
 
     def median() -> float:
         return float(np.median(np.concatenate(longest)))
 
-    def labels() -> bool:
-        return bool((np.concatenate(words) <= np.concatenate(longest)).all())
+    def word_counts(text: Any, keep: NDArray[np.bool_]) -> NDArray[np.int64]:
+        if text is None:
+            return np.zeros(int(keep.sum()), dtype=np.int64)
+        counts = pc.fill_null(pc.count_substring_regex(text, _WORD), 0)
+        return counts.to_numpy(zero_copy_only=False).astype(np.int64)[keep]
+
+    def labels() -> bool:  # the outputs' words are counted only when the rule asks (a regex over every text)
+        counts = np.concatenate([word_counts(text, keep) for text, keep in words])
+        return bool((counts <= np.concatenate(longest)).all())
 
     return decide_scorer(n, missing, alternatives, median, labels)
 
