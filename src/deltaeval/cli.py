@@ -130,8 +130,20 @@ JsonOutOpt = Annotated[
     Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here.")
 ]
 MdOutOpt = Annotated[
-    Path | None, typer.Option("--md", metavar="FILE", help="Write the Markdown report here.")
+    Path | None,
+    typer.Option(
+        "--md", "--markdown", metavar="FILE", help="Write the Markdown report here (its charts beside it)."
+    ),
 ]
+ChartsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--charts",
+        metavar="DIR",
+        help="Folder for the Markdown report's SVG charts (default: REPORT.charts beside --md FILE).",
+    ),
+]
+NoChartsOpt = Annotated[bool, typer.Option("--no-charts", help="Write no chart files beside the Markdown.")]
 HtmlOutOpt = Annotated[
     Path | None, typer.Option("--html", metavar="FILE", help="Write the HTML report here.")
 ]
@@ -456,6 +468,8 @@ def compare_cmd(
     ] = None,
     json_out: JsonOutOpt = None,
     md_out: MdOutOpt = None,
+    charts_dir: ChartsOpt = None,
+    no_charts: NoChartsOpt = False,
     html_out: HtmlOutOpt = None,
     seed: SeedOpt = 0,
     n_boot: NBootOpt = 1000,
@@ -577,8 +591,17 @@ def compare_cmd(
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
-            _save_as(report, target, suffix)
+            _save_as(report, target, suffix, _charts_dir(md_out, charts_dir, no_charts))
             console.print(f"wrote {visible(str(target))}", markup=False)
+
+
+def _charts_dir(md_out: Path | None, charts: Path | None, no_charts: bool) -> Path | None:
+    """The Markdown report's chart folder: ``--charts DIR``, else REPORT.charts; None with --no-charts."""
+    if md_out is None or no_charts:
+        return None
+    from deltaeval.report.chart_files import default_directory
+
+    return charts if charts is not None else default_directory(md_out)
 
 
 def _store_exists(path: Path | None) -> bool:
@@ -593,9 +616,15 @@ def _is_file(ref: str) -> bool:
     return is_file_reference(ref)
 
 
-def _save_as(report, target: Path, suffix: str) -> None:
+def _save_as(report, target: Path, suffix: str, charts: Path | None = None) -> None:
+    """Write ``report`` to ``target``; a Markdown report with its charts in ``charts`` (None: none)."""
     from deltaeval.atomic_write import write_text_atomic
 
+    if suffix == ".md" and charts is not None:
+        from deltaeval.report.chart_files import write_markdown_with_charts
+
+        write_markdown_with_charts(report.data, target, charts)
+        return
     render = {".json": report.to_json, ".md": report.to_markdown, ".html": report.to_html}[suffix]
     write_text_atomic(target, render())
 
@@ -1155,6 +1184,8 @@ def judge_cmd(
     ] = None,
     json_out: JsonOutOpt = None,
     md_out: MdOutOpt = None,
+    charts_dir: ChartsOpt = None,
+    no_charts: NoChartsOpt = False,
     html_out: HtmlOutOpt = None,
     seed: Annotated[
         int, typer.Option("--seed", metavar="N", help="Seed of the bootstrap and the adaptive order.")
@@ -1249,7 +1280,7 @@ def judge_cmd(
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
-            _save_as(report, target, suffix)
+            _save_as(report, target, suffix, _charts_dir(md_out, charts_dir, no_charts))
             console.print(f"wrote {visible(str(target))}", markup=False)
     _exit_if_judging_failed(report.data)
 
@@ -1312,6 +1343,8 @@ def behaviour_cmd(
     ] = None,
     json_out: JsonOutOpt = None,
     md_out: MdOutOpt = None,
+    charts_dir: ChartsOpt = None,
+    no_charts: NoChartsOpt = False,
     html_out: HtmlOutOpt = None,
     seed: SeedOpt = 0,
     n_boot: NBootOpt = 1000,
@@ -1413,7 +1446,7 @@ def behaviour_cmd(
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
-            _save_as(report, target, suffix)
+            _save_as(report, target, suffix, _charts_dir(md_out, charts_dir, no_charts))
             console.print(f"wrote {visible(str(target))}", markup=False)
     _exit_if_judging_failed(report.data)
 

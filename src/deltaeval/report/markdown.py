@@ -304,7 +304,7 @@ def _regressions(report: Mapping[str, Any], max_examples: int, budget: int) -> s
     return text
 
 
-def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str:
+def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10, charts: str | None = None) -> str:
     """Render ``report`` as Markdown for a PR comment or a CI job summary.
 
     In the order a ship decision reads it: a verdict heading with the NFR's one-sided upper
@@ -317,7 +317,8 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     proposed axes, changed-most clusters and folded example pairs (a report with neither flips
     nor preferences leads with a behaviour heading). The result stays under GitHub's
     65,536-character comment limit: examples (and, if needed, slice rows) are left out, and the
-    text says so.
+    text says so. ``charts``, a Markdown block linking the chart files
+    (:mod:`deltaeval.report.chart_files`), follows the figures, before the regressions.
     """
     from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
     from deltaeval.report.judging_banner import markdown_banner
@@ -337,7 +338,7 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10) -> str
     if banner is not None:
         head.insert(0, banner)
     head += markdown_blocks(report)  # notes; churn and lengths
-    for extra in (_alignment(report), _continuous(report)):
+    for extra in (_alignment(report), _continuous(report), charts):
         if extra:
             head.append(extra)
     preference = _preference_blocks(report)
