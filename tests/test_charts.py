@@ -203,3 +203,49 @@ def test_cli_compare_writes_linked_charts(tmp_path: Path) -> None:
     assert main([*args, "--md", str(tmp_path / "r3.md"), "--no-charts"]) == 0
     assert not (tmp_path / "r3.charts").exists()
     assert "Charts" not in (tmp_path / "r3.md").read_text()
+
+
+def test_cli_judge_charts_win_rate_per_tag(tmp_path: Path) -> None:
+    from test_cli_judge import JUDGE_CODE
+    from test_cli_judge import write_runs as write_text_runs
+
+    old, new = write_text_runs(tmp_path)
+    judge_file = tmp_path / "my_judge.py"
+    judge_file.write_text(JUDGE_CODE, encoding="utf-8")
+    md = tmp_path / "judge.md"
+    args = ["judge", str(old), str(new), "--judge", f"python:{judge_file}:prefer_longer", "--tag", "category"]
+    args += ["--by", "category", "--store", str(tmp_path / "s.sqlite"), "--n-boot", "50", "-q"]
+    assert main([*args, "--json", str(tmp_path / "judge.json"), "--md", str(md)]) == 0
+    report = json.loads((tmp_path / "judge.json").read_text(encoding="utf-8"))
+    rows = report["preference"]["by_tag"][0]["rows"]
+    svg = (tmp_path / "judge.charts" / "win_rate_by_category.svg").read_text(encoding="utf-8")
+    root = _parse(svg)
+    assert len(_by_class(root, "point")) == len(rows) == 2
+    offset, slope = _scale(root, _pct)
+    for row, whisker in zip(rows, _by_class(root, "whisker"), strict=True):
+        assert float(whisker.get("x1")) == pytest.approx(offset + slope * row["win_rate_ci"][0], abs=0.06)
+        assert float(whisker.get("x2")) == pytest.approx(offset + slope * row["win_rate_ci"][1], abs=0.06)
+    assert "![Judge win rate of new by category](judge.charts/win_rate_by_category.svg)" in md.read_text()
+
+
+def test_cli_rank_charts(tmp_path: Path) -> None:
+    paths = []
+    for name, words in (("short", 1), ("medium", 3), ("long", 6)):
+        rows = [{"id": f"q{i}", "input": f"q {i}", "output": " ".join(["w"] * words)} for i in range(12)]
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        paths.append(str(path))
+    judge_file = tmp_path / "lj.py"
+    judge_file.write_text(
+        "def j(q, a, b):\n    longer = len(a) > len(b)\n"
+        "    return 'A>B' if longer != q.endswith('1') else 'B>A'\n",
+        encoding="utf-8",
+    )
+    args = ["rank", *paths, "--judge", f"python:{judge_file}:j", "--store", str(tmp_path / "s.sqlite")]
+    out = tmp_path / "rank.json"
+    assert main([*args, "--n-boot", "20", "--json", str(out), "--charts", str(tmp_path / "c"), "-q"]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    root = _parse((tmp_path / "c" / "ranking.svg").read_text(encoding="utf-8"))
+    labels = [t.find(SVG + "title").text for t in _by_class(root, "label")]
+    assert labels == [r["name"] for r in data["runs"]] == ["long", "medium", "short"]
+    assert len(_by_class(root, "point")) == 3 and len(_by_class(root, "whisker")) == 3

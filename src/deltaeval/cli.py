@@ -1471,6 +1471,10 @@ def rank_cmd(
     json_out: Annotated[
         Path | None, typer.Option("--json", metavar="FILE", help="Write the ratings as JSON.")
     ] = None,
+    charts_dir: Annotated[
+        Path | None,
+        typer.Option("--charts", metavar="DIR", help="Write the ratings chart here (DIR/ranking.svg)."),
+    ] = None,
     seed: SeedOpt = 0,
     n_boot: Annotated[
         int, typer.Option("--n-boot", metavar="N", help="Bootstrap rounds for the intervals.")
@@ -1578,6 +1582,12 @@ def rank_cmd(
 
         write_report(ranking.data, json_out)
         console.print(f"wrote {visible(str(json_out))}", markup=False)
+    if charts_dir is not None:
+        from deltaeval.report.chart_files import write_charts
+        from deltaeval.report.charts import charts_for
+
+        for path in write_charts(charts_for(ranking.data), charts_dir):
+            console.print(f"wrote {visible(str(path))}", markup=False)
     _exit_if_judging_failed(ranking.data)
 
 
