@@ -40,7 +40,9 @@ def hostile_report() -> dict[str, Any]:
 
 
 def _script_count(html: str) -> int:
-    return len(re.findall(r"<script\b", html, flags=re.IGNORECASE))
+    """Executable scripts (the viewer's data element, ``type="application/json"``, runs nothing)."""
+    scripts = re.findall(r"<script\b[^>]*>", html, flags=re.IGNORECASE)
+    return sum('type="application/json"' not in tag.lower() for tag in scripts)
 
 
 def test_template_is_autoescaped() -> None:
@@ -131,8 +133,9 @@ def test_html_escapes_hostile_text(hostile_report: dict[str, Any]) -> None:
     assert "&lt;i&gt;v1&lt;/i&gt;" in html
     assert "&lt;svg onload=&#34;alert(2)&#34;&gt;" in html
     assert "&lt;/textarea&gt;&lt;/div&gt;&lt;/main&gt;" in html
-    for raw in [*HOSTILE[:2], "<i>v1", "<svg", "</textarea>", "<img", "<b>bold"]:
+    for raw in [*HOSTILE[:2], "<i>v1", "<svg on", "</textarea>", "<img", "<b>bold"]:
         assert raw not in html, raw
+    assert html.count("<svg") == html.count('<svg class="deltaeval-chart"')  # only the charts' own
     assert _script_count(html) == _script_count(render_html(build_report()))
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,9 +83,14 @@ class CompareSettings:
 
 @dataclass(frozen=True)
 class Report:
-    """The result of a comparison: a JSON-ready dict (``data``) and ways to render it."""
+    """The result of a comparison: a JSON-ready dict (``data``) and ways to render it.
+
+    ``examples`` (a fresh comparison's) builds the HTML viewer's rows of every paired example,
+    at most N of them (:mod:`deltaeval.report.viewer`); the JSON keeps its own caps.
+    """
 
     data: dict[str, Any]
+    examples: Callable[[int], list[dict[str, Any]]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def flips(self) -> dict[str, Any] | None:
@@ -106,10 +112,16 @@ class Report:
 
         return render_markdown(self.data)
 
-    def to_html(self) -> str:
+    def to_html(self, max_examples: int | None = None) -> str:
+        """The HTML page; its viewer holds up to ``max_examples`` examples (default 10,000)."""
         from deltaeval.report import render_html
+        from deltaeval.report.viewer import DEFAULT_MAX_EXAMPLES
 
-        return render_html(self.data)
+        if self.examples is None:
+            return render_html(self.data)
+        limit = DEFAULT_MAX_EXAMPLES if max_examples is None else max_examples
+        total = (self.data.get("alignment") or {}).get("n_shared")
+        return render_html(self.data, examples=self.examples(limit), total=total)
 
     def _repr_html_(self) -> str:
         """The HTML report inline in a notebook: the page in a sandboxed frame (report/notebook.py).
@@ -258,7 +270,9 @@ def compare(
         if choice is not None and choice.name is not None:
             settings = dataclasses.replace(settings, scorer=choice.name)
     alignment = align(old_run, new_run, strict=strict)
-    return Report(analyse(alignment, settings, quiet=quiet, scorer_choice=choice, runs=runs))
+    viewer: dict[str, Any] = {}
+    data = analyse(alignment, settings, quiet=quiet, scorer_choice=choice, runs=runs, viewer=viewer)
+    return Report(data, examples=viewer["rows"])
 
 
 def analyse(
@@ -268,6 +282,7 @@ def analyse(
     quiet: bool = True,
     scorer_choice: ScorerChoice | None = None,
     runs: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    viewer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every analysis on an alignment and assemble the JSON report dict (``quiet``: no progress).
 
@@ -368,7 +383,31 @@ def analyse(
     data["settings"]["behaviour"] = "behaviour" in data
     data["settings"]["similarity"] = settings.similarity
     data["settings"]["asymptotic_from"] = settings.asymptotic_from
+    if viewer is not None:  # the HTML viewer's rows, built when the page is written
+        viewer["rows"] = functools.partial(
+            _viewer_rows,
+            alignment,
+            data,
+            None if unscored else (correct_old, correct_new),
+            same,
+            axis_values,
+        )
     return data
+
+
+def _viewer_rows(
+    alignment: Alignment,
+    data: dict[str, Any],
+    correct: tuple[np.ndarray, np.ndarray] | None,
+    same: np.ndarray | None,
+    axis_values: dict[str, Any],
+    limit: int,
+) -> list[dict[str, Any]]:
+    from deltaeval.report.viewer import rows_from_alignment
+
+    return rows_from_alignment(
+        alignment, data, correct=correct, same=same, axis_values=axis_values, limit=limit
+    )
 
 
 def _notes(settings: CompareSettings, choice: ScorerChoice | None, unscored: bool) -> list[str]:

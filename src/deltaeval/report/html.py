@@ -9,14 +9,17 @@ characters, escape sequences and bidi overrides are shown as escapes (newlines a
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from deltaeval.report import _decision as decision
 from deltaeval.report import _format as fmt
 from deltaeval.report import output_changes
+from deltaeval.report import viewer as viewer_data
 from deltaeval.report.behaviour_html import behaviour_view
 from deltaeval.report.judging_banner import judging_problem
 from deltaeval.textsafe import visible, visible_data
@@ -135,6 +138,51 @@ def _preference_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+_SVG_NS = "http://www.w3.org/2000/svg"
+
+
+@functools.lru_cache(maxsize=1)
+def _viewer_script() -> Markup:
+    """The viewer's script (deltaeval's own code, ``templates/viewer.js``), inserted as is."""
+    return Markup(resources.files("deltaeval.report").joinpath("templates/viewer.js").read_text("utf-8"))
+
+
+def _viewer_view(
+    report: Mapping[str, Any], rows: Sequence[viewer_data.Row] | None, total: int | None
+) -> dict[str, Any] | None:
+    """The example viewer's data (None when there is no example to browse)."""
+    which = "negative flips first, then positive flips, then the others"
+    if rows is None:
+        rows = viewer_data.rows_from_report(report)
+        which = "the examples the JSON report lists"
+    if not rows:
+        return None
+    if total is None:
+        n = (report.get("accuracy") or {}).get("n") or (report.get("alignment") or {}).get("n_shared")
+        total = n if isinstance(n, int) and n >= len(rows) else len(rows)
+    data = viewer_data.payload(report, rows, total=total)
+    # the blob holds no "<", ">" or "&" (data_blob writes them as \u escapes): inert in its script
+    return {
+        "n": len(rows),
+        "total": total,
+        "which": which,
+        "blob": Markup(viewer_data.data_blob(data)),
+        "script": _viewer_script(),
+    }
+
+
+def _charts(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The report's SVG charts (:mod:`deltaeval.report.charts`: deltaeval's own markup, every
+    label in it XML-escaped there), for the page's Charts section."""
+    from deltaeval.report.charts import charts_for
+
+    # inline SVG in HTML needs no namespace declaration (the page names no URL at all)
+    return [
+        {"title": c.title, "name": c.name, "svg": Markup(c.svg.replace(f' xmlns="{_SVG_NS}"', "", 1))}
+        for c in charts_for(report)
+    ]
+
+
 def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the template shows, with absent optional blocks filled with empties."""
     examples = report.get("examples") or {}
@@ -192,7 +240,12 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(
+    report: Mapping[str, Any],
+    *,
+    examples: Sequence[viewer_data.Row] | None = None,
+    total: int | None = None,
+) -> str:
     """Render ``report`` as one self-contained HTML page.
 
     In the order a ship decision reads it: the verdict (a badge and a line with the accuracy
@@ -210,5 +263,13 @@ def render_html(report: Mapping[str, Any]) -> str:
     without flips shows only the preference and behaviour sections. It loads nothing from the network (a
     Content-Security-Policy forbids it) and its only script sorts tables and filters examples
     using text, never HTML.
+
+    The "Examples" viewer browses ``examples`` (rows of :mod:`deltaeval.report.viewer`, e.g. every
+    example of a fresh comparison, of ``total`` in all) or, without them, the examples the report
+    lists; the "Charts" section shows :func:`deltaeval.report.charts.charts_for`'s SVG.
     """
-    return _environment().get_template(TEMPLATE).render(**_view(visible_data(report)))
+    safe = visible_data(report)
+    view = _view(safe)
+    view["viewer"] = _viewer_view(safe, examples, total)
+    view["charts"] = _charts(safe)
+    return _environment().get_template(TEMPLATE).render(**view)
