@@ -402,13 +402,20 @@ def _clip(text: str | None, width: int = 60) -> str:
 
 @app.command("compare")
 def compare_cmd(
-    old: Annotated[
-        str | None,
-        typer.Argument(metavar="OLD", help="Old run: a results file, FILE::RUN, or a stored run name."),
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="OLD NEW [RUN…]",
+            help="Runs: results files, FILE::RUN, or stored run names. More than two: each is compared "
+            "with the first (or --baseline) and a lineage table is added.",
+            show_default=False,
+        ),
     ] = None,
-    new: Annotated[
+    baseline: Annotated[
         str | None,
-        typer.Argument(metavar="NEW", help="New run: a results file, FILE::RUN, or a stored run name."),
+        typer.Option(
+            "--baseline", metavar="NAME", help="With several runs: the run the others are compared with."
+        ),
     ] = None,
     old_model: Annotated[
         str | None, typer.Option("--old-model", metavar="SPEC", help="Generate the old run with this model.")
@@ -524,6 +531,8 @@ def compare_cmd(
 
     Give two runs (files or stored names), or generate them: --old-model SPEC [--new-model SPEC]
     --data FILE, with per-side --old-system/--new-system prompts. Model calls are cached.
+    Three or more runs (v1 v2 v3 …): each is compared with the first (or --baseline NAME), and a
+    lineage table adds accuracy, NFR, PFR and a Holm-adjusted verdict per candidate and per step.
     """
     from deltaeval.comparison import compare
     from deltaeval.resolve import resolve_run
@@ -538,6 +547,23 @@ def compare_cmd(
         )
     if not generating:
         _check_threads(threads, [])
+    if runs and (len(runs) > 2 or baseline is not None) and not generating:
+        from deltaeval.cli_lineage import baseline_first, compare_lineage_cmd
+
+        if len(runs) > 2:
+            options = dict(scorer=scorer, by=tuple(by or ()), seed=seed, n_boot=n_boot)
+            options.update(confidence_level=level, epsilon=epsilon, alpha=alpha, strict=strict)
+            options.update(max_examples=max_examples, threshold=threshold, behaviour=behaviour)
+            options.update(similarity=similarity, quiet=quiet)
+            if asymptotic_from is not None:
+                options["asymptotic_from"] = asymptotic_from
+            outputs = (json_out, md_out, html_out)
+            compare_lineage_cmd(runs, baseline, options, store, format, mapping, console, outputs)
+            return
+        runs = baseline_first(runs, baseline)  # two runs: the baseline is the old one
+    old, new = [*(runs or ()), None, None][:2]  # more than two runs with models: refused below
+    if baseline is not None and generating:
+        raise UsageError("--baseline names one of the runs given", hint="leave it out when generating runs")
     if generating:
         _check_threads(threads, [old_model, new_model])
         if old is not None or new is not None:

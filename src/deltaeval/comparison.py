@@ -229,8 +229,6 @@ def compare(
     ... # doctest: +SKIP
     >>> report.flips["nfr"], report.flips["nfr_ci"]  # doctest: +SKIP
     """
-    from deltaeval.io import load_run
-
     by_tags = (by,) if isinstance(by, str) else tuple(by)
     scorer_name = scorer if isinstance(scorer, str) or scorer is None else scorer.name
     settings = CompareSettings(
@@ -248,6 +246,34 @@ def compare(
         similarity=similarity,
         asymptotic_from=asymptotic_from,
     )
+    pair = prepare_pair(old, new, settings, scorer)
+    viewer: dict[str, Any] = {}
+    data = analyse(
+        pair.alignment, pair.settings, quiet=quiet, scorer_choice=pair.choice, runs=pair.runs, viewer=viewer
+    )
+    return Report(data, examples=viewer["rows"])
+
+
+@dataclass(frozen=True)
+class PreparedPair:
+    """Two runs scored and aligned as :func:`compare` analyses them (see :func:`prepare_pair`)."""
+
+    alignment: Alignment
+    settings: CompareSettings  # with the automatically chosen scorer named, when one was chosen
+    choice: ScorerChoice | None
+    runs: tuple[dict[str, Any], dict[str, Any]]  # the identity blocks of the runs as given
+
+
+def prepare_pair(
+    old: Run | str | Path, new: Run | str | Path, settings: CompareSettings, scorer: str | Any | None = None
+) -> PreparedPair:
+    """Load (when paths), score and align two runs exactly as :func:`compare` does.
+
+    ``scorer`` is the scorer name/spec or object (``settings.scorer`` names it).
+    """
+    from deltaeval.io import load_run
+
+    strict, threshold = settings.strict, settings.threshold
     old_run = old if isinstance(old, Run) else load_run(old, strict=strict)
     new_run = new if isinstance(new, Run) else load_run(new, strict=strict)
     from deltaeval.columnar import hash_concurrently
@@ -270,9 +296,7 @@ def compare(
         if choice is not None and choice.name is not None:
             settings = dataclasses.replace(settings, scorer=choice.name)
     alignment = align(old_run, new_run, strict=strict)
-    viewer: dict[str, Any] = {}
-    data = analyse(alignment, settings, quiet=quiet, scorer_choice=choice, runs=runs, viewer=viewer)
-    return Report(data, examples=viewer["rows"])
+    return PreparedPair(alignment, settings, choice, runs)
 
 
 def analyse(

@@ -1,0 +1,99 @@
+"""``deltaeval compare v1 v2 v3 …``: several runs, each compared with a baseline (wired into cli.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deltaeval.errors import UsageError
+from deltaeval.textsafe import visible
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from deltaeval.io.base import ColumnMapping
+    from deltaeval.types import Run
+
+
+def _ref_names(ref: str) -> set[str]:
+    """The names a run reference may go by: itself, a file's stem, the RUN of ``FILE::RUN``."""
+    names = {ref}
+    if "::" in ref:
+        names.add(ref.rsplit("::", 1)[1])
+    else:
+        names.add(Path(ref).stem)
+    return names
+
+
+def _check_refs(refs: Sequence[str]) -> None:
+    """At least two references, none given twice (a one-line UsageError otherwise)."""
+    from deltaeval.lineage.api import check_names
+
+    check_names(list(refs), None)
+
+
+def baseline_first(refs: Sequence[str], baseline: str | None) -> list[str]:
+    """Two run references with the one ``baseline`` names first (``baseline`` None: as given)."""
+    _check_refs(refs)
+    if baseline is None:
+        return list(refs)
+    matches = [ref for ref in refs if baseline in _ref_names(ref)]
+    if not matches:
+        raise UsageError(
+            f"the baseline {baseline!r} is not among the runs ({', '.join(refs)})",
+            hint="name one of the runs given, or leave --baseline out to use the first",
+        )
+    first = matches[0]
+    return [first, *(ref for ref in refs if ref != first)]
+
+
+def _resolve(
+    refs: Sequence[str], store: Path | None, format: str | None, mapping: ColumnMapping, strict: bool
+) -> list[Run]:
+    """The runs the references name, as ``compare`` resolves two (a stored run or a file)."""
+    from deltaeval.cli import _is_file, _store, _store_exists
+    from deltaeval.resolve import resolve_run
+
+    needs_store = not all(_is_file(ref) for ref in refs) and _store_exists(store)
+    db = _store(store, create=False) if needs_store else None  # reading runs creates no store
+    try:
+        return [resolve_run(ref, db, format=format, mapping=mapping, strict=strict) for ref in refs]
+    finally:
+        if db is not None:
+            db.close()
+
+
+def _baseline_name(refs: Sequence[str], runs: Sequence[Run], baseline: str | None) -> str | None:
+    """The run name ``baseline`` stands for: a run's name, or the reference it was given as."""
+    if baseline is None or any(run.name == baseline for run in runs):
+        return baseline
+    for ref, run in zip(refs, runs, strict=True):
+        if baseline in _ref_names(ref):
+            return run.name
+    return baseline  # not among them: compare_lineage says so
+
+
+def compare_lineage_cmd(
+    refs: Sequence[str],
+    baseline: str | None,
+    options: dict[str, Any],
+    store: Path | None,
+    format: str | None,
+    mapping: ColumnMapping,
+    console: Console,
+    outputs: tuple[Path | None, Path | None, Path | None],
+) -> None:
+    """Compare every run with the baseline, print the lineage, and write the reports asked for."""
+    from deltaeval.atomic_write import write_text_atomic
+    from deltaeval.lineage import compare_lineage
+
+    _check_refs(refs)
+    runs = _resolve(refs, store, format, mapping, options.get("strict", False))
+    report = compare_lineage(runs, baseline=_baseline_name(refs, runs, baseline), **options)
+    report.print(console)
+    renderers = (report.to_json, report.to_markdown, report.to_html)
+    for target, render in zip(outputs, renderers, strict=True):
+        if target is not None:
+            write_text_atomic(target, render())
+            console.print(f"wrote {visible(str(target))}", markup=False)
