@@ -219,3 +219,31 @@ def test_bad_input(runs, tmp_path, capsys) -> None:
     assert "share no example id" in err
     err = _error(["compare", v1, v2, v3, "--old-model", "echo", "--data", v1], capsys)
     assert "not both" in err
+
+
+def test_gate_checks_every_candidate(runs, tmp_path, capsys, monkeypatch) -> None:
+    report = tmp_path / "lineage.json"
+    args = [
+        "compare",
+        str(runs["v1"]),
+        str(runs["v2"]),
+        str(runs["v3"]),
+        *NO_BEHAVIOUR,
+        "--json",
+        str(report),
+    ]
+    assert main(args) == 0
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    capsys.readouterr()
+    # v1 → v2: 10 negative flips of 40 (upper bound 39%); v1 → v3: 2 of 40 (upper bound 14.9%)
+    assert main(["gate", str(report), "--max-nfr", "0.2"]) == 1
+    printed = capsys.readouterr().out
+    assert "v1 → v2:" in printed and "v1 → v3:" in printed
+    assert "1 of 2 candidates pass; failing: v1 → v2" in printed
+    assert main(["gate", str(report), "--max-nfr", "0.5"]) == 0
+    assert "2 of 2 candidates pass" in capsys.readouterr().out
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["gate", str(report), "--max-nfr", "0.2"]) == 1
+    text = summary.read_text(encoding="utf-8")
+    assert "v1 → v2" in text and "v1 → v3" in text

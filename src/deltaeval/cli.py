@@ -972,7 +972,18 @@ def gate_cmd(
         )
     if use_upper and estimate:
         raise UsageError("--upper and --estimate contradict each other", hint="pass one of them")
-    report = load_report(report_path)
+    report = load_report(report_path, lineage=True)
+    if report.get("schema") == "deltaeval.lineage":  # compare v1 v2 v3 …: every candidate is gated
+        from deltaeval.cli_lineage import gate_lineage_cmd
+
+        limits = dict(
+            max_nfr=max_nfr, max_accuracy_drop=max_accuracy_drop, min_accuracy_delta=min_accuracy_delta
+        )
+        limits.update(max_slice_nfr=max_slice_nfr, max_p=max_p, min_win_rate=min_win_rate)
+        limits.update(alpha=alpha, estimate=estimate)
+        if not gate_lineage_cmd(report, limits, _console(), summary, bool(github)):
+            raise typer.Exit(EXIT_GATE_FAILED)
+        return
     checks = evaluate_gate(
         report,
         max_nfr=max_nfr,

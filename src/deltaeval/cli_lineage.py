@@ -97,3 +97,45 @@ def compare_lineage_cmd(
         if target is not None:
             write_text_atomic(target, render())
             console.print(f"wrote {visible(str(target))}", markup=False)
+
+
+def gate_lineage_cmd(
+    report: dict[str, Any], thresholds: dict[str, Any], console: Console, summary: Path | None, explicit: bool
+) -> bool:
+    """Gate every candidate of a lineage report on its comparison with the baseline; True when all pass.
+
+    Each candidate is checked as ``deltaeval gate`` checks a two-run report, at the same alpha: the
+    lineage passes only when every candidate passes, so a candidate that should fail makes the
+    whole gate pass with probability at most alpha, however many candidates there are.
+    """
+    from rich.text import Text
+
+    from deltaeval.cli import _append_gate_summary, _plain
+    from deltaeval.errors import InputError
+    from deltaeval.gate import evaluate_gate
+
+    comparisons = report.get("comparisons")
+    if (
+        not isinstance(comparisons, list)
+        or not comparisons
+        or not all(isinstance(c, dict) for c in comparisons)
+    ):
+        raise InputError(
+            "the lineage report has no comparisons",
+            hint="write it again with `deltaeval compare v1 v2 v3 --json`",
+        )
+    failed = []
+    for comparison in comparisons:
+        checks = evaluate_gate(comparison, **thresholds)
+        pair = f"{comparison.get('old', {}).get('name')} → {comparison.get('new', {}).get('name')}"
+        console.print(Text.assemble(Text(visible(pair), style="bold"), ":"))
+        for check in checks:
+            mark = Text("PASS", style="green") if check.passed else Text("FAIL", style="red")
+            console.print(Text.assemble("  ", mark, " ", _plain(check.description)))
+        if not all(c.passed for c in checks):
+            failed.append(pair)
+        if summary is not None:
+            _append_gate_summary(summary, comparison, checks, explicit=explicit)
+    verdict = f"{len(comparisons) - len(failed)} of {len(comparisons)} candidates pass"
+    console.print(Text(visible(verdict + (f"; failing: {', '.join(failed)}" if failed else ""))))
+    return not failed

@@ -13,6 +13,8 @@ from deltaeval.errors import InputError
 
 SCHEMA = "deltaeval.report"
 SCHEMA_VERSION = 1
+#: The report of ``compare`` with more than two runs (deltaeval.lineage.api.SCHEMA), same version.
+LINEAGE_SCHEMA = "deltaeval.lineage"
 
 
 def _plain(value: Any) -> Any:
@@ -53,8 +55,10 @@ def _undefined_number(name: str) -> None:
     return None
 
 
-def load_report(path: str | Path) -> dict[str, Any]:
+def load_report(path: str | Path, *, lineage: bool = False) -> dict[str, Any]:
     """Read a JSON report and check that it is a ``deltaeval.report`` of schema version 1.
+
+    ``lineage``: a ``deltaeval.lineage`` report (``compare v1 v2 v3 …``, version 1) is read too.
 
     Raises
     ------
@@ -105,6 +109,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
             hint="give the JSON file written by `deltaeval compare --json`",
         )
     schema = data.get("schema")
+    if lineage and schema == LINEAGE_SCHEMA:
+        schema = SCHEMA  # the same version check below
     if schema != SCHEMA:
         raise InputError(
             f"not a deltaeval report: schema is {schema!r}, expected {SCHEMA!r}",
