@@ -92,6 +92,16 @@ def test_viewer_keeps_flips_first_when_capped(tmp_path: Path) -> None:
     assert f"The page holds 5 of {N} examples" in html
 
 
+def test_cli_html_examples_sets_how_many_the_page_holds(tmp_path: Path) -> None:
+    from deltaeval.cli import main
+
+    old, new = _write_runs(tmp_path)
+    page = tmp_path / "r.html"
+    args = ["compare", str(old), str(new), "--no-behaviour", "--n-boot", "0", "--quiet", "--html", str(page)]
+    assert main([*args, "--html-examples", "9"]) == 0
+    assert f"The page holds 9 of {N} examples" in page.read_text(encoding="utf-8")
+
+
 def test_data_blob_is_inert_and_round_trips() -> None:
     value = {"rows": [{"o": PLANTED_HTML, "n": PLANTED_SCRIPT + " <!-- & \u2028"}]}
     blob = data_blob(value)

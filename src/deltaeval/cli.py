@@ -496,6 +496,15 @@ def compare_cmd(
     max_examples: Annotated[
         int, typer.Option("--max-examples", metavar="N", help="Positive flips kept in the report.")
     ] = 100,
+    html_examples: Annotated[
+        int | None,
+        typer.Option(
+            "--html-examples",
+            metavar="N",
+            help="Examples the HTML report's viewer holds (default 10,000: flips first, then the others).",
+            show_default=False,
+        ),
+    ] = None,
     behaviour: Annotated[
         bool | None,
         typer.Option(
@@ -617,7 +626,8 @@ def compare_cmd(
     report.print(console)
     for target, suffix in ((json_out, ".json"), (md_out, ".md"), (html_out, ".html")):
         if target is not None:
-            _save_as(report, target, suffix, _charts_dir(md_out, charts_dir, no_charts))
+            charts = _charts_dir(md_out, charts_dir, no_charts)
+            _save_as(report, target, suffix, charts, html_examples=html_examples)
             console.print(f"wrote {visible(str(target))}", markup=False)
 
 
@@ -642,14 +652,22 @@ def _is_file(ref: str) -> bool:
     return is_file_reference(ref)
 
 
-def _save_as(report, target: Path, suffix: str, charts: Path | None = None) -> None:
-    """Write ``report`` to ``target``; a Markdown report with its charts in ``charts`` (None: none)."""
+def _save_as(
+    report, target: Path, suffix: str, charts: Path | None = None, *, html_examples: int | None = None
+) -> None:
+    """Write ``report`` to ``target``; a Markdown report with its charts in ``charts`` (None: none);
+    an HTML page whose viewer holds ``html_examples`` examples (None: the default)."""
     from deltaeval.atomic_write import write_text_atomic
 
     if suffix == ".md" and charts is not None:
         from deltaeval.report.chart_files import write_markdown_with_charts
 
         write_markdown_with_charts(report.data, target, charts)
+        return
+    if suffix == ".html" and html_examples is not None:
+        if html_examples < 0:
+            raise UsageError(f"--html-examples {html_examples} is negative", hint="use 0 or more, e.g. 1000")
+        write_text_atomic(target, report.to_html(html_examples))
         return
     render = {".json": report.to_json, ".md": report.to_markdown, ".html": report.to_html}[suffix]
     write_text_atomic(target, render())

@@ -31,7 +31,7 @@ from deltaeval.report import _format as fmt
 from deltaeval.textsafe import visible
 
 #: Examples the viewer embeds by default. At 10,000 examples of ~1 KB of text each the page is
-#: ~12 MB and opens in well under the 1.5 s target (bench/viewer.py, bench/README.md); the JSON
+#: ~11 MB and paints first in well under the 1.5 s target (bench/viewer.py, bench/README.md); the JSON
 #: report keeps its own caps (1,000 negative flips, ``--max-examples`` positive flips).
 DEFAULT_MAX_EXAMPLES = 10_000
 #: Behaviour axes carried per example (the changed ones first, then the length in words).
@@ -44,7 +44,8 @@ _VERDICTS = {1.0: "new better", 0.5: "tie", 0.0: "old better"}
 
 #: A viewer row (short keys keep 10,000 rows small): ``i`` position, ``id``, ``k`` flip type
 #: (one of :data:`KINDS`, or ``""`` without correctness), ``c`` output changed (true/false/null),
-#: ``t`` tags, ``in`` input, ``ref`` reference, ``o``/``n`` outputs, ``oe``/``ne`` errors,
+#: ``t`` tags, ``in`` input, ``ref`` reference, ``o``/``n`` outputs (no ``n`` when it equals ``o``),
+#: ``oe``/``ne`` errors,
 #: ``os``/``ns`` scores, ``v`` judge verdict, ``a`` {axis: new - old}.
 Row = dict[str, Any]
 
@@ -83,6 +84,8 @@ def _row(
         "o": _text(old),
         "n": _text(new),
     }
+    if row["n"] == row["o"]:
+        del row["n"]  # an unchanged output is stored once (the page's script restores it)
     if reference is not None:
         row["ref"] = _text(fmt.reference(reference))
     for key, value in extra.items():

@@ -5,8 +5,12 @@
   var dataNode = document.getElementById("viewer-data");
   var list = document.getElementById("vlist");
   if (!dataNode || !list) return;
+  var mark = function (name) { if (window.performance && performance.mark) performance.mark(name); };
+  mark("deltaeval-viewer-start");
   var D = JSON.parse(dataNode.textContent);
+  mark("deltaeval-viewer-parsed");
   var rows = D.rows;
+  rows.forEach(function (r) { if (r.n === undefined) r.n = r.o; }); // an unchanged output is stored once
   var ROW = 30; // px: every row has this height, so only the rows on screen are built
   var $ = function (id) { return document.getElementById(id); };
   var space = $("vspace"), head = $("vhead"), count = $("vf-count");
@@ -70,13 +74,19 @@
     $("vf-axes").appendChild(box);
   });
 
-  var haystack = null;
+  // the search index: each example's text in lower case, built in slices after the page opens
+  var haystack = [];
   function text(r) {
     return [r.id, r["in"], r.ref || "", r.o, r.n, r.oe || "", r.ne || ""].join("\n").toLowerCase();
   }
+  function index(upTo) { while (haystack.length < upTo) haystack.push(text(rows[haystack.length])); }
+  function indexSlice() {
+    index(Math.min(rows.length, haystack.length + 1000));
+    if (haystack.length < rows.length) setTimeout(indexSlice, 0);
+  }
   function matcher() {
     var query = q.value.trim().toLowerCase();
-    if (query && !haystack) haystack = rows.map(text);
+    if (query) index(rows.length);
     var type = typeSel.value, tag = tagSel.value === "" ? null : D.tags[+tagSel.value], verdict = verdictSel.value;
     var axes = Object.keys(bounds).filter(function (a) { return bounds[a].min !== undefined || bounds[a].max !== undefined; });
     return function (j) {
@@ -295,4 +305,6 @@
   [typeSel, tagSel, verdictSel].forEach(function (el) { el.addEventListener("change", update); });
   update();
   fromHash();
+  mark("deltaeval-viewer-ready");
+  setTimeout(indexSlice, 0);
 })();
