@@ -247,3 +247,29 @@ def test_gate_checks_every_candidate(runs, tmp_path, capsys, monkeypatch) -> Non
     assert main(["gate", str(report), "--max-nfr", "0.2"]) == 1
     text = summary.read_text(encoding="utf-8")
     assert "v1 → v2" in text and "v1 → v3" in text
+
+
+def test_terminal_table_fits_80_columns(runs) -> None:
+    from rich.console import Console
+
+    report = compare_lineage(
+        [runs[n] for n in ("v1", "v2", "v3", "v4")], scorer="exact", behaviour=False, max_nfr=0.2
+    )
+    console = Console(width=80, record=True, color_system=None)
+    report.print(console)
+    text = console.export_text()
+    table = text[: text.index("─ v1 → v2 ─")]
+    assert all(len(line) <= 80 for line in table.splitlines())
+    header = next(line for line in table.splitlines() if line.lstrip().startswith("run"))
+    assert header.split() == ["run", "acc.", "Δ", "acc.", "NFR", "PFR", "p", "p", "adj.", "verdict", "gate"]
+    assert "regressed" in table and "FAIL" in table and "PASS" in table and "v3 → v4" in table
+
+
+def test_runs_without_correctness_are_refused(tmp_path, capsys) -> None:
+    paths = []
+    for name in ("x1", "x2", "x3"):
+        path = tmp_path / f"{name}.jsonl"
+        rows = [{"id": f"q{i}", "input": f"q {i}", "output": f"{name} says {i}"} for i in range(5)]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        paths.append(str(path))
+    assert "needs correctness" in _error(["compare", *paths, "--no-behaviour"], capsys)

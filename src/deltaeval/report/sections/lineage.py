@@ -11,7 +11,7 @@ Markdown, :func:`html.escape` in HTML (all after :func:`deltaeval.textsafe.visib
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from deltaeval.report import _format as fmt
@@ -233,8 +233,3 @@ def render_html(data: Mapping[str, Any]) -> str:
         f"<title>deltaeval lineage: {title}</title><style>{_STYLE}</style></head>"
         f"<body><h1>deltaeval lineage: {title}</h1>{lineage_html(data)}{''.join(frames)}</body></html>\n"
     )
-
-
-def gate_rows(lineage: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-    """The candidate rows (those a gate checks)."""
-    return [row for row in lineage["rows"] if row["kind"] == "candidate"]
