@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Report": "deltaeval.comparison",
     "compare": "deltaeval.comparison",
+    "compare_lineage": "deltaeval.lineage",
     "DeltaEvalError": "deltaeval.errors",
     "load_run": "deltaeval.io",
     "load_runs": "deltaeval.io",
@@ -38,6 +39,7 @@ _EXPORTS = {
 __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "Report",
     "compare",
+    "compare_lineage",
     "DeltaEvalError",
     "load_run",
     "load_runs",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from deltaeval.io.base import ColumnMapping
     from deltaeval.io.dataset import load_dataset
     from deltaeval.judging import get_judge, judge
+    from deltaeval.lineage import compare_lineage
     from deltaeval.runner import run_model
     from deltaeval.store import Store
     from deltaeval.types import Example, Output, Run
