@@ -250,7 +250,7 @@ def payload(
     total: int | None = None,
 ) -> dict[str, Any]:
     """What the page's script reads: the rows, the run names, the filters' choices."""
-    axes = sorted({name for row in rows for name in row.get("a", {})})
+    axes = list(dict.fromkeys(name for row in rows for name in row.get("a", {})))  # changed ones first
     return {
         "old": _text((report.get("old") or {}).get("name") or "old"),
         "new": _text((report.get("new") or {}).get("name") or "new"),

@@ -12,6 +12,7 @@
   var rows = D.rows;
   rows.forEach(function (r) { if (r.n === undefined) r.n = r.o; }); // an unchanged output is stored once
   var ROW = 30; // px: every row has this height, so only the rows on screen are built
+  var AXIS_COLUMNS = 3; // behaviour-axis columns in the list (the changed axes come first)
   var $ = function (id) { return document.getElementById(id); };
   var space = $("vspace"), head = $("vhead"), count = $("vf-count");
   var q = $("vf-q"), typeSel = $("vf-type"), tagSel = $("vf-tag"), verdictSel = $("vf-verdict");
@@ -29,8 +30,8 @@
   if (hasVerdict) columns.push({ key: "verdict", w: "96px", get: function (r) { return r.v || ""; } });
   columns.push({ key: "tags", w: "minmax(80px, 1fr)", get: function (r) {
     return Object.keys(r.t).map(function (k) { return k + "=" + r.t[k]; }).join(" "); } });
-  D.axes.forEach(function (axis) {
-    columns.push({ key: "Δ " + axis, w: "88px", num: true, get: function (r) { return r.a && r.a[axis] !== undefined ? r.a[axis] : null; } });
+  D.axes.slice(0, AXIS_COLUMNS).forEach(function (axis) { // every axis has a range filter
+    columns.push({ key: "Δ " + axis, w: "80px", num: true, get: function (r) { return r.a && r.a[axis] !== undefined ? r.a[axis] : null; } });
   });
   if (hasScores) columns.push({ key: "score", w: "110px", num: true,
     get: function (r) { return r.ns === undefined || r.os === undefined ? null : r.ns - r.os; },
@@ -133,6 +134,7 @@
     var cell = document.createElement("div");
     cell.className = "vcell" + (col.num ? " n" : "");
     cell.textContent = col.key;
+    cell.setAttribute("title", col.key + " (click to sort)");
     cell.setAttribute("role", "columnheader");
     cell.addEventListener("click", function () { sortBy(c); });
     head.appendChild(cell);
@@ -263,12 +265,15 @@
     if (selected < 0) return;
     var r = rows[shown[selected]];
     show(r);
-    history.replaceState(null, "", "#ex-" + encodeURIComponent(r.id));
+    setHash("#ex-" + encodeURIComponent(r.id));
     detail.scrollIntoView({ block: "nearest" });
+  }
+  function setHash(url) {
+    try { history.replaceState(null, "", url); } catch (e) { /* a sandboxed frame (a notebook) has no history */ }
   }
   function close() {
     detail.hidden = true; openId = null;
-    if (location.hash.indexOf("#ex-") === 0) history.replaceState(null, "", location.pathname + location.search);
+    if (location.hash.indexOf("#ex-") === 0) setHash(location.pathname + location.search);
     list.focus({ preventScroll: true });
   }
   $("vd-close").addEventListener("click", close);
