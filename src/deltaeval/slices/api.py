@@ -1,0 +1,150 @@
+"""``discover_slices(alignment)``: the slices where the new run regressed, found and confirmed.
+
+Runs in, a JSON-ready ``slices`` section out. The candidates come from the examples' tags and
+inputs (:mod:`deltaeval.slices.features`), the scan and its held-out confirmation from
+:mod:`deltaeval.analysis.slice_discovery`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from deltaeval.alignment import Alignment
+from deltaeval.analysis.slice_discovery import TEST, SliceDiscovery, build_candidates
+from deltaeval.analysis.slice_discovery import discover_slices as scan
+from deltaeval.errors import UsageError
+from deltaeval.slices.features import input_atoms
+from deltaeval.types import input_text
+
+#: Fewest paired examples a discovery runs on (each half holds about half of them).
+MIN_N = 200
+#: The largest number of pairwise conjunctions scanned.
+MAX_CONJUNCTIONS = 2000
+
+
+def default_min_support(n: int) -> int:
+    """Fewest examples a candidate slice holds: 1% of the examples, at least 10."""
+    return max(10, math.ceil(0.01 * n))
+
+
+def section(result: SliceDiscovery, *, min_support: int) -> dict[str, Any]:
+    """The JSON ``slices`` section of a discovery."""
+    return {
+        "event": result.event,
+        "n": result.n,
+        "candidates": result.candidates,
+        "min_support": min_support,
+        "discovered": result.discovered,
+        "confirmed": [asdict(s) for s in result.confirmed],
+        "unconfirmed": [asdict(s) for s in result.unconfirmed],
+        "alpha": result.alpha,
+        "discovery_alpha": result.discovery_alpha,
+        "seed": result.seed,
+        "halves": list(result.halves),
+        "test": TEST,
+        "discovery_correction": "benjamini-hochberg",
+        "confirmation_correction": "holm",
+        "split": "seeded blake2b hash of the example id",
+    }
+
+
+def discover_slices_arrays(
+    ids: Sequence[str],
+    events: NDArray[np.bool_],
+    inputs: Sequence[str],
+    tags: Mapping[str, Sequence[str | None]] | None = None,
+    *,
+    event: str = "negative flip",
+    alpha: float = 0.05,
+    discovery_alpha: float | None = None,
+    min_support: int | None = None,
+    max_conjunctions: int = MAX_CONJUNCTIONS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Slice discovery on plain arrays: one id, event flag, input text (and tag values) per example."""
+    n = len(ids)
+    support = default_min_support(n) if min_support is None else min_support
+    candidates = build_candidates(
+        input_atoms(inputs, tags), min_support=support, max_conjunctions=max_conjunctions
+    )
+    result = scan(
+        events, candidates, ids, event=event, alpha=alpha, discovery_alpha=discovery_alpha, seed=seed
+    )
+    return section(result, min_support=support)
+
+
+def events_of(alignment: Alignment, epsilon: float = 0.0) -> tuple[str, NDArray[np.bool_]]:
+    """The event to scan for: a negative flip when the runs say what is correct, else a score drop."""
+    if alignment.any_correctness():
+        old, new = alignment.correct()
+        return "negative flip", old & ~new
+    scores = alignment.scores()
+    if scores is not None:
+        old_s, new_s = scores
+        with np.errstate(invalid="ignore"):
+            return "score drop", np.nan_to_num(new_s - old_s, nan=0.0) < -epsilon
+    raise UsageError(
+        "slice discovery needs correctness or scores on both runs",
+        hint="score the runs (--scorer) or pass --no-slices",
+    )
+
+
+def discover_slices(
+    alignment: Alignment,
+    *,
+    tags: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    discovery_alpha: float | None = None,
+    min_support: int | None = None,
+    max_conjunctions: int = MAX_CONJUNCTIONS,
+    epsilon: float = 0.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Discover and confirm the slices where the new run regressed.
+
+    Parameters
+    ----------
+    alignment:
+        The paired runs; their examples' inputs and tags define the candidates.
+    tags:
+        Tags to use (default: every tag the examples carry).
+    alpha:
+        Familywise level of the confirmation (Holm over the discovered slices).
+    discovery_alpha:
+        False discovery rate of the discovery half (Benjamini–Hochberg); default ``alpha``.
+    min_support:
+        Fewest examples in a candidate; default :func:`default_min_support`.
+    epsilon:
+        With scores and no correctness, a drop counts when it exceeds ``epsilon``.
+    seed:
+        Seeds the split of the examples into the two halves.
+
+    Returns
+    -------
+    dict
+        The ``slices`` section (docs/report-schema.md): each confirmed slice with its
+        description, support, the confirmation half's rate with a Clopper–Pearson interval,
+        its lift over the rest, p/q values and example ids.
+    """
+    event, flags = events_of(alignment, epsilon)
+    names = alignment.tag_names() if tags is None else list(tags)
+    values = {name: [e.tags.get(name) for e in alignment.examples] for name in names}
+    inputs = [input_text(e.input) for e in alignment.examples]
+    return discover_slices_arrays(
+        list(alignment.ids),
+        flags,
+        inputs,
+        values,
+        event=event,
+        alpha=alpha,
+        discovery_alpha=discovery_alpha,
+        min_support=min_support,
+        max_conjunctions=max_conjunctions,
+        seed=seed,
+    )
