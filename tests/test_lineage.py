@@ -273,3 +273,14 @@ def test_runs_without_correctness_are_refused(tmp_path, capsys) -> None:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         paths.append(str(path))
     assert "needs correctness" in _error(["compare", *paths, "--no-behaviour"], capsys)
+
+
+def test_html_frames_hold_each_comparisons_own_page(runs) -> None:
+    import html
+
+    report = compare_lineage([runs["v1"], runs["v2"], runs["v3"]], scorer="exact", behaviour=False)
+    page = report.to_html()
+    for name in ("v2", "v3"):
+        alone = compare(runs["v1"], runs[name], scorer="exact", behaviour=False).to_html()
+        assert f'srcdoc="{html.escape(alone, quote=True)}"' in page
+    assert page.count("<iframe") == 2 and "Content-Security-Policy" in page

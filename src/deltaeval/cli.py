@@ -567,7 +567,9 @@ def compare_cmd(
             if asymptotic_from is not None:
                 options["asymptotic_from"] = asymptotic_from
             outputs = (json_out, md_out, html_out)
-            compare_lineage_cmd(runs, baseline, options, store, format, mapping, console, outputs)
+            compare_lineage_cmd(
+                runs, baseline, options, store, format, mapping, console, outputs, html_examples=html_examples
+            )
             return
         runs = baseline_first(runs, baseline)  # two runs: the baseline is the old one
     old, new = [*(runs or ()), None, None][:2]  # more than two runs with models: refused below

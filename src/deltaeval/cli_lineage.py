@@ -83,19 +83,24 @@ def compare_lineage_cmd(
     mapping: ColumnMapping,
     console: Console,
     outputs: tuple[Path | None, Path | None, Path | None],
+    *,
+    html_examples: int | None = None,
 ) -> None:
-    """Compare every run with the baseline, print the lineage, and write the reports asked for."""
-    from deltaeval.atomic_write import write_text_atomic
+    """Compare every run with the baseline, print the lineage, and write the reports asked for.
+
+    ``html_examples``: the examples each comparison's HTML viewer holds (``--html-examples``).
+    The Markdown report has no charts (``--charts`` applies to two runs).
+    """
+    from deltaeval.cli import _save_as
     from deltaeval.lineage import compare_lineage
 
     _check_refs(refs)
     runs = _resolve(refs, store, format, mapping, options.get("strict", False))
     report = compare_lineage(runs, baseline=_baseline_name(refs, runs, baseline), **options)
     report.print(console)
-    renderers = (report.to_json, report.to_markdown, report.to_html)
-    for target, render in zip(outputs, renderers, strict=True):
+    for target, suffix in zip(outputs, (".json", ".md", ".html"), strict=True):
         if target is not None:
-            write_text_atomic(target, render())
+            _save_as(report, target, suffix, None, html_examples=html_examples)
             console.print(f"wrote {visible(str(target))}", markup=False)
 
 

@@ -8,7 +8,7 @@ preparation and analysis, unchanged), and the report adds the ``lineage`` block
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +35,28 @@ class LineageReport(Report):
         """The ``lineage`` block: the baseline row, one row per candidate, the steps."""
         return self.data["lineage"]
 
+    #: Per comparison, what builds its HTML viewer's rows (as ``Report.examples``); empty when read back.
+    pair_examples: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
     @property
     def comparisons(self) -> list[Report]:
         """Each candidate's full comparison with the baseline, in the order given."""
-        return [Report(c) for c in self.data["comparisons"]]
+        builders = self.pair_examples or (None,) * len(self.data["comparisons"])
+        return [Report(c, examples=b) for c, b in zip(self.data["comparisons"], builders, strict=True)]
 
     def to_markdown(self) -> str:
         from deltaeval.report.sections.lineage import render_markdown
 
         return render_markdown(self.data)
 
-    def to_html(self) -> str:
+    def to_html(self, max_examples: int | None = None) -> str:
+        """The lineage page; each comparison's viewer holds up to ``max_examples`` examples."""
         from deltaeval.report.sections.lineage import render_html
 
-        return render_html(self.data)
+        return render_html(self.data, pages=[c.to_html(max_examples) for c in self.comparisons])
 
     def _repr_html_(self) -> str:
-        from deltaeval.report.sections.lineage import render_html
-
-        return render_html(self.data)
+        return self.to_html()
 
     def print(self, console: Any = None) -> None:
         from rich.console import Console
@@ -188,8 +191,10 @@ def compare_lineage(
     lineage = lineage_block(
         names, _in_order(names, base, candidates, correct), base, level=confidence_level, alpha=alpha
     )
+    viewers: list[dict[str, Any]] = [{} for _ in pairs]
     comparisons = [
-        analyse(p.alignment, p.settings, quiet=quiet, scorer_choice=p.choice, runs=p.runs) for p in pairs
+        analyse(p.alignment, p.settings, quiet=quiet, scorer_choice=p.choice, runs=p.runs, viewer=v)
+        for p, v in zip(pairs, viewers, strict=True)
     ]
     thresholds = {
         name: value
@@ -219,7 +224,7 @@ def compare_lineage(
         "comparisons": comparisons,
         "notes": _notes(pairs, n),
     }
-    return LineageReport(data)
+    return LineageReport(data, pair_examples=tuple(v["rows"] for v in viewers))
 
 
 def _in_order(

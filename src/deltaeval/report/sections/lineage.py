@@ -11,7 +11,7 @@ Markdown, :func:`html.escape` in HTML (all after :func:`deltaeval.textsafe.visib
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from deltaeval.report import _format as fmt
@@ -207,12 +207,14 @@ _STYLE = (
 )
 
 
-def render_html(data: Mapping[str, Any]) -> str:
+def render_html(data: Mapping[str, Any], pages: Sequence[str] | None = None) -> str:
     """One offline page: the lineage table, then each candidate's HTML report in a sandboxed frame.
 
     Each two-run report is the page :func:`deltaeval.report.html.render_html` writes, whole, in the
     ``srcdoc`` of a frame sandboxed without same-origin (as a notebook shows it), so its script and
-    ids stay inside; this page's Content-Security-Policy forbids any network load.
+    ids stay inside; this page's Content-Security-Policy forbids any network load. ``pages``: those
+    pages already rendered (a fresh comparison's viewer holds every paired example), else rendered
+    from the JSON.
     """
     from deltaeval.report.html import CONTENT_SECURITY_POLICY
     from deltaeval.report.html import render_html as render_pair
@@ -220,7 +222,7 @@ def render_html(data: Mapping[str, Any]) -> str:
     frames = []
     for i, comparison in enumerate(data["comparisons"]):
         title = html.escape(visible(f"{comparison['old']['name']} → {comparison['new']['name']}"), quote=True)
-        page = html.escape(render_pair(comparison), quote=True)
+        page = html.escape(pages[i] if pages is not None else render_pair(comparison), quote=True)
         frames.append(
             f'<section id="comparison-{i + 1}"><h2>{title}</h2>'
             f'<iframe title="{title}" sandbox="allow-scripts" srcdoc="{page}"></iframe></section>'
