@@ -52,7 +52,7 @@ from deltaeval.analysis.slice_discovery import (
     slice_masks,
     split_halves,
 )
-from deltaeval.slices.api import MAX_CONJUNCTIONS, default_min_support
+from deltaeval.slices.api import DISCOVERY_ALPHA, MAX_CONJUNCTIONS, default_min_support
 from deltaeval.slices.features import input_atoms
 
 BACKGROUND = 0.03
@@ -73,7 +73,7 @@ PROPERTIES = {
     "contains code": lambda t: (
         re.search(r"```|\bdef |\bfunction\b|[{};]\s*$|\bSELECT\b|</?\w+>", t, re.M) is not None
     ),
-    "400 to 800 characters": lambda t: 400 <= len(t.strip()) < 800,
+    "400 to 750 characters": lambda t: 400 <= len(t.strip()) < 750,
     "a question with digits": lambda t: "?" in t and re.search(r"\d", t) is not None,
     "under 30 characters": lambda t: len(t.strip()) < 30,
 }
@@ -130,10 +130,20 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="10 seeds")
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--discovery-alpha", type=float, default=None)
+    parser.add_argument("--discovery-alpha", type=float, default=DISCOVERY_ALPHA)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="use every instruction this many times (independent outcomes): how recall grows with n",
+    )
     args = parser.parse_args()
     seeds = 10 if args.quick else args.seeds
     ids, inputs, datasets, wins = load(args.data)
+    if args.repeat > 1:
+        ids = [f"{i}-r{r}" for r in range(args.repeat) for i in ids]
+        inputs, datasets = inputs * args.repeat, datasets * args.repeat
+        wins = {m: np.tile(w, args.repeat) for m, w in wins.items()}
     n = len(ids)
     load_before = os.getloadavg()
 
@@ -233,7 +243,9 @@ def main() -> int:
     print(f"deltaeval time/run excludes the features and candidates, computed once: {feature_time:.2f} s")
 
     old, new = wins[OLD], wins[NEW]
-    real = discover_slices(old & ~new, candidates, ids, alpha=args.alpha, seed=0)
+    real = discover_slices(
+        old & ~new, candidates, ids, alpha=args.alpha, discovery_alpha=args.discovery_alpha, seed=0
+    )
     print(
         f"real pair {OLD} -> {NEW}: NFR {np.mean(old & ~new):.1%}, {real.discovered} discovered, "
         f"{len(real.confirmed)} confirmed: " + ("; ".join(s.description for s in real.confirmed) or "none")

@@ -126,11 +126,16 @@ def categorical_atoms(feature: str, values: Sequence[str | None], label: str) ->
     return atoms
 
 
-def build_candidates(atoms: Sequence[Atom], *, min_support: int, max_conjunctions: int = 2000) -> Candidates:
+def build_candidates(
+    atoms: Sequence[Atom], *, min_support: int, max_conjunctions: int = 2000, near_duplicate: float = 0.9
+) -> Candidates:
     """Atoms with at least ``min_support`` examples and their pairwise conjunctions.
 
     Masks that repeat an earlier candidate's (the same examples) are dropped; the conjunctions
-    join atoms of two different features and are capped at ``max_conjunctions``, the largest.
+    join atoms of two different features, leave out those holding at least ``near_duplicate``
+    of one of their atoms (nearly that atom: "has code and mentions no date" when few code
+    inputs name a date), and are capped at ``max_conjunctions``, the largest. None of this looks
+    at the outcome, so the tests that follow stay valid; fewer candidates leave them more power.
     """
     kept = [a for a in atoms if min_support <= int(a.mask.sum()) < a.mask.size]
     descriptions: list[str] = []
@@ -156,7 +161,10 @@ def build_candidates(atoms: Sequence[Atom], *, min_support: int, max_conjunction
             (int(together[i, j]), i, j)
             for i in range(len(kept))
             for j in range(i + 1, len(kept))
-            if kept[i].feature != kept[j].feature and together[i, j] >= min_support
+            if kept[i].feature != kept[j].feature
+            and together[i, j] >= min_support
+            # nearly one of its atoms (Jaccard >= near_duplicate): that atom already says it
+            and together[i, j] < near_duplicate * min(together[i, i], together[j, j])
         ]
         pairs.sort(key=lambda t: (-t[0], t[1], t[2]))
         for _, i, j in pairs[:max_conjunctions]:

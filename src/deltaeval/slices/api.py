@@ -24,6 +24,10 @@ from deltaeval.types import input_text
 
 #: Fewest paired examples a discovery runs on (each half holds about half of them).
 MIN_N = 200
+#: The false discovery rate of the discovery half: a screen, looser than the confirmation's
+#: familywise ``alpha`` (which alone decides what is reported as confirmed); on the AlpacaEval
+#: bench it finds more planted slices than 0.05 at the same rate of false confirmations.
+DISCOVERY_ALPHA = 0.2
 #: The largest number of pairwise conjunctions scanned.
 MAX_CONJUNCTIONS = 2000
 
@@ -62,7 +66,7 @@ def discover_slices_arrays(
     *,
     event: str = "negative flip",
     alpha: float = 0.05,
-    discovery_alpha: float | None = None,
+    discovery_alpha: float = DISCOVERY_ALPHA,
     min_support: int | None = None,
     max_conjunctions: int = MAX_CONJUNCTIONS,
     seed: int = 0,
@@ -100,7 +104,7 @@ def discover_slices(
     *,
     tags: Sequence[str] | None = None,
     alpha: float = 0.05,
-    discovery_alpha: float | None = None,
+    discovery_alpha: float = DISCOVERY_ALPHA,
     min_support: int | None = None,
     max_conjunctions: int = MAX_CONJUNCTIONS,
     epsilon: float = 0.0,
@@ -117,7 +121,8 @@ def discover_slices(
     alpha:
         Familywise level of the confirmation (Holm over the discovered slices).
     discovery_alpha:
-        False discovery rate of the discovery half (Benjamini–Hochberg); default ``alpha``.
+        False discovery rate of the discovery half (Benjamini–Hochberg), a screen: only the
+        confirmation at ``alpha`` makes a slice confirmed.
     min_support:
         Fewest examples in a candidate; default :func:`default_min_support`.
     epsilon:
