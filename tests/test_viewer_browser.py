@@ -9,7 +9,6 @@ they load the page three times.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,20 +244,40 @@ def test_permalink_opens_its_example_and_untrusted_text_stays_inert(browser: Any
     page.close()
 
 
-def test_report_read_back_browses_its_listed_examples(browser: Any, page_file: Any, tmp_path: Path) -> None:
-    """A JSON report rendered later (no alignment) still browses the flips it lists."""
+def test_report_read_back_browses_its_listed_examples(page_file: Any) -> None:
+    """A JSON report rendered later (no alignment) browses the flips it lists."""
     from deltaeval.report import render_html
 
     _, data, _ = page_file
-    page_path = tmp_path / "from_json.html"
-    page_path.write_text(render_html(json.loads(json.dumps(data))), encoding="utf-8")
-    page, dialogs = _open(browser, page_path.as_uri())
+    html = render_html(json.loads(json.dumps(data)))
     listed = len(NEGATIVE) + len(POSITIVE)
-    assert _count(page) == f"{listed} of {listed} shown"
-    assert (
-        page.inner_text("#examples .note")
-        == f"The page holds {listed} of {N} examples (the examples the JSON report lists)."
-    )
-    assert not math.isnan(page.evaluate("performance.now()"))
+    assert f"The page holds {listed} of {N} examples (the examples the JSON report lists)." in html
+
+
+def _prefers(question: str, a: str, b: str) -> str:
+    """New ("The result is") preferred, except on every third question (old, "The answer is")."""
+    if a == b:
+        return "A=B"
+    wanted = "The answer is" if int(question.split()[1].rstrip("?")) % 3 == 0 else "The result is"
+    return "A>B" if a.startswith(wanted) else "B>A"
+
+
+def test_judged_report_filters_by_verdict(browser: Any, tmp_path: Path) -> None:
+    """A real judging (both orders): its strongest wins and losses, filtered by the verdict."""
+    from deltaeval.judging import CallableJudge, judge
+
+    old, new = _write_runs(tmp_path)
+    report = judge(old, new, CallableJudge(_prefers, name="j"), n_boot=50, max_examples=4)
+    examples = report.data["preference"]["examples"]
+    wins, losses = len(examples["wins"]), len(examples["losses"])
+    assert wins == 4 and losses > 0
+    page_path = tmp_path / "judged.html"
+    page_path.write_text(report.to_html(), encoding="utf-8")
+    page, dialogs = _open(browser, page_path.as_uri())
+    assert _count(page) == f"{wins + losses} of {wins + losses} shown"
+    page.select_option("#vf-verdict", "new better")
+    assert _count(page) == f"{wins} of {wins + losses} shown"
+    page.select_option("#vf-verdict", "old better")
+    assert _count(page) == f"{losses} of {wins + losses} shown"
     assert dialogs == []
     page.close()
