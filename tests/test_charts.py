@@ -249,3 +249,18 @@ def test_cli_rank_charts(tmp_path: Path) -> None:
     labels = [t.find(SVG + "title").text for t in _by_class(root, "label")]
     assert labels == [r["name"] for r in data["runs"]] == ["long", "medium", "short"]
     assert len(_by_class(root, "point")) == 3 and len(_by_class(root, "whisker")) == 3
+
+
+def test_long_and_wide_labels_are_cut_and_markdown_alt_text_is_inert() -> None:
+    from deltaeval.report.chart_files import markdown_block
+
+    report = _report(2, tag="](javascript:alert(1)) <img src=x>")
+    report["slices"][0]["rows"][0]["value"] = "语" * 40
+    report["slices"][0]["rows"][1]["value"] = "a" * 40
+    (chart,) = charts_for(report)
+    root = _parse(chart.svg)
+    shown = ["".join(t.itertext())[len(t.find(SVG + "title").text) :] for t in _by_class(root, "label")]
+    assert shown == ["语" * 13 + "…", "a" * 27 + "…"]  # 28 columns: a wide character counts two
+    block = markdown_block([chart], "report.charts")
+    assert "<img" not in block and "\\](javascript" in block
+    assert block.endswith("](report.charts/flips_by_javascript_alert_1_img_src_x.svg)")

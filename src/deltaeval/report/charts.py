@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,10 +34,10 @@ from deltaeval.textsafe import visible
 MAX_ROWS = 25
 #: Characters of a row label shown (its tooltip keeps the whole label).
 LABEL_CHARS = 28
-WIDTH = 720
+WIDTH = 760
 _ROW = 22
 _LABEL_W = 200
-_VALUE_W = 150
+_VALUE_W = 190
 _X0 = _LABEL_W
 _X1 = WIDTH - _VALUE_W
 # Okabe–Ito: vermillion, blue, bluish green; grey for reference lines.
@@ -77,8 +78,21 @@ def _h(text: Any) -> str:
     return html.escape(visible(str(text)), quote=True)
 
 
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
 def _short(label: str) -> str:
-    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+    """``label`` cut to LABEL_CHARS columns (a wide CJK character counts two)."""
+    if sum(_width(c) for c in label) <= LABEL_CHARS:
+        return label
+    out, used = [], 0
+    for char in label:
+        used += _width(char)
+        if used > LABEL_CHARS - 1:
+            break
+        out.append(char)
+    return "".join(out) + "…"
 
 
 def _num(x: Any) -> float | None:
