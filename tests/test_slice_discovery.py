@@ -201,3 +201,66 @@ def test_discover_slices_on_aligned_runs_is_json_ready_and_deterministic() -> No
     assert section["event"] == "negative flip"
     assert section["confirmed"][0]["description"] == "input has code"
     assert json.dumps(section, sort_keys=True) == json.dumps(discover_runs(alignment, seed=0), sort_keys=True)
+
+
+def _compare_pair(n: int, tag_value: str = "x") -> tuple[Run, Run]:
+    _, inputs, _, code = _data(3)
+    inputs, code = inputs[:n], code[:n]
+    events = np.random.default_rng(9).random(n) < np.where(code, 0.6, 0.02)
+    examples = tuple(
+        Example(id=f"e{i}", input=t, tags={"src": tag_value if c else "plain"})
+        for i, (t, c) in enumerate(zip(inputs, code, strict=True))
+    )
+    old = Run(
+        name="old",
+        examples=examples,
+        outputs=tuple(Output(f"e{i}", text="a", correct=True) for i in range(n)),
+    )
+    new = Run(
+        name="new",
+        examples=examples,
+        outputs=tuple(Output(f"e{i}", text="b" if e else "a", correct=not e) for i, e in enumerate(events)),
+    )
+    return old, new
+
+
+def test_compare_discovers_slices_by_default_and_renders_one_line_each() -> None:
+    from rich.console import Console
+
+    import deltaeval
+
+    hostile = "\x1b[31m<script>alert(1)</script>"
+    old, new = _compare_pair(N, hostile)
+    report = deltaeval.compare(old, new, behaviour=False)
+    section = report.data["discovered_slices"]
+    assert report.data["settings"]["slice_discovery"] is True
+    descriptions = [s["description"] for s in section["confirmed"]]
+    assert "input has code" in descriptions or any(hostile in d for d in descriptions)
+    console = Console(record=True, width=200)
+    report.print(console)
+    text = console.export_text()
+    assert "Discovered slices" in text and "\x1b[31m" not in text
+    md = report.to_markdown()
+    assert "### Discovered slices" in md and "<script>" not in md
+    page = report.to_html()
+    assert "Discovered slices</h2>" in page and "<script>alert(1)" not in page
+    # off with slice_discovery=False, and by default below the minimum n
+    assert "discovered_slices" not in deltaeval.compare(old, new, behaviour=False, slice_discovery=False).data
+    small_old, small_new = _compare_pair(150)
+    small = deltaeval.compare(small_old, small_new, behaviour=False)
+    assert "discovered_slices" not in small.data and small.data["settings"]["slice_discovery"] is False
+
+
+def test_gate_max_slice_nfr_tests_discovered_slices_on_their_held_out_half(tmp_path, capsys) -> None:
+    import deltaeval
+    from deltaeval.cli import main
+
+    old, new = _compare_pair(N)
+    path = tmp_path / "r.json"
+    deltaeval.compare(old, new, behaviour=False).save(path)
+    capsys.readouterr()
+    assert main(["gate", str(path), "--max-slice-nfr", "0.2"]) == 1
+    out = capsys.readouterr().out
+    # the tag value and "input has code" mark the same examples: the first candidate (the tag) stays
+    assert "discovered slice 'src = x' (held-out half)" in out
+    assert main(["gate", str(path), "--max-slice-nfr", "0.95"]) == 0

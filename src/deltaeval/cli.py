@@ -513,6 +513,15 @@ def compare_cmd(
             show_default=False,
         ),
     ] = None,
+    slices: Annotated[
+        bool | None,
+        typer.Option(
+            "--slices/--no-slices",
+            help="Discover slices of the inputs and tags where the NFR is elevated (found on half of "
+            "the examples, confirmed on the other). Default: with correctness, 200 to 20,000 examples.",
+            show_default=False,
+        ),
+    ] = None,
     similarity: SimilarityOpt = "tfidf",
     asymptotic_from: Annotated[
         int | None,
@@ -622,6 +631,7 @@ def compare_cmd(
         threshold=threshold,
         behaviour=behaviour,
         similarity=similarity,
+        slice_discovery=slices,
         quiet=quiet,
         **({} if asymptotic_from is None else {"asymptotic_from": asymptotic_from}),
     )

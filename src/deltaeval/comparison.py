@@ -58,6 +58,7 @@ class CompareSettings:
     behaviour: bool | None = None  # None: when the outputs are text
     similarity: str = "tfidf"
     asymptotic_from: int = ASYMPTOTIC_FROM
+    slice_discovery: bool | None = None  # None: from deltaeval.slices.api.MIN_N to MAX_N_DEFAULT examples
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence_level < 1:
@@ -184,6 +185,7 @@ def compare(
     behaviour: bool | None = None,
     similarity: str = "tfidf",
     asymptotic_from: int = ASYMPTOTIC_FROM,
+    slice_discovery: bool | None = None,
     quiet: bool = True,
 ) -> Report:
     """Compare two runs of a model on the same examples.
@@ -215,6 +217,10 @@ def compare(
         Add the ``behaviour`` section (how the outputs differ: built-in axes, changed-most
         clusters): ``None`` adds it when the outputs are text; ``similarity`` picks how the
         changed-most examples are found (``tfidf``, ``minilm``, ``auto``, ``none``).
+    slice_discovery:
+        Add the ``discovered_slices`` section (:func:`deltaeval.slices.discover_slices`: slices
+        of the inputs and tags where the NFR is elevated, found on one half of the examples and
+        confirmed on the other). ``None``: with correctness, from 200 to 20,000 examples.
     quiet:
         No progress on stderr while the behaviour section is computed (False: show it).
 
@@ -245,6 +251,7 @@ def compare(
         behaviour=behaviour,
         similarity=similarity,
         asymptotic_from=asymptotic_from,
+        slice_discovery=slice_discovery,
     )
     pair = prepare_pair(old, new, settings, scorer)
     viewer: dict[str, Any] = {}
@@ -404,7 +411,15 @@ def analyse(
         data["output_changes"] = _output_changes_block(alignment, settings, axis_values)
     if behaviour is not None:
         data["behaviour"] = behaviour
+    if not unscored:
+        from deltaeval.slices.api import discovery_wanted
+
+        if discovery_wanted(settings.slice_discovery, alignment.n):
+            from deltaeval.slices.api import discover_slices
+
+            data["discovered_slices"] = discover_slices(alignment, alpha=settings.alpha, seed=settings.seed)
     data["settings"]["behaviour"] = "behaviour" in data
+    data["settings"]["slice_discovery"] = "discovered_slices" in data
     data["settings"]["similarity"] = settings.similarity
     data["settings"]["asymptotic_from"] = settings.asymptotic_from
     if viewer is not None:  # the HTML viewer's rows, built when the page is written

@@ -10,7 +10,8 @@ report's level). What each check tests:
   accuracy(old) − accuracy(new) (Tango's paired score interval) is ≤ D.
 - ``min_accuracy_delta`` Y: passes when the one-sided lower (1 − alpha) bound of
   accuracy(new) − accuracy(old) is ≥ Y (Y = 0: a significant improvement is required).
-- ``max_slice_nfr`` R: for every slice of every ``--by`` tag, tests H0 "the slice's NFR ≤ R"
+- ``max_slice_nfr`` R: for every slice of every ``--by`` tag, and every discovered slice of the
+  ``discovered_slices`` section (on its held-out half), tests H0 "the slice's NFR ≤ R"
   against "above R" (exact binomial, one-sided) and adjusts the p-values with Holm across all
   slices; fails when any slice rejects H0. The chance that a release whose slices are all
   within R fails this check is at most alpha, however many slices there are. It finds
@@ -210,15 +211,38 @@ def _accuracy_checks(
     return checks
 
 
+def _discovered_rows(report: dict[str, Any]) -> list[tuple[str, int, int]] | None:
+    """The discovered slices' held-out counts (negatives, examples); None without the section.
+
+    Each discovered slice (confirmed or not) counts on its confirmation half, which played no
+    part in finding it, so the test of its NFR there is valid.
+    """
+    section = report.get("discovered_slices")
+    if not isinstance(section, dict) or section.get("event") != "negative flip":
+        return None
+    rows = []
+    for item in [*(section.get("confirmed") or []), *(section.get("unconfirmed") or [])]:
+        conf = item.get("confirmation") if isinstance(item, dict) else None
+        n, negative = (conf.get("support"), conf.get("events")) if isinstance(conf, dict) else (None, None)
+        if type(n) is not int or type(negative) is not int or not 0 <= negative <= n:
+            raise InputError(
+                "a discovered slice has no valid counts",
+                hint="write the report again with `deltaeval compare --json`",
+            )
+        rows.append((f"discovered slice {item.get('description')!r} (held-out half)", negative, n))
+    return rows
+
+
 def _slice_rows(report: dict[str, Any]) -> list[tuple[str, int, int]]:
     slices = report.get("slices")
-    if not isinstance(slices, list) or not slices:
+    discovered = _discovered_rows(report)
+    if (not isinstance(slices, list) or not slices) and discovered is None:
         raise InputError(
             "the report has no slices",
-            hint="write it with `deltaeval compare … --by TAG --json FILE` to gate on slices",
+            hint="write it with `deltaeval compare … --by TAG --json FILE` (or --slices) to gate on slices",
         )
     rows = []
-    for table in slices:
+    for table in slices if isinstance(slices, list) else []:
         tag = str(table.get("tag")) if isinstance(table, dict) else "?"
         for row in table.get("rows", []) if isinstance(table, dict) else []:
             n, negative = row.get("n"), row.get("negative")
@@ -228,7 +252,7 @@ def _slice_rows(report: dict[str, Any]) -> list[tuple[str, int, int]]:
                     hint="write the report again with `deltaeval compare --json`",
                 )
             rows.append((f"{tag}={row.get('value')}", negative, n))
-    return rows
+    return rows + (discovered or [])
 
 
 def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimate: bool) -> GateCheck:

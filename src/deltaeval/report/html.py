@@ -268,8 +268,11 @@ def render_html(
     example of a fresh comparison, of ``total`` in all) or, without them, the examples the report
     lists; the "Charts" section shows :func:`deltaeval.report.charts.charts_for`'s SVG.
     """
+    from deltaeval.report.sections import discovered_slices
+
     safe = visible_data(report)
     view = _view(safe)
     view["viewer"] = _viewer_view(safe, examples, total)
     view["charts"] = _charts(safe)
+    view["discovered"] = discovered_slices.html_view(safe)
     return _environment().get_template(TEMPLATE).render(**view)

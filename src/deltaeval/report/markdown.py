@@ -323,6 +323,7 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10, charts
     from deltaeval.report.behaviour_markdown import behaviour_blocks, behaviour_heading
     from deltaeval.report.judging_banner import markdown_banner
     from deltaeval.report.output_changes import block, markdown_blocks, markdown_heading
+    from deltaeval.report.sections import discovered_slices
 
     report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
@@ -347,6 +348,7 @@ def render_markdown(report: Mapping[str, Any], *, max_examples: int = 10, charts
     slices = _slices(report, None)
     if len("\n\n".join(head + slices + preference + behaviour)) > budget // 2:
         slices = _slices(report, _SLICE_ROWS_WHEN_LONG)
+    slices += discovered_slices.markdown(report)
 
     version = md_inline(report.get("deltaeval_version", ""), 40)
     footer = (

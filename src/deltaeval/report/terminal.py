@@ -254,6 +254,7 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     from deltaeval.report.behaviour_terminal import behaviour_header, render_behaviour
     from deltaeval.report.judging_banner import terminal_banner
     from deltaeval.report.output_changes import block, terminal_header, terminal_sections
+    from deltaeval.report.sections import discovered_slices
 
     report = visible_data(report)
     has_flips = isinstance(report.get("flips"), Mapping)  # a `deltaeval judge` report may have none
@@ -282,6 +283,7 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
             *_continuous(report),
             *_examples(report, max_examples),
             *_slices(report),
+            *discovered_slices.terminal(report),
         ]
     for section in sections:
         console.print()

@@ -22,14 +22,22 @@ from deltaeval.errors import UsageError
 from deltaeval.slices.features import input_atoms
 from deltaeval.types import input_text
 
-#: Fewest paired examples a discovery runs on (each half holds about half of them).
+#: Fewest paired examples ``compare`` discovers slices on by default (each half holds about half).
 MIN_N = 200
+#: Most paired examples ``compare`` discovers slices on by default (the candidates' masks take
+#: candidates x n bytes); ``--slices`` runs it at any size.
+MAX_N_DEFAULT = 20_000
 #: The false discovery rate of the discovery half: a screen, looser than the confirmation's
 #: familywise ``alpha`` (which alone decides what is reported as confirmed); on the AlpacaEval
 #: bench it finds more planted slices than 0.05 at the same rate of false confirmations.
 DISCOVERY_ALPHA = 0.2
 #: The largest number of pairwise conjunctions scanned.
 MAX_CONJUNCTIONS = 2000
+
+
+def discovery_wanted(setting: bool | None, n: int) -> bool:
+    """Whether ``compare`` discovers slices: as set, or (None) from MIN_N to MAX_N_DEFAULT examples."""
+    return setting if setting is not None else MIN_N <= n <= MAX_N_DEFAULT
 
 
 def default_min_support(n: int) -> int:
