@@ -572,7 +572,7 @@ def compare_cmd(
             options = dict(scorer=scorer, by=tuple(by or ()), seed=seed, n_boot=n_boot)
             options.update(confidence_level=level, epsilon=epsilon, alpha=alpha, strict=strict)
             options.update(max_examples=max_examples, threshold=threshold, behaviour=behaviour)
-            options.update(similarity=similarity, quiet=quiet)
+            options.update(similarity=similarity, quiet=quiet, slice_discovery=slices)
             if asymptotic_from is not None:
                 options["asymptotic_from"] = asymptotic_from
             outputs = (json_out, md_out, html_out)
