@@ -5,40 +5,84 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from deltaeval.analysis.slice_discovery import Atom, boolean_atoms, categorical_atoms, numeric_atoms
-from deltaeval.behaviour.axes import compute_axes
+from deltaeval.behaviour import reference as R
 
-#: Code-like text outside fences: a keyword that starts a definition, braces or semicolons ending
-#: a line, an HTML/XML tag, an include.
-CODE_RE = re.compile(
-    r"```|^\s*(?:def|class|import|from|function|public|private|SELECT|#include)\b|[{};]\s*$|</?[a-z]+[^>]*>",
-    re.MULTILINE,
+#: Code-like text: a keyword that starts a definition at the start of a line, braces or
+#: semicolons ending a line, an HTML/XML tag (besides a code fence, checked first).
+CODE_KEYWORD_RE = re.compile(r"^\s*(?:def|class|import|from|function|public|private|SELECT|#include)\b", re.M)
+CODE_PUNCT_RE = re.compile(r"[{};][ \t]*$|</?[a-z]+[^>]*>", re.M)
+MONTH_RE = re.compile(
+    r"\b(?:january|february|march|april|june|july|august|september|october|november|december)\b"
 )
-MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-DATE_RE = re.compile(
-    rf"\b(?:1[5-9]\d\d|20\d\d)\b|\b(?:{MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b", re.IGNORECASE
-)
+YEAR_OR_DATE_RE = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 DIGIT_RE = re.compile(r"\d")
 #: The input axes offered, with the label and unit of their description.
 NUMERIC_AXES = {"length_chars": ("input length", "characters"), "length_words": ("input words", "")}
 
 
+#: Every byte but the ASCII letters: deleting them leaves the letters to count.
+_NOT_ASCII_LETTERS = bytes(b for b in range(256) if not chr(b).isascii() or not chr(b).isalpha())
+
+
 def script(text: str) -> str:
-    """The script of most of the letters of ``text`` (the first word of their Unicode names)."""
+    """The script of most of the letters of ``text`` (the first word of their Unicode names).
+
+    ASCII letters count as Latin at once; each distinct other letter is looked up once.
+    """
+    text = text[:2000]
     counts: dict[str, int] = {}
-    for ch in text[:2000]:
-        if ch.isalpha():
-            name = unicodedata.name(ch, "")
-            key = name.split(" ", 1)[0] if name else "OTHER"
-            counts[key] = counts.get(key, 0) + 1
+    latin = len(text.encode("ascii", "ignore").translate(None, _NOT_ASCII_LETTERS))
+    if latin:
+        counts["LATIN"] = latin
+    if not text.isascii():
+        for ch, k in Counter(ch for ch in text if ord(ch) > 127).items():
+            if ch.isalpha():
+                name = unicodedata.name(ch, "")
+                key = name.split(" ", 1)[0] if name else "OTHER"
+                counts[key] = counts.get(key, 0) + k
     if not counts:
         return "none"
     best = max(sorted(counts), key=counts.__getitem__)
     return best.title()
+
+
+def has_code(text: str) -> bool:
+    """Whether ``text`` holds code: a fence, a definition keyword, a line ending in ``{};``, a tag."""
+    if "```" in text or CODE_KEYWORD_RE.search(text):
+        return True
+    return any(c in text for c in "{};<") and CODE_PUNCT_RE.search(text) is not None
+
+
+def names_date(text: str) -> bool:
+    """Whether ``text`` names a year (1500–2099), a month (not May: the verb), or a date like 3/14/2015."""
+    if DIGIT_RE.search(text) and YEAR_OR_DATE_RE.search(text):
+        return True
+    return MONTH_RE.search(text.lower()) is not None
+
+
+def _axis(fn: Callable[[str], float], texts: Sequence[str], needs: str | None = None) -> np.ndarray:
+    """``fn`` of every text; 0 without ``needs`` in the text (where the axis is 0 anyway)."""
+    return np.fromiter(
+        (fn(t) if needs is None or needs in t else 0.0 for t in texts), dtype=float, count=len(texts)
+    )
+
+
+def input_axes(texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """The built-in behaviour axes the candidates use, applied to the inputs (their reference
+    functions; the axes that need a ``?`` or a backtick are 0 without one, and not computed)."""
+    return {
+        "length_chars": _axis(R.length_chars, texts),
+        "length_words": _axis(R.length_words, texts),
+        "questions": _axis(R.questions, texts, "?"),
+        "code_blocks": _axis(R.code_blocks, texts, "`"),
+        "inline_code": _axis(R.inline_code, texts, "`"),
+    }
 
 
 def input_atoms(inputs: Sequence[str], tags: Mapping[str, Sequence[str | None]] | None = None) -> list[Atom]:
@@ -47,11 +91,11 @@ def input_atoms(inputs: Sequence[str], tags: Mapping[str, Sequence[str | None]] 
     atoms: list[Atom] = []
     for tag, values in sorted((tags or {}).items()):
         atoms += categorical_atoms(f"tag:{tag}", values, tag)
-    axes = compute_axes(texts, names=[*NUMERIC_AXES, "questions", "code_blocks", "inline_code"])
+    axes = input_axes(texts)
     for name, (label, unit) in NUMERIC_AXES.items():
         atoms += numeric_atoms(name, axes[name], label, unit)
     code = (axes["code_blocks"] > 0) | (axes["inline_code"] > 0)
-    code |= np.fromiter((CODE_RE.search(t) is not None for t in texts), dtype=bool, count=len(texts))
+    code |= np.fromiter(map(has_code, texts), dtype=bool, count=len(texts))
     flags = {
         "has_code": (code, "input has code", "input has no code"),
         "question": (axes["questions"] > 0, "input asks a question (?)", "input asks no question (?)"),
@@ -61,7 +105,7 @@ def input_atoms(inputs: Sequence[str], tags: Mapping[str, Sequence[str | None]] 
             "input has no digits",
         ),
         "date": (
-            np.fromiter((DATE_RE.search(t) is not None for t in texts), dtype=bool, count=len(texts)),
+            np.fromiter(map(names_date, texts), dtype=bool, count=len(texts)),
             "input mentions a date, month or year",
             "input mentions no date",
         ),
