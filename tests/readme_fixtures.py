@@ -18,6 +18,7 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 from openai_server import ComputedAnswers
 
@@ -177,6 +178,54 @@ def write_all(root: Path) -> None:
     write_alpaca_files(root)
     write_arena_judgments(root)
     write_classifier_files(root)
+    write_weight_files(root)
+
+
+def _save_safetensors(path: Path, tensors: dict[str, Any]) -> None:
+    """A safetensors file written by hand (8-byte header size, JSON header, raw little-endian data)."""
+    import numpy as np
+
+    tensors = {name: np.ascontiguousarray(array, dtype="<f4") for name, array in tensors.items()}
+    header: dict[str, Any] = {}
+    offset = 0
+    for name, array in tensors.items():
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as handle:
+        handle.write(len(raw).to_bytes(8, "little") + raw)
+        for array in tensors.values():
+            handle.write(array.tobytes())
+
+
+def write_weight_files(root: Path) -> None:
+    """The "What changed in the weights" pair: a small Llama-shaped checkpoint (``base.safetensors``)
+    and the same with a rank-8 LoRA-style update ``B @ A`` merged into every layer's q and v
+    projections (``merged.safetensors``)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    hidden, inner, vocab, layers, rank = 128, 256, 512, 4, 8
+    base: dict[str, Any] = {"model.embed_tokens.weight": rng.normal(0, 0.02, (vocab, hidden))}
+    for i in range(layers):
+        prefix = f"model.layers.{i}."
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            base[f"{prefix}self_attn.{name}.weight"] = rng.normal(0, 0.02, (hidden, hidden))
+        base[f"{prefix}mlp.gate_proj.weight"] = rng.normal(0, 0.02, (inner, hidden))
+        base[f"{prefix}mlp.up_proj.weight"] = rng.normal(0, 0.02, (inner, hidden))
+        base[f"{prefix}mlp.down_proj.weight"] = rng.normal(0, 0.02, (hidden, inner))
+        base[f"{prefix}input_layernorm.weight"] = np.ones(hidden)
+        base[f"{prefix}post_attention_layernorm.weight"] = np.ones(hidden)
+    base["model.norm.weight"] = np.ones(hidden)
+    base["lm_head.weight"] = rng.normal(0, 0.02, (vocab, hidden))
+    merged = dict(base)
+    for i in range(layers):
+        for name in ("q_proj", "v_proj"):
+            key = f"model.layers.{i}.self_attn.{name}.weight"
+            merged[key] = base[key] + rng.normal(0, 0.01, (hidden, rank)) @ rng.normal(0, 0.01, (rank, hidden))
+    _save_safetensors(root / "base.safetensors", base)
+    _save_safetensors(root / "merged.safetensors", merged)
 
 
 def write_classifier_files(root: Path) -> None:
