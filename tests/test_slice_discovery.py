@@ -90,8 +90,17 @@ def test_halves_are_disjoint_seeded_and_independent_of_order() -> None:
     again = split_halves(list(reversed(ids)), 7)[::-1]
     assert np.array_equal(first, again)  # by id, not by position
     assert not np.array_equal(first, split_halves(ids, 8))  # the seed changes it
-    # the discovery half and its complement share no example
-    assert not (first & ~first).any() and (first | ~first).all()
+    # a discovery's two halves are disjoint and cover every example: a slice's counts on its
+    # discovery half and on its confirmation half add up to its counts on all the examples
+    ids_, inputs, tags, code = _data(4)
+    events = _events(4, code)
+    candidates = build_candidates(input_atoms(inputs, tags), min_support=12)
+    result = discover_slices(events, candidates, ids_, seed=2, cross_fit=False)
+    assert result.confirmed and sum(result.halves) == N
+    assert result.halves[0] == int(split_halves(ids_, 2).sum())
+    for item in result.confirmed + result.unconfirmed:
+        assert item.discovery["support"] + item.confirmation["support"] == item.support
+        assert item.discovery["events"] + item.confirmation["events"] == item.events
 
 
 def test_fisher_matches_the_hypergeometric_tail_by_hand() -> None:
