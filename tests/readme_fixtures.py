@@ -189,7 +189,11 @@ def _save_safetensors(path: Path, tensors: dict[str, Any]) -> None:
     header: dict[str, Any] = {}
     offset = 0
     for name, array in tensors.items():
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + array.nbytes],
+        }
         offset += array.nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
@@ -223,7 +227,9 @@ def write_weight_files(root: Path) -> None:
     for i in range(layers):
         for name in ("q_proj", "v_proj"):
             key = f"model.layers.{i}.self_attn.{name}.weight"
-            merged[key] = base[key] + rng.normal(0, 0.01, (hidden, rank)) @ rng.normal(0, 0.01, (rank, hidden))
+            merged[key] = base[key] + rng.normal(0, 0.01, (hidden, rank)) @ rng.normal(
+                0, 0.01, (rank, hidden)
+            )
     _save_safetensors(root / "base.safetensors", base)
     _save_safetensors(root / "merged.safetensors", merged)
 

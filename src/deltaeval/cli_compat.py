@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import typer
 
+from deltaeval.cli_group import command_group
+
 #: The ``deltaeval compat`` group (registered in ``deltaeval.cli``). Defined before the import of
 #: ``deltaeval.cli`` below, so either module may be imported first.
-compat_app = typer.Typer(
-    name="compat",
-    help="Make a compatible v2: fewer regressions than the plain update, as a new stored run.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    suggest_commands=False,  # click already suggests close command names
+compat_app = command_group(
+    "compat", "Make a compatible v2: fewer regressions than the plain update, as a new stored run."
 )
 
 from pathlib import Path  # noqa: E402

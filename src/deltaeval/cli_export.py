@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import typer
 
+from deltaeval.cli_group import command_group
+
 #: The ``deltaeval export`` group (registered in ``deltaeval.cli``). Defined before the import of
 #: ``deltaeval.cli`` below, so either module may be imported first.
-export_app = typer.Typer(
-    name="export",
-    help="Write a comparison of two runs in another tool's format (LLM Comparator JSON).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    suggest_commands=False,  # click already suggests close command names
+export_app = command_group(
+    "export", "Write a comparison of two runs in another tool's format (LLM Comparator JSON)."
 )
 
 from pathlib import Path  # noqa: E402

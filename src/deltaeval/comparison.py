@@ -81,6 +81,16 @@ class CompareSettings:
                 f"unknown similarity {self.similarity!r}", hint="use auto, minilm, tfidf or none"
             )
 
+    @classmethod
+    def from_options(cls, scorer: Any, by: str | Sequence[str], **options: Any) -> CompareSettings:
+        """Settings from the public API's arguments: a scorer object is recorded by its name, and
+        ``by`` may be one tag or several."""
+        return cls(
+            scorer=scorer if isinstance(scorer, str) or scorer is None else scorer.name,
+            by=(by,) if isinstance(by, str) else tuple(by),
+            **options,
+        )
+
 
 @dataclass(frozen=True)
 class Report:
@@ -235,11 +245,9 @@ def compare(
     ... # doctest: +SKIP
     >>> report.flips["nfr"], report.flips["nfr_ci"]  # doctest: +SKIP
     """
-    by_tags = (by,) if isinstance(by, str) else tuple(by)
-    scorer_name = scorer if isinstance(scorer, str) or scorer is None else scorer.name
-    settings = CompareSettings(
-        scorer=scorer_name,
-        by=by_tags,
+    settings = CompareSettings.from_options(
+        scorer,
+        by,
         seed=seed,
         n_boot=n_boot,
         confidence_level=confidence_level,

@@ -161,11 +161,9 @@ def compare_lineage(
     loaded = [r if isinstance(r, Run) else load_run(r, strict=strict) for r in runs]
     names = [r.name for r in loaded]
     base = check_names(names, baseline)
-    by_tags = (by,) if isinstance(by, str) else tuple(by)
-    scorer_name = scorer if isinstance(scorer, str) or scorer is None else scorer.name
-    settings = CompareSettings(
-        scorer=scorer_name,
-        by=by_tags,
+    settings = CompareSettings.from_options(
+        scorer,
+        by,
         seed=seed,
         n_boot=n_boot,
         confidence_level=confidence_level,
@@ -214,7 +212,7 @@ def compare_lineage(
         "runs": [_identity(pairs, name, base) for name in names],
         "settings": {
             "scorer": settings.scorer,
-            "by": list(by_tags),
+            "by": list(settings.by),
             "seed": seed,
             "n_boot": n_boot,
             "confidence_level": confidence_level,
