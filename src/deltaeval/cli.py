@@ -1832,6 +1832,10 @@ from deltaeval.cli_weights import weights_cmd  # noqa: E402  (typer only: start-
 
 app.command("weights")(weights_cmd)
 
+from deltaeval.cli_datadiff import datadiff_cmd  # noqa: E402  (typer only: start-up stays light)
+
+app.command("datadiff")(datadiff_cmd)
+
 
 def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
     """(usage errors, exits, aborts) of click and of the click that newer typer vendors."""

@@ -1,0 +1,402 @@
+"""How two datasets' inputs differ: pure maths on arrays (no files, no models, no printing).
+
+- :func:`feature_differences`: per input feature, the difference in share (Newcombe's hybrid
+  score interval from two Wilson intervals) or in mean (Welch, normal interval), BH over features.
+- :func:`cluster_shares`: per k-means cluster of the pooled inputs, its share in old and new.
+- :func:`classifier_test`: a cross-fitted L2 logistic regression telling old from new; held-out
+  AUROC with a stratified rank test (the folds' Mann–Whitney U summed), accuracy against the
+  majority rate, and each example's held-out probability of being new.
+- :func:`mmd_test`: the unbiased MMD² between the two sets of vectors, Gaussian kernel with the
+  median heuristic, permutation p-value.
+- :func:`importance_weighted_accuracy`: a run's accuracy on the old inputs reweighted to the new
+  inputs' distribution, with weights from the classifier's held-out probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from deltaeval.exact import normal_quantile
+from deltaeval.stats import benjamini_hochberg, make_rng, percentile_interval, placements
+
+#: Folds of the cross-fitted classifier.
+FOLDS = 5
+#: The L2 penalty of the logistic regression (on standardised columns; the intercept is free).
+L2_PENALTY = 1.0
+#: Importance weights are clipped at this value (after scaling by n_old / n_new) before they are
+#: self-normalised.
+WEIGHT_CLIP = 20.0
+#: A cluster whose share in the old data is below this counts as "appeared" when it grew (and
+#: "vanished" with the sides swapped).
+APPEARED_BELOW = 0.01
+
+
+def _norm_sf(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of ``k / n`` (``(0, 1)`` when ``n`` is 0)."""
+    if n == 0:
+        return (0.0, 1.0)
+    z = normal_quantile(1.0 - (1.0 - level) / 2.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def newcombe_difference(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (method 10) of ``k2/n2 − k1/n1``, two independent samples."""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_interval(k1, n1, level)
+    l2, u2 = wilson_interval(k2, n2, level)
+    d = p2 - p1
+    low = d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
+    high = d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+    return (max(-1.0, low), min(1.0, high))
+
+
+def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of the pooled two-proportion z-test (1 when both shares are 0 or 1)."""
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return min(1.0, 2.0 * _norm_sf(abs(k2 / n2 - k1 / n1) / se))
+
+
+def share_difference(old: NDArray[np.bool_], new: NDArray[np.bool_], level: float) -> dict[str, Any]:
+    """Shares of a flag in old and new, the difference new − old with its Newcombe interval, p."""
+    k1, n1, k2, n2 = int(old.sum()), old.size, int(new.sum()), new.size
+    return {
+        "kind": "share",
+        "old": k1 / n1,
+        "new": k2 / n2,
+        "difference": k2 / n2 - k1 / n1,
+        "ci": list(newcombe_difference(k1, n1, k2, n2, level)),
+        "ci_method": "newcombe-wilson",
+        "p_value": two_proportion_p(k1, n1, k2, n2),
+    }
+
+
+def mean_difference(old: NDArray[np.float64], new: NDArray[np.float64], level: float) -> dict[str, Any]:
+    """Means in old and new, the difference new − old with a Welch normal interval, p."""
+    m1, m2 = float(old.mean()), float(new.mean())
+    se = (
+        math.sqrt(old.var(ddof=1) / old.size + new.var(ddof=1) / new.size)
+        if min(old.size, new.size) > 1
+        else 0
+    )
+    z = normal_quantile(1.0 - (1.0 - level) / 2.0)
+    d = m2 - m1
+    p = 1.0 if se == 0 else min(1.0, 2.0 * _norm_sf(abs(d) / se))
+    return {
+        "kind": "mean",
+        "old": m1,
+        "new": m2,
+        "difference": d,
+        "ci": [d - z * se, d + z * se],
+        "ci_method": "welch-normal",
+        "p_value": p,
+    }
+
+
+def feature_differences(
+    features: dict[str, tuple[str, NDArray]], is_new: NDArray[np.bool_], level: float = 0.95
+) -> list[dict[str, Any]]:
+    """Each feature's difference between old and new (``features``: name → (label, values);
+    boolean values are compared as shares, numeric ones as means), BH-adjusted over all of them,
+    ordered by q-value then by the size of the standardised difference."""
+    rows = []
+    for name, (label, values) in features.items():
+        old, new = values[~is_new], values[is_new]
+        if values.dtype == bool:
+            row = share_difference(old, new, level)
+        else:
+            row = mean_difference(old.astype(float), new.astype(float), level)
+        sd = float(np.std(values.astype(float)))
+        row.update(name=name, label=label, standardised=row["difference"] / sd if sd > 0 else 0.0)
+        rows.append(row)
+    q = benjamini_hochberg([r["p_value"] for r in rows]) if rows else []
+    for row, qv in zip(rows, q, strict=True):
+        row["q_value"] = float(qv)
+        row["significant"] = bool(qv < 1.0 - level)
+    rows.sort(key=lambda r: (not r["significant"], -abs(r["standardised"]), r["name"]))
+    return rows
+
+
+def cluster_shares(
+    labels: NDArray[np.int64],
+    is_new: NDArray[np.bool_],
+    names: Sequence[str],
+    level: float = 0.95,
+) -> list[dict[str, Any]]:
+    """Per cluster: its counts and shares in old and new, the difference with its Newcombe
+    interval, BH q-values over the clusters, and a status: grew, shrank, appeared (old share under
+    :data:`APPEARED_BELOW` and grew), vanished, or same."""
+    n1, n2 = int((~is_new).sum()), int(is_new.sum())
+    rows = []
+    for c, name in enumerate(names):
+        member = labels == c
+        row = share_difference(member[~is_new], member[is_new], level)
+        row.update(cluster=c, label=name, old_count=int((member & ~is_new).sum()))
+        row["new_count"] = int((member & is_new).sum())
+        rows.append(row)
+    q = benjamini_hochberg([r["p_value"] for r in rows]) if rows else []
+    for row, qv in zip(rows, q, strict=True):
+        row["q_value"] = float(qv)
+        significant = qv < 1.0 - level
+        if not significant:
+            row["status"] = "same"
+        elif row["difference"] > 0:
+            row["status"] = "appeared" if row["old"] < APPEARED_BELOW else "grew"
+        else:
+            row["status"] = "vanished" if row["new"] < APPEARED_BELOW else "shrank"
+    del n1, n2
+    rows.sort(key=lambda r: (r["status"] == "same", -abs(r["difference"]), r["cluster"]))
+    return rows
+
+
+def _standardise(X: NDArray[np.float64]) -> NDArray[np.float64]:
+    X = np.asarray(X, dtype=float)
+    sd = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+def fit_logistic(
+    X: NDArray[np.float64], y: NDArray[np.float64], penalty: float = L2_PENALTY, iterations: int = 50
+) -> NDArray[np.float64]:
+    """Coefficients (intercept first) of an L2-penalised logistic regression by Newton's method."""
+    n, d = X.shape
+    A = np.hstack([np.ones((n, 1)), X])
+    beta = np.zeros(d + 1)
+    prior = min(max(y.mean(), 1e-6), 1 - 1e-6)
+    beta[0] = math.log(prior / (1 - prior))
+    ridge = np.full(d + 1, penalty)
+    ridge[0] = 0.0
+    for _ in range(iterations):
+        eta = A @ beta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        grad = A.T @ (p - y) + ridge * beta
+        hess = (A * (p * (1 - p))[:, None]).T @ A + np.diag(ridge) + 1e-9 * np.eye(d + 1)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return beta
+
+
+def stratified_folds(y: NDArray[np.bool_], folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """A fold number for each row, each class spread evenly over the folds at random."""
+    fold = np.empty(y.size, dtype=np.int64)
+    for cls in (False, True):
+        idx = np.flatnonzero(y == cls)
+        order = rng.permutation(idx.size)
+        fold[idx[order]] = np.arange(idx.size) % folds
+    return fold
+
+
+def auroc_interval(
+    scores: NDArray[np.float64], y: NDArray[np.bool_], level: float
+) -> tuple[float, list[float]]:
+    """AUROC of ``scores`` for ``y`` with DeLong's (unpaired) normal interval, clipped to [0, 1]."""
+    pos, neg = scores[y], scores[~y]
+    v10 = placements(pos, neg)
+    v01 = 1.0 - placements(neg, pos)
+    auc = float(v10.mean())
+    var = (
+        float(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size) if min(pos.size, neg.size) > 1 else 0.0
+    )
+    z = normal_quantile(1.0 - (1.0 - level) / 2.0)
+    half = z * math.sqrt(max(var, 0.0))
+    return auc, [max(0.0, auc - half), min(1.0, auc + half)]
+
+
+def classifier_test(
+    X: NDArray[np.float64], is_new: NDArray[np.bool_], *, seed: int | None = 0, level: float = 0.95
+) -> dict[str, Any]:
+    """Cross-fitted (:data:`FOLDS` stratified folds) logistic regression of new vs old on ``X``.
+
+    Returns the held-out probabilities of being new (``probabilities``), the held-out AUROC with
+    DeLong's interval and a one-sided p-value from the stratified rank test (within each fold the
+    held-out labels are exchangeable under no difference, so the folds' Mann–Whitney U statistics
+    summed are compared with their exact null mean and variance), and the held-out accuracy (at
+    0.5) with its Clopper–Pearson interval against the majority rate (one-sided binomial test).
+    """
+    from deltaeval.exact import binomial_sf
+    from deltaeval.stats import proportion_ci
+
+    y = is_new.astype(float)
+    X = _standardise(X)
+    rng = make_rng(seed)
+    fold = stratified_folds(is_new, FOLDS, rng)
+    prob = np.empty(y.size)
+    u_sum = mean_sum = var_sum = 0.0
+    for f in range(FOLDS):
+        test = fold == f
+        beta = fit_logistic(X[~test], y[~test])
+        eta = beta[0] + X[test] @ beta[1:]
+        prob[test] = 1.0 / (1.0 + np.exp(-eta))
+        yt = is_new[test]
+        n1, n0 = int(yt.sum()), int((~yt).sum())
+        if n1 and n0:
+            u_sum += float(placements(eta[yt], eta[~yt]).sum()) * n0
+            mean_sum += n1 * n0 / 2.0
+            var_sum += n1 * n0 * (n1 + n0 + 1) / 12.0
+    auc, auc_ci = auroc_interval(prob, is_new, level)
+    p_rank = 1.0 if var_sum == 0 else _norm_sf((u_sum - mean_sum) / math.sqrt(var_sum))
+    correct = int(((prob > 0.5) == is_new).sum())
+    n = int(is_new.size)
+    majority = max(float(y.mean()), 1.0 - float(y.mean()))
+    acc_ci = proportion_ci(correct, n, level)
+    return {
+        "probabilities": prob,
+        "folds": FOLDS,
+        "penalty": L2_PENALTY,
+        "auroc": {"value": auc, "ci": auc_ci, "ci_method": "delong"},
+        "p_value": float(p_rank),
+        "p_method": "stratified Mann-Whitney over held-out folds (one-sided, AUROC > 0.5)",
+        "accuracy": {
+            "value": correct / n,
+            "ci": list(acc_ci) if acc_ci else None,
+            "ci_method": "clopper-pearson",
+            "majority_rate": majority,
+            "p_value": float(binomial_sf(correct, n, majority)) if n else 1.0,
+            "p_method": "binomial test of held-out accuracy against the majority rate (one-sided)",
+        },
+    }
+
+
+def median_bandwidth(Z: NDArray[np.float64], rng: np.random.Generator, sample: int = 1000) -> float:
+    """The median pairwise Euclidean distance of (a sample of) the rows of ``Z``."""
+    idx = rng.choice(Z.shape[0], size=min(sample, Z.shape[0]), replace=False)
+    S = Z[np.sort(idx)]
+    sq = np.einsum("ij,ij->i", S, S)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * S @ S.T, 0.0)
+    iu = np.triu_indices(S.shape[0], 1)
+    med = float(np.median(np.sqrt(d2[iu]))) if iu[0].size else 0.0
+    return med if med > 0 else 1.0
+
+
+def _unbiased_mmd2(K0: NDArray[np.float64], A: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unbiased MMD² for each column of the 0/1 indicator matrix ``A`` (1 = new) given the kernel
+    matrix ``K0`` with a zero diagonal."""
+    B = 1.0 - A
+    m = A.sum(axis=0)
+    n = B.sum(axis=0)
+    KA = K0 @ A
+    KB = K0 @ B
+    yy = np.einsum("ij,ij->j", A, KA) / (m * (m - 1))
+    xx = np.einsum("ij,ij->j", B, KB) / (n * (n - 1))
+    xy = np.einsum("ij,ij->j", B, KA) / (m * n)
+    return xx + yy - 2.0 * xy
+
+
+def mmd_test(
+    Z: NDArray[np.float64],
+    is_new: NDArray[np.bool_],
+    *,
+    permutations: int = 500,
+    seed: int | None = 0,
+    max_rows: int = 4000,
+) -> dict[str, Any]:
+    """Unbiased MMD² of old vs new rows of ``Z`` (Gaussian kernel, bandwidth the median pairwise
+    distance) with a permutation p-value ``(1 + #{perm ≥ observed}) / (1 + permutations)``.
+
+    Above ``max_rows`` rows a seeded uniform sample of rows is used (stated in the result).
+    """
+    rng = make_rng(seed)
+    Z = np.asarray(Z, dtype=float)
+    rows = np.arange(Z.shape[0])
+    if Z.shape[0] > max_rows:
+        rows = np.sort(rng.choice(Z.shape[0], size=max_rows, replace=False))
+    Z, lab = Z[rows], is_new[rows]
+    if lab.sum() < 2 or (~lab).sum() < 2:
+        return {"mmd2": None, "p_value": None, "permutations": 0, "rows": int(rows.size)}
+    bandwidth = median_bandwidth(Z, rng)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    K = np.exp(-np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0) / (2.0 * bandwidth**2))
+    np.fill_diagonal(K, 0.0)
+    observed = float(_unbiased_mmd2(K, lab.astype(float)[:, None])[0])
+    exceed = 0
+    done = 0
+    while done < permutations:
+        batch = min(100, permutations - done)
+        A = np.stack([rng.permutation(lab) for _ in range(batch)], axis=1).astype(float)
+        exceed += int((_unbiased_mmd2(K, A) >= observed - 1e-12).sum())
+        done += batch
+    return {
+        "mmd2": observed,
+        "bandwidth": bandwidth,
+        "kernel": "gaussian, bandwidth = median pairwise distance",
+        "p_value": (1 + exceed) / (1 + permutations),
+        "p_method": "permutation",
+        "permutations": permutations,
+        "rows": int(rows.size),
+    }
+
+
+def importance_weights(
+    prob_new: NDArray[np.float64], n_old: int, n_new: int, clip: float = WEIGHT_CLIP
+) -> NDArray:
+    """``w = p(new|x) / p(old|x) · n_old / n_new``, clipped at ``clip``."""
+    p = np.clip(prob_new, 1e-12, 1 - 1e-12)
+    return np.minimum(p / (1 - p) * (n_old / n_new), clip)
+
+
+def importance_weighted_accuracy(
+    correct: NDArray[np.bool_],
+    weights: NDArray[np.float64],
+    *,
+    n_boot: int = 2000,
+    seed: int | None = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Self-normalised weighted accuracy ``Σ w c / Σ w`` of a run on the old inputs, with a
+    percentile bootstrap interval (old examples resampled, weights kept), the effective sample
+    size ``(Σw)² / Σw²``, the plain accuracy and the shift ``weighted − plain`` with its interval."""
+    from deltaeval.stats import proportion_ci
+
+    c = correct.astype(float)
+    w = np.asarray(weights, dtype=float)
+    n = c.size
+    est = float((w * c).sum() / w.sum())
+    plain = float(c.mean())
+    rng = make_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    wb, cb = w[idx], c[idx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boots = (wb * cb).sum(axis=1) / wb.sum(axis=1)
+    shift = boots - cb.mean(axis=1)
+    plain_ci = proportion_ci(int(c.sum()), n, level)
+    return {
+        "old_accuracy": {
+            "value": plain,
+            "ci": list(plain_ci) if plain_ci else None,
+            "ci_method": "clopper-pearson",
+        },
+        "reweighted_accuracy": {
+            "value": est,
+            "ci": _ci(percentile_interval(boots, level)),
+            "ci_method": "percentile bootstrap",
+        },
+        "data_shift": {
+            "value": est - plain,
+            "ci": _ci(percentile_interval(shift, level)),
+            "ci_method": "percentile bootstrap",
+        },
+        "effective_sample_size": float(w.sum() ** 2 / (w * w).sum()),
+        "n": n,
+        "clip": WEIGHT_CLIP,
+        "clipped": int((w >= WEIGHT_CLIP).sum()),
+    }
+
+
+def _ci(interval: Any) -> list[float] | None:
+    return [float(interval[0]), float(interval[1])] if interval else None

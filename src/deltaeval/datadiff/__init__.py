@@ -1,0 +1,5 @@
+"""Dataset differences: how two datasets' inputs differ (``deltaeval datadiff``)."""
+
+from deltaeval.datadiff.api import SCHEMA, datadiff
+
+__all__ = ["SCHEMA", "datadiff"]
