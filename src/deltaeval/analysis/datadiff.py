@@ -3,9 +3,9 @@
 - :func:`feature_differences`: per input feature, the difference in share (Newcombe's hybrid
   score interval from two Wilson intervals) or in mean (Welch, normal interval), BH over features.
 - :func:`cluster_shares`: per k-means cluster of the pooled inputs, its share in old and new.
-- :func:`classifier_test`: a cross-fitted L2 logistic regression telling old from new; held-out
-  AUROC with a stratified rank test (the folds' Mann–Whitney U summed), accuracy against the
-  majority rate, and each example's held-out probability of being new.
+- :func:`classifier_test`: cross-fitted classifiers telling old from new: a ridge discriminant's
+  held-out AUROC with an exact permutation test, and a logistic regression's held-out
+  probabilities of being new (accuracy against the majority rate, importance weights).
 - :func:`mmd_test`: the unbiased MMD² between the two sets of vectors, Gaussian kernel with the
   median heuristic, permutation p-value.
 - :func:`importance_weighted_accuracy`: a run's accuracy on the old inputs reweighted to the new
@@ -82,11 +82,28 @@ def share_difference(old: NDArray[np.bool_], new: NDArray[np.bool_], level: floa
         "ci": list(newcombe_difference(k1, n1, k2, n2, level)),
         "ci_method": "newcombe-wilson",
         "p_value": two_proportion_p(k1, n1, k2, n2),
+        "p_method": "two-proportion z",
     }
 
 
+def rank_sum_p(old: NDArray[np.float64], new: NDArray[np.float64]) -> float:
+    """Two-sided p-value of the Mann–Whitney test (normal approximation, ties corrected)."""
+    n1, n0 = new.size, old.size
+    n = n1 + n0
+    if n1 == 0 or n0 == 0:
+        return 1.0
+    u = float(placements(new, old).sum()) * n0
+    _, ties = np.unique(np.concatenate([old, new]), return_counts=True)
+    tie_term = float((ties.astype(float) ** 3 - ties).sum()) / (n * (n - 1)) if n > 1 else 0.0
+    var = n1 * n0 / 12.0 * ((n + 1) - tie_term)
+    if var <= 0:
+        return 1.0
+    return min(1.0, 2.0 * _norm_sf(abs(u - n1 * n0 / 2.0) / math.sqrt(var)))
+
+
 def mean_difference(old: NDArray[np.float64], new: NDArray[np.float64], level: float) -> dict[str, Any]:
-    """Means in old and new, the difference new − old with a Welch normal interval, p."""
+    """Means in old and new, the difference new − old with a Welch normal interval; the p-value
+    of the Mann–Whitney test (robust to the long tails of lengths)."""
     m1, m2 = float(old.mean()), float(new.mean())
     se = (
         math.sqrt(old.var(ddof=1) / old.size + new.var(ddof=1) / new.size)
@@ -95,7 +112,6 @@ def mean_difference(old: NDArray[np.float64], new: NDArray[np.float64], level: f
     )
     z = normal_quantile(1.0 - (1.0 - level) / 2.0)
     d = m2 - m1
-    p = 1.0 if se == 0 else min(1.0, 2.0 * _norm_sf(abs(d) / se))
     return {
         "kind": "mean",
         "old": m1,
@@ -103,7 +119,8 @@ def mean_difference(old: NDArray[np.float64], new: NDArray[np.float64], level: f
         "difference": d,
         "ci": [d - z * se, d + z * se],
         "ci_method": "welch-normal",
-        "p_value": p,
+        "p_value": rank_sum_p(old, new),
+        "p_method": "mann-whitney",
     }
 
 
@@ -112,7 +129,7 @@ def feature_differences(
 ) -> list[dict[str, Any]]:
     """Each feature's difference between old and new (``features``: name → (label, values);
     boolean values are compared as shares, numeric ones as means), BH-adjusted over all of them,
-    ordered by q-value then by the size of the standardised difference."""
+    the significant ones first, by q-value, then the rest by the size of the standardised difference."""
     rows = []
     for name, (label, values) in features.items():
         old, new = values[~is_new], values[is_new]
@@ -127,7 +144,13 @@ def feature_differences(
     for row, qv in zip(rows, q, strict=True):
         row["q_value"] = float(qv)
         row["significant"] = bool(qv < 1.0 - level)
-    rows.sort(key=lambda r: (not r["significant"], -abs(r["standardised"]), r["name"]))
+    rows.sort(
+        key=lambda r: (
+            not r["significant"],
+            r["q_value"] if r["significant"] else 0.0,
+            -abs(r["standardised"]),
+        )
+    )
     return rows
 
 
@@ -163,6 +186,11 @@ def cluster_shares(
     return rows
 
 
+def _sigmoid(eta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The logistic function, without overflow."""
+    return 0.5 * (1.0 + np.tanh(0.5 * eta))
+
+
 def _standardise(X: NDArray[np.float64]) -> NDArray[np.float64]:
     X = np.asarray(X, dtype=float)
     sd = X.std(axis=0)
@@ -182,7 +210,7 @@ def fit_logistic(
     ridge[0] = 0.0
     for _ in range(iterations):
         eta = A @ beta
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = _sigmoid(eta)
         grad = A.T @ (p - y) + ridge * beta
         hess = (A * (p * (1 - p))[:, None]).T @ A + np.diag(ridge) + 1e-9 * np.eye(d + 1)
         step = np.linalg.solve(hess, grad)
@@ -192,42 +220,85 @@ def fit_logistic(
     return beta
 
 
-def stratified_folds(y: NDArray[np.bool_], folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
-    """A fold number for each row, each class spread evenly over the folds at random."""
-    fold = np.empty(y.size, dtype=np.int64)
-    for cls in (False, True):
-        idx = np.flatnonzero(y == cls)
-        order = rng.permutation(idx.size)
-        fold[idx[order]] = np.arange(idx.size) % folds
-    return fold
-
-
-def auroc_interval(
-    scores: NDArray[np.float64], y: NDArray[np.bool_], level: float
-) -> tuple[float, list[float]]:
-    """AUROC of ``scores`` for ``y`` with DeLong's (unpaired) normal interval, clipped to [0, 1]."""
+def delong_auroc(scores: NDArray[np.float64], y: NDArray[np.bool_]) -> tuple[float, float]:
+    """AUROC of ``scores`` for ``y`` and DeLong's (unpaired) variance of it."""
     pos, neg = scores[y], scores[~y]
     v10 = placements(pos, neg)
     v01 = 1.0 - placements(neg, pos)
-    auc = float(v10.mean())
-    var = (
-        float(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size) if min(pos.size, neg.size) > 1 else 0.0
-    )
-    z = normal_quantile(1.0 - (1.0 - level) / 2.0)
-    half = z * math.sqrt(max(var, 0.0))
-    return auc, [max(0.0, auc - half), min(1.0, auc + half)]
+    var = v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size if min(pos.size, neg.size) > 1 else 0.0
+    return float(v10.mean()), float(var)
+
+
+def cross_fitted_logits(
+    X: NDArray[np.float64], y: NDArray[np.float64], fold: NDArray[np.int64], penalty: float
+) -> NDArray[np.float64]:
+    """Each row's logit of being new from the model fitted on the other folds."""
+    logit = np.empty(y.size)
+    for f in range(int(fold.max()) + 1):
+        test = fold == f
+        beta = fit_logistic(X[~test], y[~test], penalty)
+        logit[test] = beta[0] + X[test] @ beta[1:]
+    return logit
+
+
+def log_loss(logit: NDArray[np.float64], y: NDArray[np.bool_]) -> float:
+    """Mean negative log-likelihood of labels ``y`` under logits ``logit`` (computed stably)."""
+    signed = np.where(y, logit, -logit)
+    return float(np.mean(np.logaddexp(0.0, -signed)))
+
+
+def random_folds(n: int, folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """A fold number for each of ``n`` rows, drawn without looking at the labels (so a permutation
+    of the labels leaves the folds as valid as they were)."""
+    fold = np.empty(n, dtype=np.int64)
+    fold[rng.permutation(n)] = np.arange(n) % folds
+    return fold
+
+
+def ridge_maps(X: NDArray[np.float64], fold: NDArray[np.int64], penalty: float) -> list[NDArray[np.float64]]:
+    """Per fold, the linear map from the training rows' labels to the held-out rows' ridge scores
+    (least squares of the 0/1 label on ``X`` with a free intercept and an L2 penalty): the
+    held-out scores of any labelling are ``maps[f] @ y[fold != f]``."""
+    A = np.hstack([np.ones((X.shape[0], 1)), X])
+    ridge = np.full(A.shape[1], penalty)
+    ridge[0] = 1e-9
+    maps = []
+    for f in range(int(fold.max()) + 1):
+        train, test = fold != f, fold == f
+        gram = A[train].T @ A[train] + np.diag(ridge)
+        maps.append(A[test] @ np.linalg.solve(gram, A[train].T))
+    return maps
+
+
+def _fold_u(scores: NDArray[np.float64], labels: NDArray[np.bool_]) -> tuple[NDArray, NDArray]:
+    """Mann–Whitney U of each column of ``scores`` (positives: ``labels``) and n_pos·n_neg."""
+    ranks = np.argsort(np.argsort(scores, axis=0, kind="stable"), axis=0, kind="stable") + 1.0
+    n1 = labels.sum(axis=0).astype(float)
+    n0 = labels.shape[0] - n1
+    return (ranks * labels).sum(axis=0) - n1 * (n1 + 1) / 2.0, n1 * n0
 
 
 def classifier_test(
-    X: NDArray[np.float64], is_new: NDArray[np.bool_], *, seed: int | None = 0, level: float = 0.95
+    X: NDArray[np.float64],
+    is_new: NDArray[np.bool_],
+    *,
+    seed: int | None = 0,
+    level: float = 0.95,
+    permutations: int = 500,
 ) -> dict[str, Any]:
-    """Cross-fitted (:data:`FOLDS` stratified folds) logistic regression of new vs old on ``X``.
+    """Can a classifier tell new inputs from old ones? Cross-fitted over :data:`FOLDS` folds.
 
-    Returns the held-out probabilities of being new (``probabilities``), the held-out AUROC with
-    DeLong's interval and a one-sided p-value from the stratified rank test (within each fold the
-    held-out labels are exchangeable under no difference, so the folds' Mann–Whitney U statistics
-    summed are compared with their exact null mean and variance), and the held-out accuracy (at
-    0.5) with its Clopper–Pearson interval against the majority rate (one-sided binomial test).
+    - The test: a ridge discriminant (least squares of the label, penalty :data:`L2_PENALTY`) is
+      fitted on the other folds and scores each held-out row; the statistic is the held-out AUROC
+      within folds (the folds' Mann–Whitney U summed over their n_new·n_old). Its p-value is a
+      permutation test that refits every fold for every permutation of the labels (the held-out
+      scores are linear in the labels, so a refit is one product), hence exact at any n:
+      ``(1 + #{permuted ≥ observed}) / (1 + permutations)``. DeLong's interval per fold, the folds
+      taken as independent, gives the AUROC's interval.
+    - The probabilities: an L2 logistic regression (same penalty, same folds) gives each row's
+      held-out probability of being new (``probabilities``: the importance weights and the most
+      distinguishing examples), and the held-out accuracy at 0.5 with its Clopper–Pearson interval
+      against the majority rate (one-sided binomial test; approximate, the folds share data).
     """
     from deltaeval.exact import binomial_sf
     from deltaeval.stats import proportion_ci
@@ -235,22 +306,39 @@ def classifier_test(
     y = is_new.astype(float)
     X = _standardise(X)
     rng = make_rng(seed)
-    fold = stratified_folds(is_new, FOLDS, rng)
-    prob = np.empty(y.size)
-    u_sum = mean_sum = var_sum = 0.0
-    for f in range(FOLDS):
-        test = fold == f
-        beta = fit_logistic(X[~test], y[~test])
-        eta = beta[0] + X[test] @ beta[1:]
-        prob[test] = 1.0 / (1.0 + np.exp(-eta))
+    fold = random_folds(y.size, FOLDS, rng)
+    maps = ridge_maps(X, fold, L2_PENALTY)
+    tests = [fold == f for f in range(FOLDS)]
+
+    def statistic(labels: NDArray[np.bool_]) -> NDArray[np.float64]:
+        u_total = np.zeros(labels.shape[1])
+        pairs = np.zeros(labels.shape[1])
+        for test, m in zip(tests, maps, strict=True):
+            scores = m @ labels[~test].astype(float)
+            u, n = _fold_u(scores, labels[test])
+            u_total += u
+            pairs += n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(pairs > 0, u_total / np.maximum(pairs, 1.0), 0.5)
+
+    observed = float(statistic(is_new[:, None])[0])
+    exceed = done = 0
+    while done < permutations:
+        batch = min(100, permutations - done)
+        labels = np.stack([rng.permutation(is_new) for _ in range(batch)], axis=1)
+        exceed += int((statistic(labels) >= observed - 1e-12).sum())
+        done += batch
+    fold_auc = []  # (n1·n0, AUROC, DeLong variance) of the ridge scores per fold
+    for test, m in zip(tests, maps, strict=True):
         yt = is_new[test]
-        n1, n0 = int(yt.sum()), int((~yt).sum())
-        if n1 and n0:
-            u_sum += float(placements(eta[yt], eta[~yt]).sum()) * n0
-            mean_sum += n1 * n0 / 2.0
-            var_sum += n1 * n0 * (n1 + n0 + 1) / 12.0
-    auc, auc_ci = auroc_interval(prob, is_new, level)
-    p_rank = 1.0 if var_sum == 0 else _norm_sf((u_sum - mean_sum) / math.sqrt(var_sum))
+        if yt.any() and not yt.all():
+            fold_auc.append((float(yt.sum() * (~yt).sum()), *delong_auroc(m @ y[~test], yt)))
+    weights = np.array([w for w, _, _ in fold_auc], dtype=float)
+    var = float(np.dot(weights**2, [v for _, _, v in fold_auc]) / weights.sum() ** 2) if fold_auc else 0.0
+    half = normal_quantile(1.0 - (1.0 - level) / 2.0) * math.sqrt(var)
+
+    logit = cross_fitted_logits(X, y, fold, L2_PENALTY)
+    prob = _sigmoid(logit)
     correct = int(((prob > 0.5) == is_new).sum())
     n = int(is_new.size)
     majority = max(float(y.mean()), 1.0 - float(y.mean()))
@@ -259,9 +347,14 @@ def classifier_test(
         "probabilities": prob,
         "folds": FOLDS,
         "penalty": L2_PENALTY,
-        "auroc": {"value": auc, "ci": auc_ci, "ci_method": "delong"},
-        "p_value": float(p_rank),
-        "p_method": "stratified Mann-Whitney over held-out folds (one-sided, AUROC > 0.5)",
+        "auroc": {
+            "value": observed,
+            "ci": [max(0.0, observed - half), min(1.0, observed + half)],
+            "ci_method": "delong, within folds",
+        },
+        "p_value": (1 + exceed) / (1 + permutations),
+        "p_method": "permutation (every fold refitted), one-sided: AUROC > chance",
+        "permutations": permutations,
         "accuracy": {
             "value": correct / n,
             "ci": list(acc_ci) if acc_ci else None,
@@ -270,6 +363,7 @@ def classifier_test(
             "p_value": float(binomial_sf(correct, n, majority)) if n else 1.0,
             "p_method": "binomial test of held-out accuracy against the majority rate (one-sided)",
         },
+        "log_loss": log_loss(logit, is_new),
     }
 
 

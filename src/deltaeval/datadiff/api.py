@@ -145,6 +145,7 @@ def datadiff(
     *,
     new_run: Run | None = None,
     embed: Embed = "auto",
+    vectors: NDArray | None = None,
     permutations: int = 500,
     n_boot: int = 2000,
     level: float = 0.95,
@@ -164,6 +165,8 @@ def datadiff(
         A run on the new examples with correctness (its actual accuracy, for comparison).
     embed:
         Vectors of the MMD test: ``minilm``, ``tfidf`` (LSA), or ``auto`` (MiniLM when installed).
+    vectors:
+        Precomputed embeddings for the MMD test instead (rows: the old inputs, then the new ones).
 
     Returns
     -------
@@ -201,10 +204,18 @@ def datadiff(
 
     design = np.hstack([np.column_stack([v.astype(float) for _, v in features.values()]), lsa])
     design[:, 0:2] = np.log1p(design[:, 0:2])
-    clf = A.classifier_test(design, is_new, seed=seed, level=level)
+    clf = A.classifier_test(design, is_new, seed=seed, level=level, permutations=permutations)
     prob = clf.pop("probabilities")
 
-    vectors, vector_name = _embeddings(texts, embed, lsa)
+    if vectors is None:
+        vectors, vector_name = _embeddings(texts, embed, lsa)
+    else:
+        vectors, vector_name = np.asarray(vectors, dtype=float), "precomputed embeddings"
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise UsageError(
+                f"vectors has shape {vectors.shape}; expected one row per input ({len(texts)})",
+                hint="stack the old inputs' vectors, then the new inputs'",
+            )
     mmd = A.mmd_test(vectors, is_new, permutations=permutations, seed=seed)
     mmd["vectors"] = vector_name
 
@@ -233,7 +244,8 @@ def datadiff(
         accuracy = A.importance_weighted_accuracy(correct, weights, n_boot=n_boot, seed=seed, level=level)
         accuracy["run"] = run.name
         accuracy["weights"] = (
-            "p(new|x)/p(old|x) * n_old/n_new from the cross-fitted classifier, clipped, self-normalised"
+            "p(new|x)/p(old|x) * n_old/n_new from the cross-fitted classifier (held-out"
+            " probabilities), clipped, self-normalised"
         )
         if new_run is not None:
             from deltaeval.stats import proportion_ci
@@ -264,8 +276,9 @@ def datadiff(
                     "seed": seed,
                     "clusters": f"k-means (k = {k}, fixed) on TF-IDF + SVD ({LSA_DIMENSIONS} dimensions) of"
                     " both datasets' inputs pooled",
-                    "classifier": f"L2 logistic regression (penalty {A.L2_PENALTY}) on the input features and"
-                    f" the TF-IDF SVD dimensions, {A.FOLDS} stratified folds",
+                    "classifier": f"ridge discriminant (test) and L2 logistic regression (probabilities),"
+                    f" penalty {A.L2_PENALTY}, on the input features and the TF-IDF SVD dimensions,"
+                    f" {A.FOLDS} random folds",
                     "multiple_testing": "Benjamini-Hochberg over features, and over clusters",
                     "permutations": permutations,
                     "n_boot": n_boot,
