@@ -255,10 +255,12 @@ def random_folds(n: int, folds: int, rng: np.random.Generator) -> NDArray[np.int
     return fold
 
 
-def ridge_maps(X: NDArray[np.float64], fold: NDArray[np.int64], penalty: float) -> list[NDArray[np.float64]]:
-    """Per fold, the linear map from the training rows' labels to the held-out rows' ridge scores
-    (least squares of the 0/1 label on ``X`` with a free intercept and an L2 penalty): the
-    held-out scores of any labelling are ``maps[f] @ y[fold != f]``."""
+def ridge_maps(
+    X: NDArray[np.float64], fold: NDArray[np.int64], penalty: float
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Per fold, ``(A_test, P)`` such that the held-out rows' ridge scores (least squares of the 0/1
+    label on ``X`` with a free intercept and an L2 penalty, fitted on the other folds) of any
+    labelling ``y`` are ``A_test @ (P @ y[fold != f])``: linear in the labels (memory: rows × columns)."""
     A = np.hstack([np.ones((X.shape[0], 1)), X])
     ridge = np.full(A.shape[1], penalty)
     ridge[0] = 1e-9
@@ -266,7 +268,7 @@ def ridge_maps(X: NDArray[np.float64], fold: NDArray[np.int64], penalty: float) 
     for f in range(int(fold.max()) + 1):
         train, test = fold != f, fold == f
         gram = A[train].T @ A[train] + np.diag(ridge)
-        maps.append(A[test] @ np.linalg.solve(gram, A[train].T))
+        maps.append((A[test], np.linalg.solve(gram, A[train].T)))
     return maps
 
 
@@ -314,7 +316,7 @@ def classifier_test(
         u_total = np.zeros(labels.shape[1])
         pairs = np.zeros(labels.shape[1])
         for test, m in zip(tests, maps, strict=True):
-            scores = m @ labels[~test].astype(float)
+            scores = m[0] @ (m[1] @ labels[~test].astype(float))
             u, n = _fold_u(scores, labels[test])
             u_total += u
             pairs += n
@@ -332,7 +334,7 @@ def classifier_test(
     for test, m in zip(tests, maps, strict=True):
         yt = is_new[test]
         if yt.any() and not yt.all():
-            fold_auc.append((float(yt.sum() * (~yt).sum()), *delong_auroc(m @ y[~test], yt)))
+            fold_auc.append((float(yt.sum() * (~yt).sum()), *delong_auroc(m[0] @ (m[1] @ y[~test]), yt)))
     weights = np.array([w for w, _, _ in fold_auc], dtype=float)
     var = float(np.dot(weights**2, [v for _, _, v in fold_auc]) / weights.sum() ** 2) if fold_auc else 0.0
     half = normal_quantile(1.0 - (1.0 - level) / 2.0) * math.sqrt(var)

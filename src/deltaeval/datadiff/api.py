@@ -232,7 +232,7 @@ def datadiff(
     changed_clusters = [r for r in cluster_rows if r["status"] != "same"]
     differ = clf["p_value"] < alpha or (mmd["p_value"] is not None and mmd["p_value"] < alpha)
     verdict = {
-        "differ": bool(differ or significant or changed_clusters),
+        "differ": bool(differ or significant or changed_clusters) and not identical,
         "identical_inputs": identical,
         "summary": _summary(identical, differ, feature_rows, changed_clusters, clf, mmd, alpha),
     }
