@@ -179,3 +179,19 @@ def test_bad_input_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     other = _write(tmp_path / "other.jsonl", _texts(30, 0.0, 11), correct=[True] * 30)
     assert main(["datadiff", str(good), str(good), "--run", str(other), "--embed", "tfidf"]) == 2
     assert "no output" in _error(capsys)
+
+
+def test_input_column_option_and_markdown_escaping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _write(tmp_path / "old.jsonl", _texts(40, 0.0, 12), key="question_text")
+    new = _write(tmp_path / "new.jsonl", _texts(40, 0.6, 13), key="question_text")
+    args = ["datadiff", str(old), str(new), "--input", "question_text", "--embed", "tfidf", "-q"]
+    assert main([*args, "--permutations", "99", "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    section = report["datadiff"]
+    assert section["old"]["n"] == 40 and section["features"][0]["name"] == "has_code"
+    section["examples"]["most_new"][0]["text"] = "| **bold** [x](javascript:alert(1)) <img src=x>"
+    markdown = renderer.render_markdown(report)
+    assert "<img" not in markdown and "\\[x\\](javascript:" in markdown  # brackets escaped: no link
+    assert capsys.readouterr().out == ""
