@@ -89,6 +89,13 @@ def test_random_split_shows_no_difference(seed: int) -> None:
     assert all(c["status"] == "same" for c in section["clusters"])
 
 
+def test_constant_inputs_tie_rather_than_separate() -> None:
+    """Empty inputs on both sides (different counts): every score ties, so nothing differs."""
+    section = datadiff([""] * 10, [""] * 12, embed="tfidf", permutations=99)["datadiff"]
+    assert section["classifier"]["auroc"]["value"] == 0.5 and section["classifier"]["p_value"] == 1.0
+    assert not section["verdict"]["differ"]
+
+
 def test_importance_weighting_recovers_accuracy_under_covariate_shift() -> None:
     """Code inputs are answered right 40% of the time, others 90%; old has 20% code, new 70%."""
     rng = np.random.default_rng(3)

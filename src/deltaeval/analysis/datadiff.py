@@ -273,8 +273,11 @@ def ridge_maps(
 
 
 def _fold_u(scores: NDArray[np.float64], labels: NDArray[np.bool_]) -> tuple[NDArray, NDArray]:
-    """Mann–Whitney U of each column of ``scores`` (positives: ``labels``) and n_pos·n_neg."""
-    ranks = np.argsort(np.argsort(scores, axis=0, kind="stable"), axis=0, kind="stable") + 1.0
+    """Mann–Whitney U of each column of ``scores`` (positives: ``labels``; ties share their mean
+    rank) and n_pos·n_neg."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.round(scores, 12), axis=0)
     n1 = labels.sum(axis=0).astype(float)
     n0 = labels.shape[0] - n1
     return (ranks * labels).sum(axis=0) - n1 * (n1 + 1) / 2.0, n1 * n0
@@ -334,7 +337,9 @@ def classifier_test(
     for test, m in zip(tests, maps, strict=True):
         yt = is_new[test]
         if yt.any() and not yt.all():
-            fold_auc.append((float(yt.sum() * (~yt).sum()), *delong_auroc(m[0] @ (m[1] @ y[~test]), yt)))
+            fold_auc.append(
+                (float(yt.sum() * (~yt).sum()), *delong_auroc(np.round(m[0] @ (m[1] @ y[~test]), 12), yt))
+            )
     weights = np.array([w for w, _, _ in fold_auc], dtype=float)
     var = float(np.dot(weights**2, [v for _, _, v in fold_auc]) / weights.sum() ** 2) if fold_auc else 0.0
     half = normal_quantile(1.0 - (1.0 - level) / 2.0) * math.sqrt(var)
