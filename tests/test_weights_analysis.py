@@ -372,3 +372,24 @@ def test_layer_chart_has_one_bar_per_layer() -> None:
     report = compare_weights(Arrays(base), Arrays(int8_rounding(base)))
     svg = section.layer_chart(report["layers"])
     assert svg.count("<rect") == len(report["layers"]) == 4
+
+
+def test_a_zero_delta_beside_a_moved_one_gives_the_full_computation() -> None:
+    """``old`` equals the base, ``new`` moved: the old delta's sums are zero (its draws skipped),
+    the new one's DARE errors equal the definition computed here with the same seeded draws."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(40, 30)).astype(np.float32)
+    new = (base + rng.normal(scale=0.01, size=base.shape)).astype(np.float32)
+    seed = wd.tensor_seed(0, "w")
+    sums = wd.delta_pair_metrics(base, base.copy(), new, seed=seed)
+    w0, w2 = base.astype(np.float64).ravel(), new.astype(np.float64).ravel()
+    d2 = w2 - w0
+    assert sums.d1d1 == 0 and sums.d1d2 == 0 and sums.both == 0 and sums.dare1 == [0.0] * len(wd.DARE_RATES)
+    assert math.isclose(sums.w1w1, float(w0 @ w0), rel_tol=1e-12)
+    assert math.isclose(sums.d2d2, float(d2 @ d2), rel_tol=1e-12)
+    u = np.random.default_rng([*seed, 2]).random(d2.size)
+    for p, got in zip(wd.DARE_RATES, sums.dare2, strict=True):
+        keep = u >= p
+        expected = float((d2[keep] ** 2).sum()) * (p / (1 - p)) ** 2 + float((d2[~keep] ** 2).sum())
+        assert math.isclose(got, expected, rel_tol=1e-12)
+    assert sums.dare(0.01)["old"]["largest_p_within"] == max(wd.DARE_RATES)
