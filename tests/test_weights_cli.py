@@ -187,3 +187,25 @@ def test_spacy_36_against_38_is_a_retrain(tmp_path: Path) -> None:
     assert report["matching"]["matched"] == report["old"]["tensors"] == report["new"]["tensors"]
     assert all(t["changed_share"] > 0 for t in report["tensors"])
     assert {layer["layer"] for layer in report["layers"]} >= {"ner", "parser", "tok2vec"}
+
+
+def test_reports_are_written_when_the_reader_closes_the_terminal_early(tmp_path: Path) -> None:
+    """``deltaeval weights … --json F | head -1``: the files come before the terminal output."""
+    import subprocess
+    import sys
+
+    base = tiny_model()
+    np.savez(tmp_path / "old.npz", **base)
+    np.savez(tmp_path / "new.npz", **lora_like(base, 4))
+    command = [sys.executable, "-m", "deltaeval", "weights", "old.npz", "new.npz"]
+    child = subprocess.Popen(
+        [*command, "--json", "r.json", "--md", "r.md"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert child.stdout is not None
+    child.stdout.close()  # like `| head -0`: nothing reads what it prints
+    child.wait(timeout=120)
+    assert json.loads((tmp_path / "r.json").read_text())["schema"].startswith("deltaeval.weights")
+    assert (tmp_path / "r.md").read_text().strip()

@@ -96,11 +96,14 @@ def weights_cmd(
             screen=not every_spectrum,
             progress=progress,
         )
-    render_terminal(report, console)
+    written = []  # the files first: a reader that closes the terminal early loses none of them
     for target, kind in ((json_out, "json"), (md_out, "markdown"), (html_out, "html")):
         if target is not None:
             _write(report, target, kind)
-            console.print(f"wrote {visible(str(target))}", markup=False)
+            written.append(target)
+    render_terminal(report, console)
+    for target in written:
+        console.print(f"wrote {visible(str(target))}", markup=False)
 
 
 def _write(report: dict, target: Path, kind: str) -> None:
