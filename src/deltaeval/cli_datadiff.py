@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from deltaeval.cli import HtmlOutOpt, JsonOutOpt, QuietOpt
+
 DataArg = Annotated[
     Path,
     typer.Argument(
@@ -60,27 +62,21 @@ def datadiff_cmd(
         typer.Option("--level", metavar="LEVEL", min=0.5, max=0.999, help="Confidence level of intervals."),
     ] = 0.95,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of every random choice.")] = 0,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here.")
-    ] = None,
+    json_out: JsonOutOpt = None,
     md_out: Annotated[
         Path | None, typer.Option("--md", metavar="FILE", help="Write the Markdown report here.")
     ] = None,
-    html_out: Annotated[
-        Path | None, typer.Option("--html", metavar="FILE", help="Write the HTML report here.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    html_out: HtmlOutOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """How two datasets' inputs differ: features, clusters, two-sample tests, reweighted accuracy."""
-    import json
-
-    from deltaeval.atomic_write import write_text_atomic
     from deltaeval.cli import _console
     from deltaeval.datadiff import datadiff
     from deltaeval.errors import UsageError
     from deltaeval.io import load_run
     from deltaeval.io.base import ColumnMapping
     from deltaeval.io.dataset import load_dataset
+    from deltaeval.report.files import write_report_files
     from deltaeval.report.sections import datadiff as renderer
 
     if embed not in {"auto", "minilm", "tfidf"}:
@@ -101,11 +97,13 @@ def datadiff_cmd(
         old_name=str(old_data),
         new_name=str(new_data),
     )
-    if json_out is not None:
-        write_text_atomic(json_out, json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    if md_out is not None:
-        write_text_atomic(md_out, renderer.render_markdown(report))
-    if html_out is not None:
-        write_text_atomic(html_out, renderer.render_html(report))
+    write_report_files(
+        report,
+        json_out=json_out,
+        md_out=md_out,
+        html_out=html_out,
+        render_markdown=renderer.render_markdown,
+        render_html=renderer.render_html,
+    )
     if not quiet:
         renderer.render_terminal(report, _console(quiet))

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from deltaeval.cli import HtmlOutOpt, JsonOutOpt, QuietOpt
+
 ModelArg = Annotated[
     str,
     typer.Argument(
@@ -84,26 +86,20 @@ def embeddings_cmd(
     seed: Annotated[
         int, typer.Option("--seed", metavar="N", help="Seed of the bootstrap and the split.")
     ] = 0,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here.")
-    ] = None,
+    json_out: JsonOutOpt = None,
     md_out: Annotated[
         Path | None, typer.Option("--md", metavar="FILE", help="Write the Markdown report here.")
     ] = None,
-    html_out: Annotated[
-        Path | None, typer.Option("--html", metavar="FILE", help="Write the HTML report here.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    html_out: HtmlOutOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Can new queries search the old gallery? Retrieval old/new x old/new, CKA, learned maps, verdict."""
-    import json
-
-    from deltaeval.atomic_write import write_text_atomic
     from deltaeval.cli import _console
     from deltaeval.embeddings.api import compare_embeddings
     from deltaeval.embeddings.retrieval import load_pairs, load_queries_gallery
     from deltaeval.errors import UsageError
     from deltaeval.report import embeddings_report
+    from deltaeval.report.files import write_report_files
 
     if pairs is not None and (queries is not None or gallery is not None):
         raise UsageError("--pairs and --queries/--gallery both given", hint="give one kind of task")
@@ -127,10 +123,12 @@ def embeddings_cmd(
         test_fraction=test_fraction,
         quiet=quiet,
     )
-    if json_out is not None:
-        write_text_atomic(json_out, json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    if md_out is not None:
-        write_text_atomic(md_out, embeddings_report.render_markdown(report))
-    if html_out is not None:
-        write_text_atomic(html_out, embeddings_report.render_html(report))
+    write_report_files(
+        report,
+        json_out=json_out,
+        md_out=md_out,
+        html_out=html_out,
+        render_markdown=embeddings_report.render_markdown,
+        render_html=embeddings_report.render_html,
+    )
     embeddings_report.render_terminal(report, _console(quiet))

@@ -79,7 +79,8 @@ def weights_cmd(
 ) -> None:
     """What changed in the weights: retrain, low-rank fine-tune, quantization, a few layers?"""
     from deltaeval.progress import make_progress
-    from deltaeval.report.sections.weights import render_terminal
+    from deltaeval.report.files import write_report_files
+    from deltaeval.report.sections import weights as section
     from deltaeval.weights.api import compare_weights
 
     console = _console(quiet)
@@ -96,26 +97,16 @@ def weights_cmd(
             screen=not every_spectrum,
             progress=progress,
         )
-    written = []  # the files first: a reader that closes the terminal early loses none of them
-    for target, kind in ((json_out, "json"), (md_out, "markdown"), (html_out, "html")):
-        if target is not None:
-            _write(report, target, kind)
-            written.append(target)
-    render_terminal(report, console)
+    # the files first: a reader that closes the terminal early loses none of them
+    written = write_report_files(
+        report,
+        json_out=json_out,
+        md_out=md_out,
+        html_out=html_out,
+        render_markdown=section.render_markdown,
+        render_html=section.render_html,
+        allow_nan=False,
+    )
+    section.render_terminal(report, console)
     for target in written:
         console.print(f"wrote {visible(str(target))}", markup=False)
-
-
-def _write(report: dict, target: Path, kind: str) -> None:
-    import json
-
-    from deltaeval.atomic_write import write_text_atomic
-    from deltaeval.report.sections import weights as section
-
-    if kind == "json":
-        text = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
-    elif kind == "markdown":
-        text = section.render_markdown(report)
-    else:
-        text = section.render_html(report)
-    write_text_atomic(target, text)

@@ -9,6 +9,7 @@ Every rate is a count out of a number of examples, so its interval is the exact 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -151,6 +152,23 @@ class FlipStats:
     intervals: dict[str, Interval]
     mcnemar_p: float
     level: float
+
+    def change_fields(self) -> dict[str, Any]:
+        """The change's JSON fields, in the reports' order: the accuracy change with its interval,
+        the flip counts, NFR and PFR with their intervals, and McNemar's p."""
+        from deltaeval.jsonable import interval, num
+
+        return {
+            "delta": num(self.estimates["delta"]),
+            "delta_ci": interval(self.intervals["delta"]),
+            "negative": self.negative,
+            "positive": self.positive,
+            "nfr": num(self.estimates["nfr"]),
+            "nfr_ci": interval(self.intervals["nfr"]),
+            "pfr": num(self.estimates["pfr"]),
+            "pfr_ci": interval(self.intervals["pfr"]),
+            "mcnemar_p": num(self.mcnemar_p),
+        }
 
     def verdict(self, alpha: float) -> str:
         """``regressed`` / ``improved`` when McNemar's p < alpha, else ``no significant change``."""

@@ -53,15 +53,7 @@ def _pair_row(kind: str, old: str, new: str, stats: FlipStats) -> dict[str, Any]
         "n": stats.n,
         "accuracy": _num(stats.estimates["accuracy_new"]),
         "accuracy_ci": _ci(stats.intervals["accuracy_new"]),
-        "delta": _num(stats.estimates["delta"]),
-        "delta_ci": _ci(stats.intervals["delta"]),
-        "negative": stats.negative,
-        "positive": stats.positive,
-        "nfr": _num(stats.estimates["nfr"]),
-        "nfr_ci": _ci(stats.intervals["nfr"]),
-        "pfr": _num(stats.estimates["pfr"]),
-        "pfr_ci": _ci(stats.intervals["pfr"]),
-        "mcnemar_p": _num(stats.mcnemar_p),
+        **stats.change_fields(),
     }
 
 
