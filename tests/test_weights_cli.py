@@ -209,3 +209,13 @@ def test_reports_are_written_when_the_reader_closes_the_terminal_early(tmp_path:
     child.wait(timeout=120)
     assert json.loads((tmp_path / "r.json").read_text())["schema"].startswith("deltaeval.weights")
     assert (tmp_path / "r.md").read_text().strip()
+
+
+def test_a_checkpoint_without_tensors_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "empty.npz")
+    np.savez(tmp_path / "model.npz", **tiny_model())
+    assert main(["weights", str(tmp_path / "empty.npz"), str(tmp_path / "model.npz")]) == 2
+    line = one_error_line(capsys)
+    assert "empty.npz" in line and "holds no tensors" in line

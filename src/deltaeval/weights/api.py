@@ -52,6 +52,18 @@ def _open(source: Any, trust: bool, stack: contextlib.ExitStack) -> Any:
     return checkpoint
 
 
+def _tensors(checkpoint: Any) -> list[Any]:
+    """The checkpoint's tensor list; an empty checkpoint is an input error, not an architecture."""
+    metas = list(checkpoint.tensors())
+    if not metas:
+        raise InputError(
+            "the checkpoint holds no tensors",
+            path=getattr(checkpoint, "path", None),
+            hint="give the model's weights file (or its folder)",
+        )
+    return metas
+
+
 def _size(shape: tuple[int, ...]) -> int:
     return math.prod(shape) if shape else 1
 
@@ -178,7 +190,7 @@ def compare_weights(
         ckpt_old = _open(old, trust, stack)
         ckpt_new = _open(new, trust, stack)
         ckpt_base = _open(base, trust, stack) if base is not None else None
-        metas_old, metas_new = list(ckpt_old.tensors()), list(ckpt_new.tensors())
+        metas_old, metas_new = _tensors(ckpt_old), _tensors(ckpt_new)
         desc_old, desc_new = _describe(ckpt_old, metas_old), _describe(ckpt_new, metas_new)
         sizes_old = {m.name: _size(tuple(m.shape)) for m in metas_old}
         dtypes_old = {m.name: str(m.dtype) for m in metas_old}
@@ -200,7 +212,7 @@ def compare_weights(
         desc_base = None
         metas_base: list[Any] = []
         if ckpt_base is not None:
-            metas_base = list(ckpt_base.tensors())
+            metas_base = _tensors(ckpt_base)
             desc_base = _describe(ckpt_base, metas_base)
             with _task(progress, "matching the base by value", None) as tick:
                 base_matching = match_tensors(
