@@ -159,6 +159,16 @@ SimilarityOpt = Annotated[
         "auto (minilm when installed, else tfidf), none.",
     ),
 ]
+SlicesOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--slices/--no-slices",
+        help="Discover slices of the inputs and tags where new does worse (compare: negative flips or "
+        "score drops; judge: the judge prefers old), found on half of the examples and confirmed on "
+        "the other. Default: 200 to 20,000 examples (compare: with correctness; judge: with a verdict).",
+        show_default=False,
+    ),
+]
 
 
 def _mapping(
@@ -513,15 +523,7 @@ def compare_cmd(
             show_default=False,
         ),
     ] = None,
-    slices: Annotated[
-        bool | None,
-        typer.Option(
-            "--slices/--no-slices",
-            help="Discover slices of the inputs and tags where the NFR is elevated (found on half of "
-            "the examples, confirmed on the other). Default: with correctness, 200 to 20,000 examples.",
-            show_default=False,
-        ),
-    ] = None,
+    slices: SlicesOpt = None,
     similarity: SimilarityOpt = "tfidf",
     asymptotic_from: Annotated[
         int | None,
@@ -956,6 +958,15 @@ def gate_cmd(
             help="Pass only when the lower end of the judged win rate's interval is >= W (judge reports).",
         ),
     ] = None,
+    max_slice_loss_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--max-slice-loss-rate",
+            metavar="R",
+            help="Fail when any slice's rate of the judge preferring old (--by tags and discovered "
+            "slices of a judge report) is significantly above R (exact tests, Holm across slices).",
+        ),
+    ] = None,
     alpha: Annotated[
         float | None,
         typer.Option(
@@ -994,11 +1005,11 @@ def gate_cmd(
     summary = summary_path(github)  # --github without $GITHUB_STEP_SUMMARY: an error before any work
 
     thresholds = (max_nfr, max_accuracy_drop, min_accuracy_delta, max_slice_nfr, max_p, min_win_rate)
-    if all(t is None for t in thresholds):
+    if all(t is None for t in thresholds) and max_slice_loss_rate is None:
         raise UsageError(
             "gate needs at least one threshold",
-            hint="pass --max-nfr, --max-accuracy-drop, --min-accuracy-delta, --max-slice-nfr, --max-p "
-            "or --min-win-rate",
+            hint="pass --max-nfr, --max-accuracy-drop, --min-accuracy-delta, --max-slice-nfr, --max-p, "
+            "--min-win-rate or --max-slice-loss-rate",
         )
     if use_upper and estimate:
         raise UsageError("--upper and --estimate contradict each other", hint="pass one of them")
@@ -1010,7 +1021,7 @@ def gate_cmd(
             max_nfr=max_nfr, max_accuracy_drop=max_accuracy_drop, min_accuracy_delta=min_accuracy_delta
         )
         limits.update(max_slice_nfr=max_slice_nfr, max_p=max_p, min_win_rate=min_win_rate)
-        limits.update(alpha=alpha, estimate=estimate)
+        limits.update(max_slice_loss_rate=max_slice_loss_rate, alpha=alpha, estimate=estimate)
         if not gate_lineage_cmd(report, limits, _console(), summary, bool(github)):
             raise typer.Exit(EXIT_GATE_FAILED)
         return
@@ -1022,6 +1033,7 @@ def gate_cmd(
         max_slice_nfr=max_slice_nfr,
         max_p=max_p,
         min_win_rate=min_win_rate,
+        max_slice_loss_rate=max_slice_loss_rate,
         alpha=alpha,
         estimate=estimate,
     )
@@ -1273,6 +1285,7 @@ def judge_cmd(
     max_retries: MaxRetriesOpt = 2,
     judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
     min_valid: MinValidOpt = MIN_VALID,
+    slices: SlicesOpt = None,
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
     threads: ThreadsOpt = None,
@@ -1288,7 +1301,8 @@ def judge_cmd(
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Judge NEW against OLD pairwise: win rate, position bias, panels, adaptive stops, cost.
+    """Judge NEW against OLD pairwise: win rate, position bias, panels, adaptive stops, cost, and the
+    slices of the inputs and tags where the judge prefers old.
 
     Each example is shown to every judge in both orders; judge calls are cached in the store, so
     a rerun resumes without repeating finished calls.
@@ -1326,6 +1340,7 @@ def judge_cmd(
                 alpha=alpha,
                 max_examples=max_examples,
                 min_valid=min_valid,
+                slices=slices,
                 prices=_prices(price_in, price_out),
                 strict=strict,
                 progress=start,

@@ -17,6 +17,13 @@ report's level). What each check tests:
   within R fails this check is at most alpha, however many slices there are. It finds
   regressions; it does not prove every slice fine (a slice too small to show a regression
   passes; ``max_nfr`` bounds the whole).
+- ``max_slice_loss_rate`` R (judge reports): the same test as ``max_slice_nfr`` on the rate at
+  which the judge prefers old (a loss of new; ties are none): for every row of the
+  ``preference.by_tag`` tables (losses of the examples with a verdict) and every discovered slice
+  of a judge report's ``discovered_slices`` section (event "judge prefers old", on its held-out
+  half), exact one-sided binomial tests of "loss rate ≤ R", Holm across all. A judging whose
+  ``preference.validity.status`` is ``failed`` or ``insufficient`` fails it, saying which.
+  ``max_slice_nfr`` on a judge report is an error naming this check.
 - ``max_p`` Z: McNemar's exact p must be ≤ Z.
 - ``min_win_rate`` W (judge reports): the lower end of the report's win-rate interval must be
   ≥ W (a one-sided bound at (1 − level) / 2; the report holds no per-example outcomes to
@@ -87,6 +94,7 @@ def evaluate_gate(
     max_slice_nfr: float | None = None,
     max_p: float | None = None,
     min_win_rate: float | None = None,
+    max_slice_loss_rate: float | None = None,
     alpha: float | None = None,
     estimate: bool = False,
 ) -> list[GateCheck]:
@@ -118,6 +126,8 @@ def evaluate_gate(
         checks.append(GateCheck("max_p", passed, f"McNemar p {shown} {'<=' if passed else '>'} {max_p:g}"))
     if min_win_rate is not None:
         checks.append(_win_rate_check(report, min_win_rate, estimate))
+    if max_slice_loss_rate is not None:
+        checks.append(_loss_rate_check(report, max_slice_loss_rate, a, estimate))
     return checks
 
 
@@ -211,14 +221,16 @@ def _accuracy_checks(
     return checks
 
 
-def _discovered_rows(report: dict[str, Any]) -> list[tuple[str, int, int]] | None:
-    """The discovered slices' held-out counts (negatives, examples); None without the section.
+def _discovered_rows(
+    report: dict[str, Any], event: str = "negative flip"
+) -> list[tuple[str, int, int]] | None:
+    """The discovered slices' held-out counts (events, examples); None without a section of ``event``.
 
     Each discovered slice (confirmed or not) counts on its confirmation half, which played no
-    part in finding it, so the test of its NFR there is valid.
+    part in finding it, so the test of its rate there is valid.
     """
     section = report.get("discovered_slices")
-    if not isinstance(section, dict) or section.get("event") != "negative flip":
+    if not isinstance(section, dict) or section.get("event") != event:
         return None
     rows = []
     for item in [*(section.get("confirmed") or []), *(section.get("unconfirmed") or [])]:
@@ -234,6 +246,11 @@ def _discovered_rows(report: dict[str, Any]) -> list[tuple[str, int, int]] | Non
 
 
 def _slice_rows(report: dict[str, Any]) -> list[tuple[str, int, int]]:
+    if "flips" not in report and isinstance(report.get("preference"), dict):
+        raise InputError(
+            "a judge report has no NFR: --max-slice-nfr gates the slices of `deltaeval compare` reports",
+            hint="gate a judge report's slices on the rate the judge prefers old: --max-slice-loss-rate R",
+        )
     slices = report.get("slices")
     discovered = _discovered_rows(report)
     if (not isinstance(slices, list) or not slices) and discovered is None:
@@ -241,39 +258,91 @@ def _slice_rows(report: dict[str, Any]) -> list[tuple[str, int, int]]:
             "the report has no slices",
             hint="write it with `deltaeval compare … --by TAG --json FILE` (or --slices) to gate on slices",
         )
+    return _tag_rows(slices, "negative", "compare") + (discovered or [])
+
+
+def _tag_rows(tables: Any, key: str, command: str) -> list[tuple[str, int, int]]:
+    """(tag=value, events, n) of each row of per-tag tables; ``key`` names the events' count."""
     rows = []
-    for table in slices if isinstance(slices, list) else []:
+    for table in tables if isinstance(tables, list) else []:
         tag = str(table.get("tag")) if isinstance(table, dict) else "?"
         for row in table.get("rows", []) if isinstance(table, dict) else []:
-            n, negative = row.get("n"), row.get("negative")
-            if type(n) is not int or type(negative) is not int or not 0 <= negative <= n:
+            n, events = row.get("n"), row.get(key)
+            if type(n) is not int or type(events) is not int or not 0 <= events <= n:
                 raise InputError(
                     f"slice {tag}={row.get('value')!r} has no valid counts",
-                    hint="write the report again with `deltaeval compare --json`",
+                    hint=f"write the report again with `deltaeval {command} --json`",
                 )
-            rows.append((f"{tag}={row.get('value')}", negative, n))
-    return rows + (discovered or [])
+            rows.append((f"{tag}={row.get('value')}", events, n))
+    return rows
 
 
 def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimate: bool) -> GateCheck:
-    rows = [r for r in _slice_rows(report) if r[2] > 0]
+    return _rate_check("max_slice_nfr", ("NFR", "an NFR"), _slice_rows(report), threshold, alpha, estimate)
+
+
+def _loss_rows(report: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """A judge report's slices: the ``preference.by_tag`` rows and the discovered slices (losses, n)."""
+    preference = report.get("preference")
+    if not isinstance(preference, dict):
+        raise InputError(
+            "the report has no preference section: --max-slice-loss-rate gates `deltaeval judge` reports",
+            hint="gate a comparison's slices with --max-slice-nfr R, or judge the runs with "
+            "`deltaeval judge OLD NEW --json FILE`",
+        )
+    tables = preference.get("by_tag")
+    discovered = _discovered_rows(report, "judge prefers old")
+    if (not isinstance(tables, list) or not tables) and discovered is None:
+        raise InputError(
+            "the judge report has no slices",
+            hint="write it with `deltaeval judge … --by TAG --json FILE` (or --slices) to gate on slices",
+        )
+    return _tag_rows(tables, "losses", "judge") + (discovered or [])
+
+
+def _loss_rate_check(report: dict[str, Any], threshold: float, alpha: float, estimate: bool) -> GateCheck:
+    rows = _loss_rows(report)
+    validity = report["preference"].get("validity")
+    if isinstance(validity, dict) and validity.get("status") in ("failed", "insufficient"):
+        return GateCheck(
+            "max_slice_loss_rate",
+            False,
+            f"no slice loss rate to gate on (needs <= {_pct(threshold)}): {validity.get('message')}",
+        )
+    return _rate_check("max_slice_loss_rate", ("loss rate", "a loss rate"), rows, threshold, alpha, estimate)
+
+
+def _rate_check(
+    name: str,
+    names: tuple[str, str],
+    all_rows: list[tuple[str, int, int]],
+    threshold: float,
+    alpha: float,
+    estimate: bool,
+) -> GateCheck:
+    """Each slice's rate of events against ``threshold``: one-sided exact tests, Holm across slices.
+
+    ``names`` names the rate, bare and with its article (``("NFR", "an NFR")``).
+    """
+    rows = [r for r in all_rows if r[2] > 0]
     if not rows:
-        return GateCheck("max_slice_nfr", True, "no slice with examples")
+        return GateCheck(name, True, "no slice with examples")
+    metric, a_metric = names
     if estimate:
-        over = [(name, k, n) for name, k, n in rows if k / n > threshold]
-        detail = "; ".join(f"{name}: NFR {_pct(k / n)} ({k}/{n})" for name, k, n in over[:5])
+        over = [(label, k, n) for label, k, n in rows if k / n > threshold]
+        detail = "; ".join(f"{label}: {metric} {_pct(k / n)} ({k}/{n})" for label, k, n in over[:5])
         if over:
             return GateCheck(
-                "max_slice_nfr",
+                name,
                 False,
                 f"{len(over)} of {plural(len(rows), 'slice')} {'has' if len(over) == 1 else 'have'} "
-                f"an NFR estimate above {_pct(threshold)} "
+                f"{a_metric} estimate above {_pct(threshold)} "
                 f"(point estimates, no confidence): {detail}",
             )
         return GateCheck(
-            "max_slice_nfr",
+            name,
             True,
-            f"every slice's NFR estimate <= {_pct(threshold)} "
+            f"every slice's {metric} estimate <= {_pct(threshold)} "
             f"({plural(len(rows), 'slice')}; point estimates)",
         )
     adjusted = holm([binomial_sf(k, m, threshold) for _, k, m in rows])
@@ -284,23 +353,23 @@ def _slice_check(report: dict[str, Any], threshold: float, alpha: float, estimat
     failing = [i for i in sorted(range(len(rows)), key=adjusted.__getitem__) if adjusted[i] <= alpha]
     if failing:
         detail = "; ".join(
-            f"{rows[i][0]}: NFR {_pct(rows[i][1] / rows[i][2])} ({rows[i][1]}/{rows[i][2]}), "
+            f"{rows[i][0]}: {metric} {_pct(rows[i][1] / rows[i][2])} ({rows[i][1]}/{rows[i][2]}), "
             f"adjusted p {adjusted[i]:.3g}"
             for i in failing[:5]
         )
         return GateCheck(
-            "max_slice_nfr",
+            name,
             False,
-            f"{plural(len(failing), 'slice')} with an NFR significantly above {_pct(threshold)} ({method}): "
-            f"{detail}",
+            f"{plural(len(failing), 'slice')} with {a_metric} significantly above {_pct(threshold)} "
+            f"({method}): {detail}",
         )
     worst = min(range(len(rows)), key=adjusted.__getitem__)
-    name, k, m = rows[worst]
+    label, k, m = rows[worst]
     return GateCheck(
-        "max_slice_nfr",
+        name,
         True,
-        f"no slice's NFR is significantly above {_pct(threshold)} ({method}; "
-        f"lowest adjusted p {adjusted[worst]:.3g} at {name}, {k}/{m})",
+        f"no slice's {metric} is significantly above {_pct(threshold)} ({method}; "
+        f"lowest adjusted p {adjusted[worst]:.3g} at {label}, {k}/{m})",
     )
 
 

@@ -60,6 +60,9 @@ class JudgeSettings:
     alpha: float = 0.05
     max_examples: int = 5
     min_valid: int = DEFAULT_MIN_VALID
+    #: Slice discovery where the judge prefers old: True/False, or None from MIN_N to MAX_N_DEFAULT
+    #: examples with a verdict (``deltaeval.judging.slices``).
+    slice_discovery: bool | None = None
 
     def __post_init__(self) -> None:
         check_min_valid(self.min_valid)
@@ -570,10 +573,13 @@ def _baseline_block(
 
 
 def build_report(result: JudgingResult, settings: JudgeSettings) -> dict[str, Any]:
-    """The JSON report of a judging: runs, settings, alignment and the ``preference`` section."""
+    """The JSON report of a judging: runs, settings, alignment, the ``preference`` section and,
+    when wanted, the ``discovered_slices`` section (the slices where the judge prefers old)."""
+    from deltaeval.judging.slices import judged_slices
+
     a = result.alignment
     shared_ids = {e.id for e in result.examples}
-    return {
+    data: dict[str, Any] = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "deltaeval_version": __version__,
@@ -603,6 +609,11 @@ def build_report(result: JudgingResult, settings: JudgeSettings) -> dict[str, An
         },
         "preference": preference_section(result, settings),
     }
+    slices = judged_slices(result, setting=settings.slice_discovery, alpha=settings.alpha, seed=settings.seed)
+    if slices is not None:
+        data["discovered_slices"] = slices
+    data["settings"]["slice_discovery"] = slices is not None
+    return data
 
 
 def judge(
@@ -623,6 +634,7 @@ def judge(
     alpha: float = 0.05,
     max_examples: int = 5,
     min_valid: int = DEFAULT_MIN_VALID,
+    slices: bool | None = None,
     prices: Prices | tuple[float, float] | None = None,
     strict: bool = False,
     progress: Callable[[int], Callable[[int], None]] | None = None,
@@ -648,6 +660,11 @@ def judge(
     min_valid:
         Fewest examples with a verdict for a win-rate verdict (``judging.validity``); below it,
         or when most judge requests fail, the verdict is "insufficient judgments".
+    slices:
+        Add the ``discovered_slices`` section: slices of the inputs and tags where the judge
+        prefers old (a loss of new; ties are none), found on half of the examples with a verdict
+        and confirmed on the other (:mod:`deltaeval.judging.slices`). None (default): from
+        ``MIN_N`` to ``MAX_N_DEFAULT`` examples with a verdict (``deltaeval.slices.api``).
     prices:
         ``Prices(input, output)`` or a tuple, per million tokens.
     judge_options:
@@ -656,7 +673,8 @@ def judge(
     Returns
     -------
     deltaeval.comparison.Report
-        ``report.data["preference"]`` holds the section documented in docs/report-schema.md.
+        ``report.data["preference"]`` (and ``report.data["discovered_slices"]``) hold the
+        sections documented in docs/report-schema.md.
     """
     from deltaeval.comparison import Report
 
@@ -668,6 +686,7 @@ def judge(
         alpha=alpha,
         max_examples=max_examples,
         min_valid=min_valid,
+        slice_discovery=slices,
     )
     result = judging_result(
         old,

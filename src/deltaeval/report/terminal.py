@@ -242,7 +242,8 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
     its McNemar p, and the regressions with the NFR's one-sided upper bound that `gate
     --max-nfr` checks), alignment warnings, accuracy and flip rates with their intervals, the
     continuous-score block, the first ``max_examples`` negative flips with old and new side by
-    side (truncated; the HTML report has them in full), one table per slice tag; then the
+    side (truncated; the HTML report has them in full), one table per slice tag, the confirmed
+    discovered slices (of a judge report too: where the judge prefers old); then the
     ``preference`` section when the report has one (win/tie/loss, win rate with interval and
     p-value, position bias, length control, agreement, adaptive stop, cost, per-tag win rates,
     strongest wins and losses); then the ``behaviour`` section when the report has one (the axes
@@ -283,8 +284,8 @@ def render_terminal(report: Mapping[str, Any], console: Console, *, max_examples
             *_continuous(report),
             *_examples(report, max_examples),
             *_slices(report),
-            *discovered_slices.terminal(report),
         ]
+    sections += discovered_slices.terminal(report)  # a judge report's too: where the judge prefers old
     for section in sections:
         console.print()
         console.print(section)

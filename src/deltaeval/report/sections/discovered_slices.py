@@ -46,12 +46,19 @@ def figures(item: Mapping[str, Any], event: str) -> str:
 
 
 def caption(report: Mapping[str, Any]) -> str:
+    """How the slices were found, and (a judge report's) what the event is and what was left out."""
     section = report.get("discovered_slices") or {}
-    return (
+    text = (
         f"found on one half of the examples among {fmt.count(section.get('candidates'))} candidates "
         f"(one-sided Fisher, Benjamini–Hochberg at {section.get('discovery_alpha')}), confirmed on the "
         f"other (Holm at {section.get('alpha')}); the figures are the confirmation half's"
     )
+    if section.get("event_rule"):
+        text += f"; {section.get('event')}: {section.get('event_rule')}"
+    left_out = section.get("n_no_verdict")
+    if isinstance(left_out, int) and left_out > 0:
+        text += f"; {fmt.counted(left_out, 'judged example')} without a verdict left out"
+    return text
 
 
 def terminal(report: Mapping[str, Any]) -> list[RenderableType]:
