@@ -1,9 +1,11 @@
 """Slice discovery: find the slices of the examples where an event (a negative flip) is elevated.
 
-Pure numpy. The candidates are *atoms* (one tag value, one bin of a numeric input feature, one
-side of a boolean one) and their pairwise conjunctions (atoms of two different features, with
-at least ``min_support`` examples, at most ``max_conjunctions`` of them, the largest first: the
-cap looks at the sizes only, never at the outcome).
+Pure numpy. The candidates are *atoms* (one tag value, one bin or one-sided tail of a numeric
+input feature, one range of two or three adjacent bins of a grid finer in its tails, one side of
+a boolean feature, one input cluster) and their pairwise conjunctions (atoms of two different
+features, with at least ``min_support`` examples, at most ``max_conjunctions`` of them, the
+largest first: the cap looks at the sizes only, never at the outcome; the ranges and the
+clusters join none, so they add few candidates).
 
 The scan and its error control:
 
@@ -41,6 +43,15 @@ from deltaeval.stats import CLOPPER_PEARSON, benjamini_hochberg, holm, linear_qu
 
 #: The quantiles that cut a numeric feature into bins.
 BIN_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+#: The grid of the ranges: its ranges of :data:`RANGE_WIDTHS` adjacent bins are atoms too. It is
+#: finer in the tails, so that a range can start or end at the 2.5% or 97.5% quantile (a band
+#: such as 400 to 750 characters, the 92.5% to 97.3% quantiles of AlpacaEval's instructions,
+#: straddles a cut of :data:`BIN_QUANTILES`), while each range still holds at least 5% of the
+#: examples, as the bins do (its single bins are not atoms: a 2.5% bin is too often preferred, by
+#: chance, to the wider bin that holds the effect, and then fails its confirmation).
+RANGE_QUANTILES = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
+#: Ranges of this many adjacent bins of :data:`RANGE_QUANTILES` are atoms.
+RANGE_WIDTHS = (2, 3)
 #: The one-sided tails of a numeric feature offered as candidates besides its bins.
 TAIL_QUANTILES = ((0.1, "<"), (0.25, "<"), (0.75, ">="), (0.9, ">="))
 TEST = "fisher-exact-one-sided"
@@ -55,8 +66,10 @@ class Atom:
     description: str
     mask: NDArray[np.bool_]
     #: the disjoint category this atom is of its feature (for tools that take one value per
-    #: feature); None for an overlapping condition (a one-sided tail)
+    #: feature); None for an overlapping condition (a one-sided tail, a range of bins)
     category: str | None = None
+    #: whether the atom joins pairwise conjunctions (a range of bins does not)
+    joins: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,13 +84,30 @@ def _number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 
+def _interval(label: str, low: float, high: float, suffix: str) -> str:
+    """ "``label`` < high", "``label`` ≥ low" or "``label`` in [low, high)", with the unit."""
+    if np.isinf(low):
+        return f"{label} < {_number(high)}{suffix}"
+    if np.isinf(high):
+        return f"{label} ≥ {_number(low)}{suffix}"
+    return f"{label} in [{_number(low)}, {_number(high)}){suffix}"
+
+
 def numeric_atoms(
-    feature: str, values: NDArray[np.floating], label: str, unit: str = "", quantiles=BIN_QUANTILES
+    feature: str,
+    values: NDArray[np.floating],
+    label: str,
+    unit: str = "",
+    quantiles: Sequence[float] = BIN_QUANTILES,
+    range_quantiles: Sequence[float] = RANGE_QUANTILES,
+    range_widths: Sequence[int] = RANGE_WIDTHS,
 ) -> list[Atom]:
-    """Bins of a numeric feature cut at its quantiles, and its one-sided tails.
+    """Bins of a numeric feature cut at its quantiles, its one-sided tails, and ranges of bins.
 
     ``label`` names the feature in a description ("input length"), ``unit`` follows the number
-    ("characters"). NaN values fall in no atom.
+    ("characters"). The ranges are ``w`` adjacent bins cut at ``range_quantiles`` (each ``w`` in
+    ``range_widths``) that repeat no bin or tail; they join no conjunction (``joins=False``).
+    NaN values fall in no atom.
     """
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v)
@@ -85,20 +115,17 @@ def numeric_atoms(
         return []
     finite = v[ok]
     whole = bool(np.all(finite == np.round(finite)))
-    # on a count, x >= 89.8 is x >= 90: round the cuts up so that the descriptions read as counts
-    cuts = sorted({float(np.ceil(c)) if whole else c for c in linear_quantiles(finite, quantiles)})
-    cuts = [c for c in cuts if c > finite.min()]  # a cut at the minimum makes an empty bin
+
+    def cuts_at(qs: Sequence[float]) -> list[float]:
+        # on a count, x >= 89.8 is x >= 90: round the cuts up so that the descriptions read as counts
+        cuts = {float(np.ceil(c)) if whole else c for c in linear_quantiles(finite, qs)}
+        return [-np.inf, *sorted(c for c in cuts if c > finite.min()), np.inf]  # none at the minimum
+
     suffix = f" {unit}" if unit else ""
     atoms: list[Atom] = []
-    edges = [-np.inf, *cuts, np.inf]
-    for low, high in itertools.pairwise(edges):
+    for low, high in itertools.pairwise(cuts_at(quantiles)):
         mask = ok & (v >= low) & (v < high)
-        if np.isinf(low):
-            text = f"{label} < {_number(high)}{suffix}"
-        elif np.isinf(high):
-            text = f"{label} ≥ {_number(low)}{suffix}"
-        else:
-            text = f"{label} in [{_number(low)}, {_number(high)}){suffix}"
+        text = _interval(label, low, high, suffix)
         if mask.any():
             atoms.append(Atom(feature, text, mask, category=text))
     for q, side in TAIL_QUANTILES:
@@ -107,6 +134,16 @@ def numeric_atoms(
         mask = ok & ((v < cut) if side == "<" else (v >= cut))
         if mask.any() and not mask[ok].all():
             atoms.append(Atom(feature, f"{label} {'<' if side == '<' else '≥'} {_number(cut)}{suffix}", mask))
+    seen = {a.description for a in atoms}
+    edges = cuts_at(range_quantiles)
+    for width in range_widths:
+        for start in range(len(edges) - width):
+            low, high = edges[start], edges[start + width]
+            mask = ok & (v >= low) & (v < high)
+            text = _interval(label, low, high, suffix)
+            if text not in seen and mask.any() and not mask[ok].all():
+                seen.add(text)
+                atoms.append(Atom(feature, text, mask, joins=False))
     return atoms
 
 
@@ -132,10 +169,11 @@ def build_candidates(
     """Atoms with at least ``min_support`` examples and their pairwise conjunctions.
 
     Masks that repeat an earlier candidate's (the same examples) are dropped; the conjunctions
-    join atoms of two different features, leave out those holding at least ``near_duplicate``
-    of one of their atoms (nearly that atom: "has code and mentions no date" when few code
-    inputs name a date), and are capped at ``max_conjunctions``, the largest. None of this looks
-    at the outcome, so the tests that follow stay valid; fewer candidates leave them more power.
+    join atoms of two different features (not those with ``joins=False``), leave out those
+    holding at least ``near_duplicate`` of one of their atoms (nearly that atom: "has code and
+    mentions no date" when few code inputs name a date), and are capped at ``max_conjunctions``,
+    the largest. None of this looks at the outcome, so the tests that follow stay valid; fewer
+    candidates leave them more power.
     """
     kept = [a for a in atoms if min_support <= int(a.mask.sum()) < a.mask.size]
     descriptions: list[str] = []
@@ -162,6 +200,8 @@ def build_candidates(
             for i in range(len(kept))
             for j in range(i + 1, len(kept))
             if kept[i].feature != kept[j].feature
+            and kept[i].joins
+            and kept[j].joins
             and together[i, j] >= min_support
             # nearly one of its atoms (Jaccard >= near_duplicate): that atom already says it
             and together[i, j] < near_duplicate * min(together[i, i], together[j, j])

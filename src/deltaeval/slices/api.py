@@ -1,8 +1,8 @@
 """``discover_slices(alignment)``: the slices where the new run regressed, found and confirmed.
 
 Runs in, a JSON-ready ``slices`` section out. The candidates come from the examples' tags and
-inputs (:mod:`deltaeval.slices.features`), the scan and its held-out confirmation from
-:mod:`deltaeval.analysis.slice_discovery`.
+inputs (:mod:`deltaeval.slices.features`: binned input features, flags, clusters of the inputs),
+the scan and its held-out confirmation from :mod:`deltaeval.analysis.slice_discovery`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from deltaeval.alignment import Alignment
 from deltaeval.analysis.slice_discovery import TEST, SliceDiscovery, build_candidates
@@ -78,12 +78,16 @@ def discover_slices_arrays(
     min_support: int | None = None,
     max_conjunctions: int = MAX_CONJUNCTIONS,
     seed: int = 0,
+    vectors: ArrayLike | None = None,
 ) -> dict[str, Any]:
-    """Slice discovery on plain arrays: one id, event flag, input text (and tag values) per example."""
+    """Slice discovery on plain arrays: one id, event flag, input text (and tag values) per example;
+    ``vectors`` (one embedding row per input, optional) are clustered instead of the inputs' TF-IDF."""
     n = len(ids)
     support = default_min_support(n) if min_support is None else min_support
     candidates = build_candidates(
-        input_atoms(inputs, tags), min_support=support, max_conjunctions=max_conjunctions
+        input_atoms(inputs, tags, vectors=vectors, seed=seed),
+        min_support=support,
+        max_conjunctions=max_conjunctions,
     )
     result = scan(
         events, candidates, ids, event=event, alpha=alpha, discovery_alpha=discovery_alpha, seed=seed
@@ -117,6 +121,7 @@ def discover_slices(
     max_conjunctions: int = MAX_CONJUNCTIONS,
     epsilon: float = 0.0,
     seed: int = 0,
+    vectors: ArrayLike | None = None,
 ) -> dict[str, Any]:
     """Discover and confirm the slices where the new run regressed.
 
@@ -136,7 +141,11 @@ def discover_slices(
     epsilon:
         With scores and no correctness, a drop counts when it exceeds ``epsilon``.
     seed:
-        Seeds the split of the examples into the two halves.
+        Seeds the split of the examples into the two halves, and the clustering of the inputs.
+    vectors:
+        Embeddings of the examples' inputs (one row per example, in the alignment's order, e.g.
+        MiniLM): the input clusters among the candidates are of these; by default of the
+        inputs' TF-IDF vectors (:mod:`deltaeval.slices.clusters`).
 
     Returns
     -------
@@ -160,4 +169,5 @@ def discover_slices(
         min_support=min_support,
         max_conjunctions=max_conjunctions,
         seed=seed,
+        vectors=vectors,
     )
