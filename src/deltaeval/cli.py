@@ -1930,6 +1930,9 @@ def main(argv: list[str] | None = None) -> int:
     # (700) the cycle collector rescans them over and over (a tenth of `compare`'s CPU time).
     # Raised as mypy does; reference counting still frees everything at once.
     gc.set_threshold(GC_THRESHOLD, 50, 100)
+    from deltaeval.pipes import protect_stdout
+
+    protect_stdout()  # `deltaeval compare … | head`: the files and the exit code still come
     usage_errors, exits, aborts = _click_exceptions()
     try:
         from deltaeval.threads import set_blas_env
