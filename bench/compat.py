@@ -131,7 +131,7 @@ class Scenario:
     """A model update: how v1 is made and which estimator v2 is."""
 
     dataset: str
-    kind: str  # "less-data" or "architecture"
+    kind: str  # "less-data", "architecture", "forest-to-boosting" or "torch-mlp"
     old: Callable[[int], Any]
     new: Callable[[int], Any]
     old_fraction: float = 1.0
@@ -149,6 +149,12 @@ def _small_forest(seed: int) -> Any:
     )
 
 
+def _boosting(seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
+
+
 def scenarios(quick: bool) -> list[Scenario]:
     less = [
         Scenario(d, "less-data", lambda s: _logistic(), lambda s: _logistic(), 0.25)
@@ -164,6 +170,7 @@ def scenarios(quick: bool) -> list[Scenario]:
     out = [*less, Scenario("digits", "architecture", lambda s: _logistic(), _forest)]
     if larger:
         out.append(Scenario("diamonds", "architecture", lambda s: _logistic(), _small_forest))
+        out.append(Scenario("diamonds", "forest-to-boosting", _small_forest, _boosting))
     if importlib.util.find_spec("torch") is None:
         print("(PyTorch is not installed: the digits/torch-mlp scenario is skipped)")
     else:
