@@ -7,7 +7,8 @@ scenario, a stratified split into train (50%), validation (20%) and a held-out t
 
 * v1, the old model: trained on a quarter of the training rows (``less-data``: logistic
   regression before and after), on all of them with another architecture (``architecture``: v1
-  logistic regression, v2 a random forest; 50 trees on diamonds), or — when PyTorch is
+  logistic regression, v2 a random forest; 50 trees on diamonds; and on diamonds
+  ``forest-to-boosting``: v1 that forest, v2 histogram gradient boosting), or — when PyTorch is
   installed — a one-hidden-layer MLP trained on half the rows with another seed (``torch-mlp``:
   v2 the same MLP on all rows, PCT through deltaeval's PyTorch training loop, temperature 2);
 * plain v2: the update, trained on all training rows;
