@@ -25,7 +25,12 @@ method can confirm more often. Then the same with nothing planted (3% everywhere
 runs reporting any slice.
 Also prints, for reference, what deltaeval confirms on the real sft -> rlhf pair.
 
-Run from the repository root: ``python bench/slices.py [--seeds 50] [--quick]``.
+With ``--topic``, a topic (food or cooking, by the benchmark's own word list) is planted too:
+only the clusters of the inputs can express it, and ``--vectors minilm`` clusters the inputs'
+MiniLM embeddings (the ``vectors`` parameter of ``input_atoms``) instead of their TF-IDF vectors.
+
+Run from the repository root: ``python bench/slices.py [--seeds 50] [--quick] [--topic]
+[--vectors tfidf|minilm]``.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from deltaeval.analysis.slice_discovery import (
 )
 from deltaeval.slices.api import DISCOVERY_ALPHA, MAX_CONJUNCTIONS, default_min_support
 from deltaeval.slices.features import input_atoms
+from deltaeval.stats import proportion_ci
 
 BACKGROUND = 0.03
 INSIDE = 0.30
@@ -76,6 +82,18 @@ PROPERTIES = {
     "400 to 750 characters": lambda t: 400 <= len(t.strip()) < 750,
     "a question with digits": lambda t: "?" in t and re.search(r"\d", t) is not None,
     "under 30 characters": lambda t: len(t.strip()) < 30,
+}
+#: With ``--topic``: a topic, which only the input clusters can express.
+TOPIC = {
+    "about food or cooking": lambda t: (
+        re.search(
+            r"\b(recipes?|cook|cooking|bake|baking|dish|dishes|food|meal|ingredients?|soup|sauce|dessert"
+            r"|cuisine)\b",
+            t,
+            re.I,
+        )
+        is not None
+    )
 }
 
 
@@ -131,6 +149,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10 seeds")
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--discovery-alpha", type=float, default=DISCOVERY_ALPHA)
+    parser.add_argument("--topic", action="store_true", help="also plant a topic: " + ", ".join(TOPIC))
+    parser.add_argument(
+        "--vectors",
+        choices=("tfidf", "minilm"),
+        default="tfidf",
+        help="cluster the inputs' TF-IDF vectors (the default) or their MiniLM embeddings (deltaeval[embed])",
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -147,15 +172,23 @@ def main() -> int:
     n = len(ids)
     load_before = os.getloadavg()
 
+    vectors = None
+    if args.vectors == "minilm":
+        from deltaeval.behaviour.embedding import load_minilm
+
+        start = time.perf_counter()
+        model = load_minilm()
+        vectors = np.asarray(model.encode(inputs), dtype=float)
+        print(f"{model.name}: {len(inputs)} inputs embedded in {time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
-    atoms = input_atoms(inputs, {"dataset": datasets})
+    atoms = input_atoms(inputs, {"dataset": datasets}, vectors=vectors)
     min_support = default_min_support(n)
     candidates = build_candidates(atoms, min_support=min_support, max_conjunctions=MAX_CONJUNCTIONS)
     feature_time = time.perf_counter() - start
     X, _ = sliceline_matrix(atoms)
 
     planted = {}
-    for name, rule in PROPERTIES.items():
+    for name, rule in (PROPERTIES | TOPIC if args.topic else PROPERTIES).items():
         mask = np.array([rule(t) for t in inputs], dtype=bool)
         share = mask.mean()
         print(
@@ -237,6 +270,12 @@ def main() -> int:
         "ceiling (the planted slice named in advance, one test on the confirmation half): "
         f"{ceiling / seeds:.0%}"
     )
+    for what, k in (
+        ("recall", rows["deltaeval"]["found"]),
+        ("null runs with a slice", rows["deltaeval"]["null_any"]),
+    ):
+        low, high = proportion_ci(k, seeds)
+        print(f"deltaeval {what}: {k}/{seeds}, 95% Clopper-Pearson [{low:.1%}, {high:.1%}]")
     print("deltaeval recall by planted property:")
     for name, (hit, total) in per_property.items():
         print(f"  {name!r} ({planted[name].sum()} examples): {hit}/{total}")
