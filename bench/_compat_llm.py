@@ -6,7 +6,9 @@ seeded shuffle into a training pool and a held-out test set (disjoint; nothing i
 test set). Per seed:
 
 1. **v1**: a LoRA adapter on SmolLM2 fine-tuned on the first ``--v1-share`` of the training pool;
-2. **v2** (the plain update): a LoRA adapter fine-tuned on the whole pool, another seed;
+2. **v2** (the plain update): a LoRA adapter fine-tuned, with another seed, on the whole pool
+   (``--v2-data more-data``, the default) or only on the part of the pool v1 did not learn
+   (``--v2-data refresh``: an update on new data);
 3. **MUSCLE v2**: the compatibility adapter — v2's adapter trained further with masked
    distillation from v1 on the pool (``deltaeval.compat.muscle``);
 4. v1, v2 and MUSCLE v2 answer the test set (greedy); every figure comes from
@@ -115,6 +117,9 @@ def one_seed(seed: int, settings: dict[str, Any], workdir: Path, progress: Any) 
         arithmetic_examples(settings["max_number"]), pool=settings["pool"], test=settings["test"], seed=seed
     )
     v1_data = pool[: max(1, int(len(pool) * settings["v1_share"]))]
+    # "more-data": v2 learns the whole pool (v1's examples too); "refresh": v2 learns only the
+    # examples v1 did not (new data), so v1's examples are ones v2 never fitted
+    v2_data = pool if settings["v2_data"] == "more-data" else pool[len(v1_data) :]
     params = GenerationParams(max_tokens=settings["max_tokens"])
     common = {
         "batch_size": settings["batch_size"],
@@ -138,7 +143,7 @@ def one_seed(seed: int, settings: dict[str, Any], workdir: Path, progress: Any) 
     started = time.perf_counter()
     v2 = finetune_lora(
         "smollm2",
-        pool,
+        v2_data,
         folder / "v2",
         config=TrainConfig(steps=settings["v2_steps"], seed=2 * seed + 1, **common),
         params=params,
@@ -174,6 +179,7 @@ def one_seed(seed: int, settings: dict[str, Any], workdir: Path, progress: Any) 
         "seed": seed,
         "pool": len(pool),
         "v1_train": len(v1_data),
+        "v2_train": len(v2_data),
         "test": len(test),
         "summary": summary,
         "tokens_from_old": result.training.counters.get("tokens_from_old", 0),
@@ -187,7 +193,10 @@ def one_seed(seed: int, settings: dict[str, Any], workdir: Path, progress: Any) 
 
 def print_seed(row: dict[str, Any]) -> None:
     s = row["summary"]
-    print(f"\nseed {row['seed']}: pool {row['pool']} (v1 trained on {row['v1_train']}), test n = {s['n']}")
+    print(
+        f"\nseed {row['seed']}: pool {row['pool']} (v1 trained on {row['v1_train']}, v2 on "
+        f"{row.get('v2_train', row['pool'])}, MUSCLE on all {row['pool']}), test n = {s['n']}"
+    )
     print(f"  v1          accuracy {_fmt(s['old_accuracy'], s['old_accuracy_ci'])}")
     for key, label in (("plain", "v2 (plain)"), ("compat", "MUSCLE v2")):
         r = s[key]
@@ -220,6 +229,12 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, help="training pool size (full: 800)")
     parser.add_argument("--test", type=int, help="test set size (full: 400)")
     parser.add_argument("--v1-share", type=float, default=0.5, help="share of the pool v1 trains on")
+    parser.add_argument(
+        "--v2-data",
+        choices=("more-data", "refresh"),
+        default="more-data",
+        help="v2 learns the whole pool (more-data, default) or only the part v1 did not (refresh)",
+    )
     parser.add_argument("--v1-steps", type=int)
     parser.add_argument("--v2-steps", type=int)
     parser.add_argument("--muscle-steps", type=int)
@@ -251,6 +266,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.max_tokens is not None:
         settings["max_tokens"] = args.max_tokens
     settings["v1_share"] = args.v1_share
+    settings["v2_data"] = args.v2_data
     settings["learning_rate"] = args.learning_rate
     workdir = args.workdir / ("quick" if args.quick else "full")
     workdir.mkdir(parents=True, exist_ok=True)
