@@ -51,6 +51,10 @@ def _text(rng: random.Random, code: bool = False) -> str:
     return text + CODE if code else text
 
 
+#: The features that name a planted shift to code inputs: code in the input, or a coding topic.
+CODE_FEATURES = {"has_code", "programming"}
+
+
 def _texts(n: int, code_share: float, seed: int) -> list[str]:
     rng = random.Random(seed)
     return [_text(rng, rng.random() < code_share) for _ in range(n)]
@@ -147,7 +151,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["schema"] == SCHEMA
     section = report["datadiff"]
-    assert section["features"][0]["name"] == "has_code" and section["accuracy"]["n"] == 120
+    assert section["features"][0]["name"] in CODE_FEATURES and section["accuracy"]["n"] == 120
     assert "<script>" not in (tmp_path / "r.html").read_text()
     section["examples"]["most_old"][0]["text"] = old_texts[0]
     html = renderer.render_html(report)
@@ -197,7 +201,7 @@ def test_input_column_option_and_markdown_escaping(
     assert main([*args, "--permutations", "99", "--json", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     section = report["datadiff"]
-    assert section["old"]["n"] == 40 and section["features"][0]["name"] == "has_code"
+    assert section["old"]["n"] == 40 and section["features"][0]["name"] in CODE_FEATURES
     section["examples"]["most_new"][0]["text"] = "| **bold** [x](javascript:alert(1)) <img src=x>"
     markdown = renderer.render_markdown(report)
     assert "<img" not in markdown and "\\[x\\](javascript:" in markdown  # brackets escaped: no link

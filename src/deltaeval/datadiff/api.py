@@ -46,26 +46,17 @@ def _texts(data: Sequence[Example] | Sequence[str]) -> tuple[list[str], list[str
 
 def input_features(texts: Sequence[str]) -> dict[str, tuple[str, NDArray]]:
     """name → (label, values) of the input features compared: the slice-discovery axes and flags
-    on inputs (lengths as means; question, code, digits, date and each script as shares)."""
+    on inputs (lengths as means; code, programming topic, question, digits, date and each script
+    as shares)."""
     from deltaeval.slices import features as F
 
     axes = F.input_axes(texts)
-    code = (axes["code_blocks"] > 0) | (axes["inline_code"] > 0)
-    code |= np.fromiter(map(F.has_code, texts), dtype=bool, count=len(texts))
     out: dict[str, tuple[str, NDArray]] = {
         "length_chars": ("input length (characters)", axes["length_chars"]),
         "length_words": ("input length (words)", axes["length_words"]),
-        "question": ("input asks a question (?)", axes["questions"] > 0),
-        "has_code": ("input has code", code),
-        "digits": (
-            "input has digits",
-            np.fromiter((F.DIGIT_RE.search(t) is not None for t in texts), dtype=bool, count=len(texts)),
-        ),
-        "date": (
-            "input mentions a date, month or year",
-            np.fromiter(map(F.names_date, texts), dtype=bool, count=len(texts)),
-        ),
     }
+    for name, (values, yes, _) in F.input_flags(texts, axes).items():
+        out[name] = (yes, values)
     scripts = np.array([F.script(t) for t in texts])
     for value in sorted(set(scripts.tolist())):
         out[f"script:{value}"] = (f"input script is {value}", scripts == value)

@@ -145,6 +145,36 @@ def input_axes(texts: Sequence[str]) -> dict[str, np.ndarray]:
     }
 
 
+def input_flags(
+    texts: Sequence[str], axes: Mapping[str, np.ndarray] | None = None
+) -> dict[str, tuple[np.ndarray, str, str]]:
+    """name → (one bool per text, description when true, description when false) of the input
+    flags: code, a programming topic, a question, digits, a date. ``axes``: :func:`input_axes`
+    of the same texts, when already computed."""
+    axes = input_axes(texts) if axes is None else axes
+    code = (axes["code_blocks"] > 0) | (axes["inline_code"] > 0)
+    code |= np.fromiter(map(has_code, texts), dtype=bool, count=len(texts))
+    return {
+        "has_code": (code, "input has code", "input has no code"),
+        "programming": (
+            np.fromiter(map(about_programming, texts), dtype=bool, count=len(texts)),
+            "input is about programming (names a language or a coding task)",
+            "input is not about programming",
+        ),
+        "question": (axes["questions"] > 0, "input asks a question (?)", "input asks no question (?)"),
+        "digits": (
+            np.fromiter((DIGIT_RE.search(t) is not None for t in texts), dtype=bool, count=len(texts)),
+            "input has digits",
+            "input has no digits",
+        ),
+        "date": (
+            np.fromiter(map(names_date, texts), dtype=bool, count=len(texts)),
+            "input mentions a date, month or year",
+            "input mentions no date",
+        ),
+    }
+
+
 def input_atoms(
     inputs: Sequence[str],
     tags: Mapping[str, Sequence[str | None]] | None = None,
@@ -164,28 +194,7 @@ def input_atoms(
     axes = input_axes(texts)
     for name, (label, unit) in NUMERIC_AXES.items():
         atoms += numeric_atoms(name, axes[name], label, unit)
-    code = (axes["code_blocks"] > 0) | (axes["inline_code"] > 0)
-    code |= np.fromiter(map(has_code, texts), dtype=bool, count=len(texts))
-    flags = {
-        "has_code": (code, "input has code", "input has no code"),
-        "programming": (
-            np.fromiter(map(about_programming, texts), dtype=bool, count=len(texts)),
-            "input is about programming (names a language or a coding task)",
-            "input is not about programming",
-        ),
-        "question": (axes["questions"] > 0, "input asks a question (?)", "input asks no question (?)"),
-        "digits": (
-            np.fromiter((DIGIT_RE.search(t) is not None for t in texts), dtype=bool, count=len(texts)),
-            "input has digits",
-            "input has no digits",
-        ),
-        "date": (
-            np.fromiter(map(names_date, texts), dtype=bool, count=len(texts)),
-            "input mentions a date, month or year",
-            "input mentions no date",
-        ),
-    }
-    for name, (values, yes, no) in flags.items():
+    for name, (values, yes, no) in input_flags(texts, axes).items():
         atoms += boolean_atoms(name, values, yes, no)
     atoms += categorical_atoms("script", [script(t) for t in texts], "input script")
     if clusters and texts:
