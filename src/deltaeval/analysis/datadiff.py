@@ -451,6 +451,12 @@ def importance_weights(
     return np.minimum(p / (1 - p) * (n_old / n_new), clip)
 
 
+#: How the reweighted accuracy's interval is made (the weights' own uncertainty is left out).
+FIXED_WEIGHTS_BOOTSTRAP = (
+    "percentile bootstrap of the old examples, weights held fixed (classifier not refitted)"
+)
+
+
 def importance_weighted_accuracy(
     correct: NDArray[np.bool_],
     weights: NDArray[np.float64],
@@ -461,7 +467,10 @@ def importance_weighted_accuracy(
 ) -> dict[str, Any]:
     """Self-normalised weighted accuracy ``Σ w c / Σ w`` of a run on the old inputs, with a
     percentile bootstrap interval (old examples resampled, weights kept), the effective sample
-    size ``(Σw)² / Σw²``, the plain accuracy and the shift ``weighted − plain`` with its interval."""
+    size ``(Σw)² / Σw²``, the plain accuracy and the shift ``weighted − plain`` with its interval.
+
+    The weights are held fixed in the resamples (the classifier that made them is not refitted),
+    so the intervals leave out the classifier's own uncertainty; ``ci_method`` says so."""
     from deltaeval.stats import proportion_ci
 
     c = correct.astype(float)
@@ -485,12 +494,12 @@ def importance_weighted_accuracy(
         "reweighted_accuracy": {
             "value": est,
             "ci": _ci(percentile_interval(boots, level)),
-            "ci_method": "percentile bootstrap",
+            "ci_method": FIXED_WEIGHTS_BOOTSTRAP,
         },
         "data_shift": {
             "value": est - plain,
             "ci": _ci(percentile_interval(shift, level)),
-            "ci_method": "percentile bootstrap",
+            "ci_method": FIXED_WEIGHTS_BOOTSTRAP,
         },
         "effective_sample_size": float(w.sum() ** 2 / (w * w).sum()),
         "n": n,
