@@ -524,6 +524,15 @@ def compare_cmd(
         ),
     ] = None,
     slices: SlicesOpt = None,
+    slice_clusters: Annotated[
+        str,
+        typer.Option(
+            "--slice-clusters",
+            help="What the input clusters among the slice candidates are of: tfidf (the inputs' TF-IDF, "
+            "fast) or minilm (MiniLM sentence embeddings, the embed extra: topics that share few words, "
+            "a few seconds per thousand inputs).",
+        ),
+    ] = "tfidf",
     similarity: SimilarityOpt = "tfidf",
     asymptotic_from: Annotated[
         int | None,
@@ -575,6 +584,7 @@ def compare_cmd(
             options.update(confidence_level=level, epsilon=epsilon, alpha=alpha, strict=strict)
             options.update(max_examples=max_examples, threshold=threshold, behaviour=behaviour)
             options.update(similarity=similarity, quiet=quiet, slice_discovery=slices)
+            options.update(slice_clusters=slice_clusters)
             if asymptotic_from is not None:
                 options["asymptotic_from"] = asymptotic_from
             outputs = (json_out, md_out, html_out)
@@ -634,6 +644,7 @@ def compare_cmd(
         behaviour=behaviour,
         similarity=similarity,
         slice_discovery=slices,
+        slice_clusters=slice_clusters,
         quiet=quiet,
         **({} if asymptotic_from is None else {"asymptotic_from": asymptotic_from}),
     )

@@ -59,6 +59,7 @@ class CompareSettings:
     similarity: str = "tfidf"
     asymptotic_from: int = ASYMPTOTIC_FROM
     slice_discovery: bool | None = None  # None: from deltaeval.slices.api.MIN_N to MAX_N_DEFAULT examples
+    slice_clusters: str = "tfidf"  # what the input clusters among the slice candidates are of
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence_level < 1:
@@ -68,6 +69,8 @@ class CompareSettings:
             )
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha {self.alpha} is out of range", hint="use e.g. 0.05")
+        if self.slice_clusters not in ("tfidf", "minilm"):
+            raise UsageError(f"unknown --slice-clusters {self.slice_clusters!r}", hint="use tfidf or minilm")
         if self.n_boot < 0:
             raise UsageError("the number of bootstrap resamples must be >= 0")
         if self.asymptotic_from < 0:
@@ -196,6 +199,7 @@ def compare(
     similarity: str = "tfidf",
     asymptotic_from: int = ASYMPTOTIC_FROM,
     slice_discovery: bool | None = None,
+    slice_clusters: str = "tfidf",
     quiet: bool = True,
 ) -> Report:
     """Compare two runs of a model on the same examples.
@@ -231,6 +235,10 @@ def compare(
         Add the ``discovered_slices`` section (:func:`deltaeval.slices.discover_slices`: slices
         of the inputs and tags where the NFR is elevated, found on one half of the examples and
         confirmed on the other). ``None``: with correctness, from 200 to 20,000 examples.
+    slice_clusters:
+        What the input clusters among the slice candidates are of: ``"tfidf"`` (the inputs'
+        TF-IDF, truncated SVD; default) or ``"minilm"`` (MiniLM sentence embeddings, the
+        ``embed`` extra: finds topics that share few words, at a few seconds per thousand inputs).
     quiet:
         No progress on stderr while the behaviour section is computed (False: show it).
 
@@ -260,6 +268,7 @@ def compare(
         similarity=similarity,
         asymptotic_from=asymptotic_from,
         slice_discovery=slice_discovery,
+        slice_clusters=slice_clusters,
     )
     pair = prepare_pair(old, new, settings, scorer)
     viewer: dict[str, Any] = {}
@@ -425,7 +434,9 @@ def analyse(
         if discovery_wanted(settings.slice_discovery, alignment.n):
             from deltaeval.slices.api import discover_slices
 
-            data["discovered_slices"] = discover_slices(alignment, alpha=settings.alpha, seed=settings.seed)
+            data["discovered_slices"] = discover_slices(
+                alignment, alpha=settings.alpha, seed=settings.seed, clusters=settings.slice_clusters
+            )
     data["settings"]["behaviour"] = "behaviour" in data
     data["settings"]["slice_discovery"] = "discovered_slices" in data
     data["settings"]["similarity"] = settings.similarity

