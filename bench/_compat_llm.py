@@ -219,6 +219,68 @@ def print_seed(row: dict[str, Any]) -> None:
     )
 
 
+def _pooled_run(runs: list[Any], name: str) -> Any:
+    """One run of every seed's test examples, ids prefixed by the seed (``s3:add-4-7``)."""
+    from dataclasses import replace
+
+    from deltaeval.types import Run
+
+    examples, outputs = [], []
+    for seed, run in runs:
+        examples += [replace(e, id=f"s{seed}:{e.id}") for e in run.examples]
+        outputs += [replace(o, example_id=f"s{seed}:{o.example_id}") for o in run.outputs]
+    return Run(name=name, examples=tuple(examples), outputs=tuple(outputs))
+
+
+def pooled(workdir: Path, seeds: list[int]) -> dict[str, Any]:
+    """The test sets of ``seeds`` pooled, from the runs the benchmark stored: the figures of
+    ``summarize`` (accuracy and NFR with Clopper–Pearson intervals, MUSCLE − v2 accuracy with
+    Tango's paired interval, McNemar's p) and the relative NFR cut with a paired bootstrap
+    interval (the four negative-flip cells, as ``bench/compat.py``)."""
+    from compat import relative_reduction
+
+    from deltaeval.comparison import CompareSettings, prepare_pair
+    from deltaeval.compat.runs import summarize
+    from deltaeval.store import Store
+
+    with Store(workdir / "bench.db") as store:
+        runs = {
+            role: _pooled_run([(s, store.load_run(f"{role}-{s}")) for s in seeds], f"{role} (pooled)")
+            for role in ("v1", "v2", "muscle")
+        }
+    summary = summarize(runs["v1"], runs["v2"], runs["muscle"])
+    settings = CompareSettings()
+    plain = prepare_pair(runs["v1"], runs["v2"], settings).alignment
+    compat = prepare_pair(runs["v1"], runs["muscle"], settings).alignment
+    if list(plain.ids) != list(compat.ids):
+        raise SystemExit("the pooled runs do not hold the same examples")
+    old, new = plain.correct()
+    _, muscle_right = compat.correct()
+    cut, cut_ci = relative_reduction(old, new, muscle_right)
+    return {"seeds": seeds, "summary": summary, "nfr_cut": cut, "nfr_cut_ci": list(cut_ci or [])}
+
+
+def print_pooled(result: dict[str, Any]) -> None:
+    s = result["summary"]
+    print(f"\npooled over seeds {result['seeds']}: test n = {s['n']}")
+    print(f"  v1          accuracy {_fmt(s['old_accuracy'], s['old_accuracy_ci'])}")
+    for key, label in (("plain", "v2 (plain)"), ("compat", "MUSCLE v2")):
+        r = s[key]
+        print(
+            f"  {label:<11} accuracy {_fmt(r['accuracy'], r['accuracy_ci'])}  "
+            f"NFR {_fmt(r['nfr'], r['nfr_ci'])} ({r['negative_flips']} negative flips)"
+        )
+    cut, ci = result["nfr_cut"], result["nfr_cut_ci"]
+    delta = s["compat_minus_plain_accuracy"]
+    print(
+        f"  NFR cut {cut:.1%} [{ci[0]:.1%}, {ci[1]:.1%}] (paired bootstrap) · MUSCLE − v2 accuracy "
+        f"{_fmt(delta, s['compat_minus_plain_accuracy_ci'])} (McNemar p {s['compat_vs_plain_mcnemar_p']:.3g})"
+    )
+    passed = cut >= 0.20 and delta >= -0.01
+    verdict = "PASS" if passed else "FAIL"
+    print(f"  target (NFR cut >= 20% at <= 1 pp accuracy loss, point estimates): {verdict}")
+
+
 def run(argv: list[str] | None = None) -> int:
     """The benchmark's command line (``bench/compat.py --llm ARGS…`` lands here)."""
     parser = argparse.ArgumentParser(prog="bench/compat.py --llm", description=__doc__.split("\n\n")[0])
@@ -244,6 +306,11 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--workdir", type=Path, default=Path(".deltaeval/bench-compat-llm"))
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--pool-only",
+        action="store_true",
+        help="train nothing: pool the test sets of --seeds seeds from the runs stored in --workdir",
+    )
     args = parser.parse_args(argv)
 
     import os
@@ -270,6 +337,10 @@ def run(argv: list[str] | None = None) -> int:
     settings["learning_rate"] = args.learning_rate
     workdir = args.workdir / ("quick" if args.quick else "full")
     workdir.mkdir(parents=True, exist_ok=True)
+    seeds = list(range(args.first_seed, args.first_seed + settings["seeds"]))
+    if args.pool_only:
+        print_pooled(pooled(workdir, seeds))
+        return 0
     print(f"settings: {json.dumps(settings, sort_keys=True)} · threads {args.threads} · workdir {workdir}")
     started = time.perf_counter()
     rows = []
@@ -277,7 +348,7 @@ def run(argv: list[str] | None = None) -> int:
         converted = time.perf_counter()
         smollm2_folder(progress=progress)
         conversion_s = time.perf_counter() - converted
-        for seed in range(args.first_seed, args.first_seed + settings["seeds"]):
+        for seed in seeds:
             row = one_seed(seed, settings, workdir, progress)
             rows.append(row)
             print_seed(row)
@@ -297,13 +368,11 @@ def run(argv: list[str] | None = None) -> int:
         f"· peak memory {peak_memory_mb():.0f} MiB",
         "· QUICK: smoke settings, the figures say nothing about MUSCLE" if args.quick else "",
     )
+    pooled_figures = pooled(workdir, seeds)
+    print_pooled(pooled_figures)
     if args.json is not None:
-        args.json.write_text(
-            json.dumps(
-                {"settings": settings, "threads": args.threads, "seeds": rows, "wall_s": total}, indent=2
-            )
-            + "\n"
-        )
+        figures = {"settings": settings, "threads": args.threads, "seeds": rows, "wall_s": total}
+        args.json.write_text(json.dumps({**figures, "pooled": pooled_figures}, indent=2) + "\n")
     return 0
 
 
