@@ -81,3 +81,35 @@ def test_an_unknown_slice_cluster_kind_is_one_error(
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--slice-clusters" in err[0] and "tfidf or minilm" in err[0]
+
+
+@pytest.mark.skipif(minilm_unavailable() is not None, reason=f"MiniLM: {minilm_unavailable()}")
+def test_judge_takes_minilm_clusters_too() -> None:
+    """`judge(slice_clusters="minilm")`: a topic where the judge prefers old, found by MiniLM clusters."""
+    from deltaeval.judging import CallableJudge
+    from deltaeval.judging.report import judge
+    from deltaeval.types import Example, Output, Run
+
+    examples, topics = [], []
+    for topic, names in TOPICS.items():
+        for name in names.split():
+            for template in TEMPLATES:
+                examples.append(Example(id=f"q{len(examples):03d}", input=template.format(x=name)))
+                topics.append(topic)
+    rng = np.random.default_rng(2)
+    old_wins = rng.random(len(examples)) < np.where(np.array(topics) == "city", 0.6, 0.05)
+    old = Run("v1", tuple(examples), tuple(Output(e.id, text=f"old-{i}") for i, e in enumerate(examples)))
+    new = Run("v2", tuple(examples), tuple(Output(e.id, text=f"new-{i}") for i, e in enumerate(examples)))
+
+    def planned(question: str, a: str, b: str) -> str:
+        old_first = a.startswith("old")
+        prefers_old = bool(old_wins[int(a.rsplit("-", 1)[1])])
+        return "A>B" if prefers_old == old_first else "B>A"
+
+    judged = CallableJudge(planned, name="planned")
+    report = judge(old, new, judged, n_boot=50, slices=True, slice_clusters="minilm")
+    section = report.data["discovered_slices"]
+    assert section["clusters_of"] == CLUSTER_VECTORS["minilm"]
+    city = {e.id for e, t in zip(examples, topics, strict=True) if t == "city"}
+    top = section["confirmed"][0]
+    assert "cluster" in top["description"] and set(top["example_ids"]) <= city

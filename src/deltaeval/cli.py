@@ -171,6 +171,17 @@ SlicesOpt = Annotated[
 ]
 
 
+SliceClustersOpt = Annotated[
+    str,
+    typer.Option(
+        "--slice-clusters",
+        help="What the input clusters among the slice candidates are of: tfidf (the inputs' TF-IDF, "
+        "fast) or minilm (MiniLM sentence embeddings, the embed extra: topics that share few words, "
+        "a few seconds per thousand inputs).",
+    ),
+]
+
+
 def _mapping(
     id: str | None,
     input: str | None,
@@ -524,15 +535,7 @@ def compare_cmd(
         ),
     ] = None,
     slices: SlicesOpt = None,
-    slice_clusters: Annotated[
-        str,
-        typer.Option(
-            "--slice-clusters",
-            help="What the input clusters among the slice candidates are of: tfidf (the inputs' TF-IDF, "
-            "fast) or minilm (MiniLM sentence embeddings, the embed extra: topics that share few words, "
-            "a few seconds per thousand inputs).",
-        ),
-    ] = "tfidf",
+    slice_clusters: SliceClustersOpt = "tfidf",
     similarity: SimilarityOpt = "tfidf",
     asymptotic_from: Annotated[
         int | None,
@@ -1297,6 +1300,7 @@ def judge_cmd(
     judge_max_tokens: JudgeMaxTokensOpt = JUDGE_MAX_TOKENS,
     min_valid: MinValidOpt = MIN_VALID,
     slices: SlicesOpt = None,
+    slice_clusters: SliceClustersOpt = "tfidf",
     preference: PreferenceOpt = None,
     concurrency: ConcurrencyOpt = None,
     threads: ThreadsOpt = None,
@@ -1352,6 +1356,7 @@ def judge_cmd(
                 max_examples=max_examples,
                 min_valid=min_valid,
                 slices=slices,
+                slice_clusters=slice_clusters,
                 prices=_prices(price_in, price_out),
                 strict=strict,
                 progress=start,

@@ -63,9 +63,13 @@ class JudgeSettings:
     #: Slice discovery where the judge prefers old: True/False, or None from MIN_N to MAX_N_DEFAULT
     #: examples with a verdict (``deltaeval.judging.slices``).
     slice_discovery: bool | None = None
+    #: What the input clusters among the slice candidates are of: "tfidf" or "minilm".
+    slice_clusters: str = "tfidf"
 
     def __post_init__(self) -> None:
         check_min_valid(self.min_valid)
+        if self.slice_clusters not in ("tfidf", "minilm"):
+            raise UsageError(f"unknown --slice-clusters {self.slice_clusters!r}", hint="use tfidf or minilm")
         if not 0.5 <= self.confidence_level < 1:
             raise UsageError(
                 f"confidence level {self.confidence_level} is out of range", hint="use e.g. 0.95"
@@ -609,7 +613,13 @@ def build_report(result: JudgingResult, settings: JudgeSettings) -> dict[str, An
         },
         "preference": preference_section(result, settings),
     }
-    slices = judged_slices(result, setting=settings.slice_discovery, alpha=settings.alpha, seed=settings.seed)
+    slices = judged_slices(
+        result,
+        setting=settings.slice_discovery,
+        alpha=settings.alpha,
+        seed=settings.seed,
+        clusters=settings.slice_clusters,
+    )
     if slices is not None:
         data["discovered_slices"] = slices
     data["settings"]["slice_discovery"] = slices is not None
@@ -635,6 +645,7 @@ def judge(
     max_examples: int = 5,
     min_valid: int = DEFAULT_MIN_VALID,
     slices: bool | None = None,
+    slice_clusters: str = "tfidf",
     prices: Prices | tuple[float, float] | None = None,
     strict: bool = False,
     progress: Callable[[int], Callable[[int], None]] | None = None,
@@ -665,6 +676,9 @@ def judge(
         prefers old (a loss of new; ties are none), found on half of the examples with a verdict
         and confirmed on the other (:mod:`deltaeval.judging.slices`). None (default): from
         ``MIN_N`` to ``MAX_N_DEFAULT`` examples with a verdict (``deltaeval.slices.api``).
+    slice_clusters:
+        What the input clusters among the slice candidates are of: ``"tfidf"`` (default) or
+        ``"minilm"`` (sentence embeddings, the ``embed`` extra), as in :func:`deltaeval.compare`.
     prices:
         ``Prices(input, output)`` or a tuple, per million tokens.
     judge_options:
@@ -687,6 +701,7 @@ def judge(
         max_examples=max_examples,
         min_valid=min_valid,
         slice_discovery=slices,
+        slice_clusters=slice_clusters,
     )
     result = judging_result(
         old,

@@ -22,12 +22,13 @@ EVENT_RULE = "the outcome for new is below 0.5 (a loss); a tie is none"
 
 
 def judged_slices(
-    result: JudgingResult, *, setting: bool | None, alpha: float, seed: int
+    result: JudgingResult, *, setting: bool | None, alpha: float, seed: int, clusters: str = "tfidf"
 ) -> dict[str, Any] | None:
     """The ``discovered_slices`` section of a judging, or None when discovery is not wanted.
 
     ``setting`` is ``judge(slices=…)``: True or False as given, None for the default
-    (:func:`deltaeval.slices.api.discovery_wanted` on the examples with a verdict).
+    (:func:`deltaeval.slices.api.discovery_wanted` on the examples with a verdict). ``clusters``:
+    the input clusters are of the inputs' ``"tfidf"`` or of their ``"minilm"`` embeddings.
     """
     from deltaeval.slices.api import discovery_wanted
 
@@ -36,18 +37,21 @@ def judged_slices(
     keep = [i for i in judged if np.isfinite(outcomes[i])]
     if not discovery_wanted(setting, len(keep)):
         return None
-    from deltaeval.slices.api import discover_slices_arrays
+    from deltaeval.slices.api import CLUSTER_VECTORS, discover_slices_arrays, minilm_vectors
 
     examples = [result.examples[i] for i in keep]
     names = sorted({name for e in examples for name in e.tags})
+    inputs = [input_text(e.input) for e in examples]
     section = discover_slices_arrays(
         [e.id for e in examples],
         outcomes[keep] < 0.5,
-        [input_text(e.input) for e in examples],
+        inputs,
         {name: [e.tags.get(name) for e in examples] for name in names},
         event=EVENT,
         alpha=alpha,
         seed=seed,
+        vectors=minilm_vectors(inputs) if clusters == "minilm" else None,
+        clusters_of=CLUSTER_VECTORS[clusters],
     )
     section["event_rule"] = EVENT_RULE
     section["population"] = "judged examples with a verdict"
