@@ -313,6 +313,8 @@ def muscle_cmd(
         f"peak memory {result.peak_memory_mb:.0f} MiB",
         markup=False,
     )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
     _print_summary(console, summary, old_name=result.old_run.name, name=name)
     if json_out is not None:
         training_data = {
@@ -325,6 +327,7 @@ def muscle_cmd(
             "tokens_from_old": training.counters.get("tokens_from_old", 0),
             "seconds": result.seconds,
             "peak_memory_mb": result.peak_memory_mb,
+            "notes": result.notes,
         }
         _write_json(
             {
