@@ -7,8 +7,10 @@ test set). Per seed:
 
 1. **v1**: a LoRA adapter on SmolLM2 fine-tuned on the first ``--v1-share`` of the training pool;
 2. **v2** (the plain update): a LoRA adapter fine-tuned, with another seed, on the whole pool
-   (``--v2-data more-data``, the default) or only on the part of the pool v1 did not learn
-   (``--v2-data refresh``: an update on new data);
+   (``--v2-data more-data``, the default), only on the part of the pool v1 did not learn
+   (``--v2-data refresh``: an update on new data), or on new data that lacks a skill
+   (``--v2-data shift``: v1 learns the pool's subtractions and a quarter of its additions, v2 its
+   additions only);
 3. **MUSCLE v2**: the compatibility adapter — v2's adapter trained further with masked
    distillation from v1 on the pool (``deltaeval.compat.muscle``);
 4. v1, v2 and MUSCLE v2 answer the test set (greedy); every figure comes from
@@ -118,8 +120,14 @@ def one_seed(seed: int, settings: dict[str, Any], workdir: Path, progress: Any) 
     )
     v1_data = pool[: max(1, int(len(pool) * settings["v1_share"]))]
     # "more-data": v2 learns the whole pool (v1's examples too); "refresh": v2 learns only the
-    # examples v1 did not (new data), so v1's examples are ones v2 never fitted
+    # examples v1 did not (new data), so v1's examples are ones v2 never fitted; "shift": the new
+    # data lacks a skill — v1 learns every subtraction of the pool and a quarter of its additions,
+    # v2 every addition and no subtraction
     v2_data = pool if settings["v2_data"] == "more-data" else pool[len(v1_data) :]
+    if settings["v2_data"] == "shift":
+        adds = [e for e in pool if e.tags["op"] == "add"]
+        v1_data = [e for e in pool if e.tags["op"] == "sub"] + adds[: len(adds) // 4]
+        v2_data = adds
     params = GenerationParams(max_tokens=settings["max_tokens"])
     common = {
         "batch_size": settings["batch_size"],
@@ -293,9 +301,10 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--v1-share", type=float, default=0.5, help="share of the pool v1 trains on")
     parser.add_argument(
         "--v2-data",
-        choices=("more-data", "refresh"),
+        choices=("more-data", "refresh", "shift"),
         default="more-data",
-        help="v2 learns the whole pool (more-data, default) or only the part v1 did not (refresh)",
+        help="v2 learns the whole pool (more-data, default), only the part v1 did not (refresh), or "
+        "only the additions while v1 learns the subtractions and a quarter of the additions (shift)",
     )
     parser.add_argument("--v1-steps", type=int)
     parser.add_argument("--v2-steps", type=int)
