@@ -77,7 +77,9 @@ def test_expit_is_scipys() -> None:
     from scipy.special import expit as scipy_expit
 
     x = np.random.default_rng(2).normal(scale=12, size=100_000)
-    np.testing.assert_array_equal(expit(x), scipy_expit(x))
+    # once equal to the bit; with SciPy 1.17.1 (NumPy 2.4.6) the two differ by 1 ulp on 2% of
+    # these values
+    np.testing.assert_array_max_ulp(expit(x), scipy_expit(x), maxulp=2)
     assert expit(np.array([-1000.0]))[0] == 0.0
 
 
