@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals"
 N = 120
 CONCURRENCY = 4
 DELAY = 0.05  # per request: 4 in flight -> about 80 requests/s, 1.5 s for the whole run
+#: Per request once the interrupt is due: the rest of the run would take about 9 s.
+SLOW_DELAY = 0.5
 
 
 def prompts() -> list[str]:
@@ -70,12 +73,17 @@ def committed_prompts(db: Path) -> set[str]:
 
 
 def interrupt_at(server: OpenAIServer, proc: subprocess.Popen[str], sig: signal.Signals) -> None:
-    """Send ``sig`` to ``proc`` once about 40% of the examples have been answered."""
+    """Send ``sig`` to ``proc`` once about 40% of the examples have been answered.
+
+    From then on the server answers slowly (``SLOW_DELAY`` a request), so that on a loaded machine
+    the run cannot finish before the signal lands (it once did, and exited 0).
+    """
     deadline = time.monotonic() + 60
     while sum(server.ok_counts().values()) < 0.4 * N:
         assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.communicate()}"
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.005)
+    server.config = replace(server.config, delay=SLOW_DELAY)
     proc.send_signal(sig)
 
 
@@ -120,6 +128,7 @@ def test_interrupted_run_resumes_without_repeating_committed_calls(
         assert 0.3 * N <= len(committed) < N
         assert len(answered - committed) <= CONCURRENCY
 
+        server.config = replace(server.config, delay=DELAY)
         rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         assert rerun.returncode == 0, rerun.stderr
         check_resumed(server, cut, committed, db)
