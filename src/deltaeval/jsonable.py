@@ -8,13 +8,27 @@ import numpy as np
 
 from deltaeval.types import Run
 
+#: Below this magnitude :func:`num` keeps significant digits rather than decimal places.
+SMALL = 1e-4
+
 
 def num(value: Any, digits: int = 12) -> float | None:
-    """``value`` as a float rounded to ``digits``; None for None, NaN and infinities."""
+    """``value`` as a float rounded to ``digits`` decimal places — or, below :data:`SMALL` in
+    magnitude, to ``digits - 4`` significant digits, so that a tiny p-value (McNemar's p of 58
+    against 208 discordant pairs is 5.3e-21) is not written as 0; None for None, NaN and
+    infinities.
+
+    >>> num(0.123456789012345), num(5.263993815191328e-21)
+    (0.123456789012, 5.2639938e-21)
+    """
     if value is None:
         return None
     number = float(value)
-    return round(number, digits) if np.isfinite(number) else None
+    if not np.isfinite(number):
+        return None
+    if number != 0.0 and abs(number) < SMALL:
+        return float(f"{number:.{max(1, digits - 4)}g}")
+    return round(number, digits)
 
 
 def interval(bounds: Any) -> list[float | None] | None:
