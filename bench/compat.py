@@ -15,7 +15,8 @@ scenario, a stratified split into train (50%), validation (20%) and a held-out t
 * PCT v2: the same estimator trained with focal distillation toward v1
   (``deltaeval.compat.pct.fit_compatible``, alpha 0); its beta is chosen on the validation set
   from a small grid — the fewest validation negative flips among the betas whose validation
-  accuracy is at least plain v2's minus 0.5 pp (ties: the smaller beta);
+  accuracy, less one standard error of its paired difference from plain v2's, is at least plain
+  v2's minus 0.5 pp (ties: the smaller beta; none qualifying: the smallest beta);
 * selection: ``deltaeval.compat.selection.select_arrays`` fitted on the validation set (keep v1's
   answer where v2 is unsure and v1 sure; constraint: validation accuracy at least plain v2's
   minus 0.5 pp, the target's own tolerance), applied to the test set.
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import sys
 import time
@@ -231,18 +233,23 @@ def _split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def _choose_beta(
     scenario: Scenario, seed: int, X: np.ndarray, y: np.ndarray, parts: tuple, old: Any, plain_val: np.ndarray
 ) -> tuple[float, Any, dict[float, Any]]:
-    """The beta with the fewest validation negative flips at most 0.5 pp below plain v2 (validation);
-    also every beta's model."""
+    """The beta with the fewest validation negative flips whose validation accuracy stays within
+    the 0.5 pp budget of plain v2's by one standard error (the paired difference minus its
+    standard error, ``(up − down)/n − sqrt(up + down − (up − down)²/n)/n``, at least −0.5 pp);
+    also every beta's model. The smallest beta when none qualifies."""
     train, val, _ = parts
     old_val = old.predict(X[val]) == y[val]
     best: tuple[int, float, Any] | None = None
     fallback: Any = None
     models: dict[float, Any] = {}
+    n = len(val)
     for beta in BETAS:
         model = models[beta] = fit_pct(scenario.new(seed), X[train], y[train], old, beta)
         right = model.predict(X[val]) == y[val]
         fallback = fallback or (beta, model)
-        if right.mean() < plain_val.mean() - TARGET_ACCURACY_PP / 100:
+        up, down = int((right & ~plain_val).sum()), int((~right & plain_val).sum())
+        standard_error = math.sqrt(max(0.0, up + down - (up - down) ** 2 / n)) / n
+        if (up - down) / n - standard_error < -TARGET_ACCURACY_PP / 100:
             continue
         flips = int((old_val & ~right).sum())
         if best is None or flips < best[0]:
