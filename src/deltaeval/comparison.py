@@ -69,8 +69,10 @@ class CompareSettings:
             )
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha {self.alpha} is out of range", hint="use e.g. 0.05")
-        if self.slice_clusters not in ("tfidf", "minilm"):
-            raise UsageError(f"unknown --slice-clusters {self.slice_clusters!r}", hint="use tfidf or minilm")
+        if self.slice_clusters != "tfidf":  # the default needs no check (nor the slices module)
+            from deltaeval.slices.api import check_slice_clusters
+
+            check_slice_clusters(self.slice_clusters)
         if self.n_boot < 0:
             raise UsageError("the number of bootstrap resamples must be >= 0")
         if self.asymptotic_from < 0:

@@ -68,8 +68,10 @@ class JudgeSettings:
 
     def __post_init__(self) -> None:
         check_min_valid(self.min_valid)
-        if self.slice_clusters not in ("tfidf", "minilm"):
-            raise UsageError(f"unknown --slice-clusters {self.slice_clusters!r}", hint="use tfidf or minilm")
+        if self.slice_clusters != "tfidf":  # the default needs no check (nor the slices module)
+            from deltaeval.slices.api import check_slice_clusters
+
+            check_slice_clusters(self.slice_clusters)
         if not 0.5 <= self.confidence_level < 1:
             raise UsageError(
                 f"confidence level {self.confidence_level} is out of range", hint="use e.g. 0.95"

@@ -35,6 +35,12 @@ DISCOVERY_ALPHA = 0.2
 MAX_CONJUNCTIONS = 2000
 
 
+def check_slice_clusters(kind: str) -> None:
+    """Refuse a ``--slice-clusters`` value that is not one of :data:`CLUSTER_VECTORS`."""
+    if kind not in CLUSTER_VECTORS:
+        raise UsageError(f"unknown --slice-clusters {kind!r}", hint=f"use {' or '.join(CLUSTER_VECTORS)}")
+
+
 def minilm_vectors(inputs: Sequence[str]) -> NDArray[np.float64]:
     """MiniLM sentence embeddings of ``inputs`` (the ``embed`` extra), for the input clusters."""
     from deltaeval.behaviour.embedding import load_minilm, minilm_unavailable
@@ -187,8 +193,7 @@ def discover_slices(
     names = alignment.tag_names() if tags is None else list(tags)
     values = {name: [e.tags.get(name) for e in alignment.examples] for name in names}
     inputs = [input_text(e.input) for e in alignment.examples]
-    if clusters not in CLUSTER_VECTORS:
-        raise UsageError(f"unknown slice clusters {clusters!r}", hint="use tfidf or minilm")
+    check_slice_clusters(clusters)
     clusters_of = None
     if vectors is None:
         clusters_of = CLUSTER_VECTORS[clusters]
